@@ -1,0 +1,31 @@
+# Two set-up commands on a fresh machine: `make run` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# torch 2.13.0 resolves to the CPU build on this machine; an unpinned torch pulls CUDA wheels.
+TORCH  := torch==2.13.0
+
+.PHONY: run test bench lint clean
+
+$(VENV)/.installed-run: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed-run
+	$(PY) -m embtable.cli
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache
