@@ -42,8 +42,12 @@ class PaddingIndexError(EmbtableError, ValueError, AssertionError, RuntimeError)
     """
 
 
-class ShapeError(EmbtableError, ValueError, AssertionError):
-    """An array has the wrong shape (torch asserts on ``_weight`` and ``from_pretrained``)."""
+class ShapeError(EmbtableError, ValueError, AssertionError, RuntimeError):
+    """An array or size has the wrong shape.
+
+    torch asserts on ``_weight`` and ``from_pretrained`` shapes and raises ``RuntimeError`` for a
+    negative size or a weight that is not 2-D; this class is all of those.
+    """
 
 
 class IdsTypeError(EmbtableError, TypeError, RuntimeError):

@@ -1,0 +1,797 @@
+"""Embedding semantics on NumPy arrays: every check, then a kernel.
+
+This module is where torch's behaviour is decided: argument checks and their errors, padding,
+``max_norm``, bags and their offsets. The layers (:mod:`embtable.layers`) and the PyTorch adapter
+(:mod:`embtable.torch`) both call it, so an error has the same type and text on every path. The
+loops themselves live in :mod:`embtable.kernels`, which validates nothing.
+
+Every function validates all of its inputs before it writes anything, so a call that raises
+mutates nothing (torch's ``max_norm`` renormalises before some of its checks; embtable does not).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import kernels
+from ._errors import (
+    BagIndexError,
+    EmbeddingIndexError,
+    IdsTypeError,
+    ModeError,
+    OffsetsError,
+    PaddingIndexError,
+    ShapeError,
+    SparseGradientError,
+    WeightDTypeError,
+)
+from .sparse import RowSparseGrad
+
+__all__ = [
+    "BagPlan",
+    "BagState",
+    "bag_backward",
+    "bag_forward",
+    "bag_sizes",
+    "check_ids",
+    "check_padding_idx",
+    "embedding",
+    "embedding_backward",
+    "embedding_bag",
+    "embedding_bag_backward",
+    "embedding_renorm_",
+    "plan_bags",
+]
+
+BagMode = Literal["sum", "mean", "max"]
+_MODES: dict[str, int] = {"sum": 0, "mean": 1, "max": 2}
+_NO_PADDING = -1
+
+# torch's three wordings of the padding_idx range error, kept so that messages match.
+PADDING_MESSAGES = {
+    "embedding": "Padding_idx must be within num_embeddings",
+    "module_bag": "padding_idx must be within num_embeddings",
+    "embedding_bag": "padding_idx must be within the number of embeddings",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks: one function per condition, shared by every path.
+
+
+def check_padding_idx(
+    padding_idx: int | None, num_embeddings: int, *, wording: str = "embedding"
+) -> int | None:
+    """Validate ``padding_idx`` and wrap a negative value; ``None`` stays ``None``.
+
+    Args:
+        padding_idx: ``None`` or an integer in ``-num_embeddings .. num_embeddings - 1``.
+        num_embeddings: the table's row count ``V``.
+        wording: which of torch's messages to start the error with (``"embedding"``,
+            ``"module_bag"`` or ``"embedding_bag"``).
+
+    Returns:
+        ``None`` or the non-negative index.
+
+    Raises:
+        TypeError: ``padding_idx`` is not an integer.
+        PaddingIndexError: it lies outside ``-V .. V - 1`` (also an ``AssertionError``, as in
+            torch, and a ``ValueError``).
+
+    Example:
+        >>> check_padding_idx(-1, 10)
+        9
+        >>> check_padding_idx(10, 10)
+        Traceback (most recent call last):
+        ...
+        embtable._errors.PaddingIndexError: Padding_idx must be within num_embeddings: got 10, valid -10..9
+    """
+    if padding_idx is None:
+        return None
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
+        raise TypeError(
+            f"padding_idx must be an integer or None, got {type(padding_idx).__name__} "
+            f"{padding_idx!r}"
+        )
+    padding_idx = int(padding_idx)
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        valid = (
+            f"valid -{num_embeddings}..{num_embeddings - 1}"
+            if num_embeddings
+            else "the table has no rows"
+        )
+        raise PaddingIndexError(f"{PADDING_MESSAGES[wording]}: got {padding_idx}, {valid}")
+    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+
+
+def _as_ids(ids: ArrayLike, what: str = "ids") -> NDArray[np.integer]:
+    """``ids`` as an integer ndarray (no copy when it already is one)."""
+    if isinstance(ids, np.ndarray):
+        array = ids
+    else:
+        if hasattr(ids, "__array__") and not isinstance(ids, (list, tuple)):
+            array = np.asarray(ids)
+        else:
+            array = np.asarray(ids)
+            if array.size == 0 and array.dtype == np.float64:
+                array = array.astype(np.int64)  # [] and [[], []] are empty id lists
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise IdsTypeError(
+            f"{what} must be an integer array, got {array.dtype}; "
+            f"convert with {what}.astype(np.int64)"
+        )
+    return array
+
+
+def _kernel_ids(flat: NDArray[np.integer]) -> NDArray[np.integer]:
+    """Ids in a dtype the kernels are compiled for: int32 or int64, contiguous."""
+    if flat.dtype in (np.int32, np.int64):
+        return np.ascontiguousarray(flat)
+    return flat.astype(np.int64)
+
+
+def check_ids(
+    ids: ArrayLike, num_embeddings: int, *, error: type[EmbeddingIndexError] = EmbeddingIndexError
+) -> tuple[NDArray[np.integer], tuple[int, ...]]:
+    """Validate ids against a table of ``num_embeddings`` rows.
+
+    Returns:
+        The flat ids (int32 or int64, contiguous) and the original shape.
+
+    Raises:
+        IdsTypeError: the ids are not integers (also a ``TypeError`` and a ``RuntimeError``).
+        EmbeddingIndexError: an id is negative or ``>= num_embeddings``; the message names the
+            id, its position and the row count.
+
+    Example:
+        >>> check_ids([[1, 2], [3, 12]], 10)
+        Traceback (most recent call last):
+        ...
+        embtable._errors.EmbeddingIndexError: index 12 at position (1, 1) is out of range for an embedding table of 10 rows (valid: 0..9)
+    """
+    array = _as_ids(ids)
+    shape = array.shape
+    flat = array.reshape(-1)
+    if flat.dtype.kind == "u" and flat.dtype.itemsize >= 8 and flat.size:
+        bad = np.flatnonzero(flat >= num_embeddings)
+        position = int(bad[0]) if len(bad) else -1
+    else:
+        flat = _kernel_ids(flat)
+        position = int(kernels.load("gather").find_out_of_range(flat, num_embeddings)) if flat.size else -1
+    if position >= 0:
+        value = int(array.reshape(-1)[position])
+        where = tuple(int(i) for i in np.unravel_index(position, shape)) if shape else ()
+        valid = f"valid: 0..{num_embeddings - 1}" if num_embeddings else "the table has no rows"
+        raise error(
+            f"index {value} at position {where} is out of range for an embedding table of "
+            f"{num_embeddings} rows ({valid})"
+        )
+    return _kernel_ids(flat), shape
+
+
+def _as_weight(weight: ArrayLike) -> NDArray[Any]:
+    """The weight as a 2-D ndarray, without copying (a ``Parameter`` gives its ``data``)."""
+    array = weight.data if hasattr(weight, "requires_grad") else np.asarray(weight)
+    if array.ndim != 2:
+        raise ShapeError(f"'weight' must be 2-D, got an array of shape {array.shape}")
+    return array
+
+
+def _check_float_weight(weight: NDArray[Any], what: str) -> None:
+    if weight.dtype.kind != "f":
+        raise WeightDTypeError(
+            f"{what} needs a floating-point weight (float16, float32 or float64), "
+            f"got {weight.dtype}"
+        )
+
+
+def _compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """Kernels compute in float32 or float64; float16 storage computes in float32."""
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+
+
+def _check_max_norm(max_norm: float, norm_type: float) -> tuple[float, float]:
+    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
+        raise TypeError(f"max_norm must be a real number or None, got {max_norm!r}")
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
+        raise TypeError(f"norm_type must be a real number, got {norm_type!r}")
+    if not max_norm >= 0:
+        raise ValueError(
+            f"max_norm must be >= 0, got {max_norm}; a negative bound would flip the rows' signs"
+        )
+    return float(max_norm), float(norm_type)
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedding
+
+
+def embedding_renorm_(
+    weight: NDArray[Any], flat_ids: NDArray[np.integer], max_norm: float, norm_type: float
+) -> None:
+    """Rescale, in place, each distinct row of ``flat_ids`` whose norm exceeds ``max_norm``.
+
+    The ids must already be validated. A row whose norm is strictly greater than ``max_norm`` is
+    multiplied by ``max_norm / (norm + 1e-7)``.
+
+    Example:
+        >>> w = np.array([[3.0, 4.0], [0.3, 0.4]])
+        >>> embedding_renorm_(w, np.array([0, 1, 0]), 1.0, 2.0)
+        >>> w.round(6)
+        array([[0.6, 0.8],
+               [0.3, 0.4]])
+    """
+    if flat_ids.size == 0:
+        return
+    rows = np.unique(flat_ids).astype(np.int64)
+    renorm = kernels.load("renorm").renorm_rows_
+    if weight.dtype == np.float16:
+        block = weight[rows].astype(np.float32)
+        renorm(block, np.arange(len(rows), dtype=np.int64), max_norm, norm_type)
+        weight[rows] = block
+    else:
+        renorm(weight, rows, max_norm, norm_type)
+
+
+def embedding(
+    ids: ArrayLike,
+    weight: ArrayLike,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> NDArray[Any]:
+    """Look up the rows of ``weight`` named by ``ids``.
+
+    This equals ``one_hot(ids, V) @ weight``. ``scale_grad_by_freq`` and ``sparse`` only matter
+    in :func:`embedding_backward`; they are accepted here for torch's signature.
+
+    Args:
+        ids: integer ids of any shape, each in ``0 .. V - 1``.
+        weight: the ``(V, D)`` table.
+        padding_idx: validated (and wrapped when negative) but does not change the lookup: the
+            padding row is returned as it is, as in torch.
+        max_norm: if set, each distinct referenced row whose ``norm_type``-norm exceeds it is
+            rescaled in place before the lookup.
+        norm_type: the p of the p-norm for ``max_norm``.
+
+    Returns:
+        A new array of shape ``(*ids.shape, D)`` and ``weight``'s dtype.
+
+    Shape:
+        ids ``(*)``, weight ``(V, D)`` → ``(*, D)``.
+
+    Raises:
+        IdsTypeError: the ids are not integers.
+        EmbeddingIndexError: an id is out of range.
+        PaddingIndexError: ``padding_idx`` is out of range.
+        ShapeError: ``weight`` is not 2-D.
+
+    Note:
+        With ``max_norm`` the weight is modified in place, after all checks have passed.
+
+    Example:
+        >>> w = np.arange(8.0).reshape(4, 2)
+        >>> embedding([[0, 3], [1, 1]], w)
+        array([[[0., 1.],
+                [6., 7.]],
+        <BLANKLINE>
+               [[2., 3.],
+                [2., 3.]]])
+    """
+    weight = _as_weight(weight)
+    num_rows, dim = weight.shape
+    check_padding_idx(padding_idx, num_rows)
+    flat, shape = check_ids(ids, num_rows)
+    if max_norm is not None:
+        max_norm, norm_type = _check_max_norm(max_norm, norm_type)
+        _check_float_weight(weight, "max_norm")
+        embedding_renorm_(weight, flat, max_norm, norm_type)
+    out = np.empty((flat.size, dim), dtype=weight.dtype)
+    if flat.size and dim:
+        source, target = weight, out
+        if weight.dtype == np.float16:  # numba has no float16: move the bits as uint16
+            source, target = weight.view(np.uint16), out.view(np.uint16)
+        kernels.load("gather").gather_rows(source, flat, target)
+    return out.reshape(*shape, dim)
+
+
+def _check_grad_output(
+    grad_output: ArrayLike, expected: tuple[int, ...], what: str = "grad_output"
+) -> NDArray[np.floating]:
+    grad = np.asarray(grad_output)
+    if grad.dtype.kind != "f":
+        raise TypeError(f"{what} must be a floating-point array, got {grad.dtype}")
+    if grad.shape != expected:
+        raise ShapeError(f"{what} must have shape {expected}, got {grad.shape}")
+    return grad
+
+
+def _row_groups(
+    flat: NDArray[np.integer], padding_idx: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Stable sort order, unique non-padding rows, and each row's ``(begin, end)`` in the order."""
+    order = np.argsort(flat, kind="stable")
+    unique_rows = np.empty(flat.size, dtype=np.int64)
+    bounds = np.empty(2 * flat.size, dtype=np.int64)
+    count = kernels.load("scatter").sorted_groups(flat[order], padding_idx, unique_rows, bounds)
+    return order, unique_rows[:count], bounds[: 2 * count]
+
+
+def _scatter(
+    flat: NDArray[np.integer],
+    src: NDArray[np.floating],
+    src_index: NDArray[np.int64] | None,
+    scale: NDArray[np.floating] | None,
+    *,
+    num_rows: int,
+    padding_idx: int | None,
+    scale_grad_by_freq: bool,
+    sparse: bool,
+    out_dtype: np.dtype[Any],
+) -> NDArray[np.floating] | RowSparseGrad:
+    """Sum ``scale[i] * src[src_index[i]]`` into row ``flat[i]``: dense or row-sparse."""
+    pad = _NO_PADDING if padding_idx is None else padding_idx
+    dim = src.shape[1]
+    compute = _compute_dtype(out_dtype)
+    src = np.ascontiguousarray(src, dtype=compute)
+    if scale is not None:
+        scale = np.ascontiguousarray(scale, dtype=compute)
+    scatter = kernels.load("scatter")
+    if sparse or scale_grad_by_freq:
+        order, rows, bounds = _row_groups(flat, pad)
+        values = np.zeros((len(rows), dim), dtype=compute)
+        if len(rows) and dim:
+            scatter.segment_sum_rows(order, bounds, src, src_index, scale, scale_grad_by_freq, values)
+        if sparse:
+            return RowSparseGrad(rows, values.astype(out_dtype, copy=False), num_rows)
+        dense = np.zeros((num_rows, dim), dtype=out_dtype)
+        dense[rows] = values
+        return dense
+    dense = np.zeros((num_rows, dim), dtype=compute)
+    if flat.size and dim:
+        scatter.scatter_add_rows(flat, src, src_index, scale, pad, dense)
+    return dense.astype(out_dtype, copy=False)
+
+
+def embedding_backward(
+    ids: ArrayLike,
+    grad_output: ArrayLike,
+    num_embeddings: int,
+    padding_idx: int | None = None,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> NDArray[np.floating] | RowSparseGrad:
+    """The gradient of :func:`embedding` with respect to the weight.
+
+    Row ``k`` receives the sum of ``grad_output`` over the positions where ``ids == k``, divided
+    by the number of such positions when ``scale_grad_by_freq`` is set (torch rejects that
+    combination with ``sparse=True``; embtable supports it). The padding row receives nothing.
+
+    Args:
+        ids: the ids the forward looked up.
+        grad_output: ``(*ids.shape, D)``, the gradient of the loss with respect to the output.
+        num_embeddings: ``V``.
+        padding_idx: a row that never receives gradient (negative values wrap).
+        scale_grad_by_freq: divide each row's gradient by the id's count in ``ids``.
+        sparse: return a :class:`RowSparseGrad` instead of a dense ``(V, D)`` array.
+
+    Returns:
+        A dense ``(V, D)`` array of ``grad_output``'s dtype, or a coalesced
+        :class:`RowSparseGrad` (sorted unique rows, no padding row).
+
+    Example:
+        >>> g = embedding_backward([0, 2, 0], np.ones((3, 2)), 3, scale_grad_by_freq=True)
+        >>> g
+        array([[1., 1.],
+               [0., 0.],
+               [1., 1.]])
+        >>> embedding_backward([0, 2, 0], np.ones((3, 2)), 3, padding_idx=0, sparse=True).rows
+        array([2])
+    """
+    if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral):
+        raise TypeError(f"num_embeddings must be an integer, got {num_embeddings!r}")
+    padding_idx = check_padding_idx(padding_idx, num_embeddings)
+    flat, shape = check_ids(ids, num_embeddings)
+    grad = np.asarray(grad_output)
+    if grad.ndim != len(shape) + 1:
+        raise ShapeError(
+            f"grad_output must have shape (*ids.shape, D) = {(*shape, 'D')}, got {grad.shape}"
+        )
+    grad = _check_grad_output(grad, (*shape, grad.shape[-1]))
+    return _scatter(
+        flat,
+        grad.reshape(flat.size, grad.shape[-1]),
+        None,
+        None,
+        num_rows=int(num_embeddings),
+        padding_idx=padding_idx,
+        scale_grad_by_freq=scale_grad_by_freq,
+        sparse=sparse,
+        out_dtype=grad.dtype,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# EmbeddingBag
+
+
+@dataclass(frozen=True)
+class BagPlan:
+    """Validated, normalised bags: what the bag kernels need.
+
+    Attributes:
+        ids: the flat ids (int32 or int64).
+        bag_starts: CSR offsets ``(B + 1,)``: bag ``b`` is ``ids[bag_starts[b]:bag_starts[b+1]]``.
+        per_sample_weights: flat weights aligned with ``ids``, or ``None``.
+        mode: ``"sum"``, ``"mean"`` or ``"max"``.
+        padding_idx: the non-negative padding row, or ``None``.
+        num_embeddings: ``V``.
+    """
+
+    ids: NDArray[np.integer]
+    bag_starts: NDArray[np.int64]
+    per_sample_weights: NDArray[np.floating] | None
+    mode: BagMode
+    padding_idx: int | None
+    num_embeddings: int
+
+    @property
+    def num_bags(self) -> int:
+        return len(self.bag_starts) - 1
+
+    def bag_of(self) -> NDArray[np.int64]:
+        """The bag of each position, ``(N,)``."""
+        return np.repeat(np.arange(self.num_bags, dtype=np.int64), np.diff(self.bag_starts))
+
+
+@dataclass(frozen=True)
+class BagState:
+    """What a bag forward leaves for its backward: bag sizes and, in max mode, the winners."""
+
+    bag_size: NDArray[np.int64]
+    max_indices: NDArray[np.int64] | None
+
+
+def _check_mode(mode: str, *, sparse: bool, scale_grad_by_freq: bool) -> BagMode:
+    if mode not in _MODES:
+        raise ModeError(f"mode has to be one of sum, mean or max, got {mode!r}")
+    if mode == "max" and sparse:
+        raise ModeError("max mode does not support sparse weights")
+    if mode == "max" and scale_grad_by_freq:
+        raise ModeError("max mode does not support scaling the gradient by the frequency")
+    return mode  # type: ignore[return-value]
+
+
+def _check_offsets(
+    offsets: ArrayLike | None, num_ids: int, include_last_offset: bool
+) -> NDArray[np.int64]:
+    """CSR bag bounds ``(B + 1,)`` from torch-style offsets, validated completely."""
+    if offsets is None:
+        raise OffsetsError("offsets has to be a 1D Tensor but got None")
+    array = _as_ids(offsets, "offsets")
+    if array.ndim != 1:
+        raise OffsetsError(f"offsets has to be a 1D Tensor, got shape {array.shape}")
+    array = array.astype(np.int64)
+    if include_last_offset:
+        if array.size == 0:
+            raise OffsetsError("include_last_offset: number of offset should be at least 1")
+        if array[-1] != num_ids:
+            raise OffsetsError(
+                f"with include_last_offset=True the last offset must equal the number of ids "
+                f"({num_ids}), got {int(array[-1])}"
+            )
+        starts = array
+    else:
+        if array.size == 0 and num_ids:
+            raise OffsetsError(f"offsets is empty but there are {num_ids} ids; expected offsets[0] == 0")
+        starts = np.append(array, np.int64(num_ids))
+    if array.size and array[0] != 0:
+        raise OffsetsError(
+            f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+            f"from position 0. However, got {int(array[0])}"
+        )
+    if array.size and array[-1] > num_ids:
+        raise OffsetsError(
+            f"offsets[-1] can not be greater than input's length {num_ids} but got "
+            f"offsets[-1] of {int(array[-1])}"
+        )
+    steps = np.diff(starts)
+    if np.any(steps < 0):
+        position = int(np.flatnonzero(steps < 0)[0])
+        raise OffsetsError(
+            f"offsets must be non-decreasing, got offsets[{position}] = {int(starts[position])} "
+            f"> offsets[{position + 1}] = {int(starts[position + 1])}"
+        )
+    return starts
+
+
+def plan_bags(
+    ids: ArrayLike,
+    num_embeddings: int,
+    offsets: ArrayLike | None = None,
+    *,
+    mode: str = "mean",
+    per_sample_weights: ArrayLike | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+    sparse: bool = False,
+    scale_grad_by_freq: bool = False,
+    weight_dtype: np.dtype[Any] | type = np.float32,
+) -> BagPlan:
+    """Check every argument of an ``embedding_bag`` call and normalise the bags.
+
+    The checks follow torch's order (per-sample-weights shape, input rank and offsets, mode,
+    padding, ids), then validate what torch leaves undefined: offsets must be non-decreasing and
+    within bounds, and with ``include_last_offset`` the last offset must equal ``len(ids)``.
+
+    Raises:
+        ModeError: an unknown mode, max with ``sparse`` or ``scale_grad_by_freq``, or max with
+            ``per_sample_weights``.
+        OffsetsError: offsets missing for 1-D ids, given for 2-D ids, or invalid.
+        BagIndexError: an id is out of range (also a ``RuntimeError``, as in torch).
+
+    Example:
+        >>> plan = plan_bags([1, 2, 4, 5, 4], 10, [0, 2], mode="sum")
+        >>> plan.bag_starts
+        array([0, 2, 5])
+    """
+    array = _as_ids(ids)
+    psw = None
+    if per_sample_weights is not None:
+        psw = np.asarray(per_sample_weights)
+        if psw.shape != array.shape:
+            raise ShapeError(
+                f"embedding_bag: If per_sample_weights ({psw.shape}) is not None, then it must "
+                f"have the same shape as the input ({array.shape})"
+            )
+        if psw.dtype.kind != "f":
+            raise TypeError(f"per_sample_weights must be floating-point, got {psw.dtype}")
+    if array.ndim == 2:
+        if offsets is not None:
+            raise OffsetsError(
+                "if input is 2D, then offsets has to be None, as input is treated is a "
+                f"mini-batch of fixed length sequences. However, found offsets of type "
+                f"{type(offsets).__name__}"
+            )
+        num_bags, length = array.shape
+        starts = np.arange(num_bags + 1, dtype=np.int64) * length
+    elif array.ndim == 1:
+        starts = _check_offsets(offsets, array.size, include_last_offset)
+    else:
+        raise ShapeError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {array.ndim}")
+    checked_mode = _check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
+    if psw is not None and checked_mode == "max":
+        raise ModeError(
+            "per_sample_weights is only supported for mode='sum' and mode='mean' (got mode='max')"
+        )
+    pad = check_padding_idx(padding_idx, num_embeddings, wording="embedding_bag")
+    flat, _ = check_ids(array, num_embeddings, error=BagIndexError)
+    if psw is not None:
+        psw = np.ascontiguousarray(psw.reshape(-1), dtype=_compute_dtype(np.dtype(weight_dtype)))
+    return BagPlan(flat, starts, psw, checked_mode, pad, int(num_embeddings))
+
+
+def _local_table(
+    weight: NDArray[Any], plan: BagPlan
+) -> tuple[NDArray[np.floating], NDArray[np.integer], int, NDArray[np.int64] | None]:
+    """The table the kernels read, its ids and padding row, and the map back to global rows.
+
+    float32/float64 tables are used as they are. A float16 table is not: only the referenced rows
+    are converted to float32, and the ids are renumbered into that block.
+    """
+    pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
+    if weight.dtype != np.float16:
+        return weight, plan.ids, pad, None
+    rows, local_ids = np.unique(plan.ids, return_inverse=True)
+    local_pad = int(np.searchsorted(rows, pad)) if pad in rows else _NO_PADDING
+    return weight[rows].astype(np.float32), local_ids.astype(np.int64), local_pad, rows
+
+
+def bag_sizes(plan: BagPlan) -> NDArray[np.int64]:
+    """The number of non-padding ids in each bag, ``(B,)``.
+
+    Example:
+        >>> bag_sizes(plan_bags([1, 0, 0, 2], 3, [0, 1, 1], padding_idx=0))
+        array([1, 0, 1])
+    """
+    counted = np.ones(plan.ids.size, dtype=np.int64)
+    if plan.padding_idx is not None:
+        counted[plan.ids == plan.padding_idx] = 0
+    cumulative = np.concatenate([[0], np.cumsum(counted)])
+    return cumulative[plan.bag_starts[1:]] - cumulative[plan.bag_starts[:-1]]
+
+
+def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating], BagState]:
+    """Pool the bags of a validated plan. Returns the ``(B, D)`` output and the backward state."""
+    weight = _as_weight(weight)
+    _check_float_weight(weight, "embedding_bag")
+    table, ids, pad, rows = _local_table(weight, plan)
+    dim = weight.shape[1]
+    out = np.zeros((plan.num_bags, dim), dtype=table.dtype)
+    bag_size = np.zeros(plan.num_bags, dtype=np.int64)
+    is_max = plan.mode == "max"
+    argmax = np.empty((plan.num_bags, dim) if is_max else (0, 0), dtype=np.int64)
+    psw = plan.per_sample_weights
+    if plan.num_bags:
+        kernels.load("bag").bag_reduce(
+            table, ids, plan.bag_starts,
+            psw if psw is not None else np.empty(0, table.dtype), psw is not None,
+            _MODES[plan.mode], pad, out, bag_size, argmax,
+        )
+    if is_max and rows is not None:
+        argmax = np.where(argmax >= 0, rows[np.maximum(argmax, 0)], -1)
+    state = BagState(bag_size, argmax if is_max else None)
+    return out.astype(weight.dtype, copy=False), state
+
+
+def bag_backward(
+    plan: BagPlan,
+    grad_output: ArrayLike,
+    state: BagState,
+    *,
+    weight: ArrayLike | None = None,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+    per_sample_weights_grad: bool = False,
+) -> tuple[NDArray[np.floating] | RowSparseGrad, NDArray[np.floating] | None]:
+    """Gradients of :func:`bag_forward`: the weight's, and optionally the per-sample weights'.
+
+    ``weight`` is needed only for the per-sample-weights gradient
+    (``<grad_output[bag(i)], weight[ids[i]]>``, divided by the bag size in mean mode).
+    ``scale_grad_by_freq`` divides by each id's count in the whole input (torch's CPU kernel
+    uses a wrong count there; embtable uses the right one).
+    """
+    grad = np.asarray(grad_output)
+    if grad.ndim != 2:
+        raise ShapeError(f"grad_output must have shape (num_bags, D), got {grad.shape}")
+    grad = _check_grad_output(grad, (plan.num_bags, grad.shape[1]))
+    dim = grad.shape[1]
+    compute = _compute_dtype(grad.dtype)
+    bag_of = plan.bag_of()
+    pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
+    if plan.mode == "max":
+        if sparse:
+            raise SparseGradientError("max mode does not support sparse weights")
+        if state.max_indices is None:
+            raise ValueError("a max-mode backward needs the forward's max_indices")
+        dense = np.zeros((plan.num_embeddings, dim), dtype=compute)
+        if plan.num_bags and dim:
+            kernels.load("bag").scatter_max_grad(
+                state.max_indices, np.ascontiguousarray(grad, dtype=compute), dense
+            )
+        weight_grad: NDArray[np.floating] | RowSparseGrad = dense.astype(grad.dtype, copy=False)
+    else:
+        scale = None
+        if plan.per_sample_weights is not None:
+            scale = plan.per_sample_weights.astype(compute, copy=True)
+        if plan.mode == "mean":
+            inverse = 1.0 / np.maximum(state.bag_size, 1).astype(compute)
+            scale = inverse[bag_of] if scale is None else scale * inverse[bag_of]
+        weight_grad = _scatter(
+            plan.ids, grad, bag_of, scale,
+            num_rows=plan.num_embeddings, padding_idx=plan.padding_idx,
+            scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, out_dtype=grad.dtype,
+        )
+    psw_grad = None
+    if per_sample_weights_grad:
+        if weight is None:
+            raise ValueError("the per_sample_weights gradient needs the weight")
+        table, ids, local_pad, _ = _local_table(_as_weight(weight), plan)
+        psw_grad = np.zeros(plan.ids.size, dtype=compute)
+        if plan.ids.size:
+            kernels.load("bag").per_sample_weights_grad(
+                table, ids, bag_of, np.ascontiguousarray(grad, dtype=compute),
+                state.bag_size, _MODES[plan.mode], local_pad if pad >= 0 else _NO_PADDING, psw_grad,
+            )
+        psw_grad = psw_grad.astype(grad.dtype, copy=False)
+    return weight_grad, psw_grad
+
+
+def embedding_bag(
+    ids: ArrayLike,
+    weight: ArrayLike,
+    offsets: ArrayLike | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: BagMode = "mean",
+    sparse: bool = False,
+    per_sample_weights: ArrayLike | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> NDArray[np.floating]:
+    """Sum, average or take the maximum of the rows in each bag of ids, without the ``(N, D)``
+    intermediate.
+
+    Args:
+        ids: 1-D ids with ``offsets``, or 2-D ``(B, N)`` ids (one bag per row).
+        weight: the ``(V, D)`` table (float16, float32 or float64).
+        offsets: the start of each bag in ``ids`` (1-D ids only).
+        max_norm: renormalise the referenced rows in place first, as :func:`embedding` does.
+        mode: ``"sum"``, ``"mean"`` or ``"max"``.
+        per_sample_weights: weights aligned with ``ids``, for ``sum`` and (unlike torch)
+            ``mean``; the mean divides the weighted sum by the bag's non-padding count.
+        include_last_offset: ``offsets`` has ``B + 1`` entries, the last equal to ``len(ids)``.
+        padding_idx: ids equal to it are left out of the pooling and of the mean's count.
+
+    Returns:
+        ``(B, D)``; an empty (or all-padding) bag gives zeros.
+
+    Shape:
+        ids ``(N,)`` with offsets ``(B,)``, or ids ``(B, N)`` → ``(B, D)``.
+
+    Example:
+        >>> w = np.arange(8.0).reshape(4, 2)
+        >>> embedding_bag(np.array([0, 1, 3]), w, np.array([0, 2]), mode="sum")
+        array([[2., 4.],
+               [6., 7.]])
+        >>> embedding_bag([[0, 1], [3, 3]], w, mode="max")
+        array([[2., 3.],
+               [6., 7.]])
+    """
+    weight = _as_weight(weight)
+    plan = plan_bags(
+        ids, weight.shape[0], offsets, mode=mode, per_sample_weights=per_sample_weights,
+        include_last_offset=include_last_offset, padding_idx=padding_idx, sparse=sparse,
+        scale_grad_by_freq=scale_grad_by_freq, weight_dtype=weight.dtype,
+    )
+    _check_float_weight(weight, "embedding_bag")
+    if max_norm is not None:
+        max_norm, norm_type = _check_max_norm(max_norm, norm_type)
+        embedding_renorm_(weight, plan.ids, max_norm, norm_type)
+    out, _ = bag_forward(weight, plan)
+    return out
+
+
+def embedding_bag_backward(
+    ids: ArrayLike,
+    grad_output: ArrayLike,
+    weight: ArrayLike,
+    offsets: ArrayLike | None = None,
+    *,
+    scale_grad_by_freq: bool = False,
+    mode: BagMode = "mean",
+    sparse: bool = False,
+    per_sample_weights: ArrayLike | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> tuple[NDArray[np.floating] | RowSparseGrad, NDArray[np.floating] | None]:
+    """Gradients of :func:`embedding_bag` with respect to the weight and per-sample weights.
+
+    Max mode routes each feature's gradient to the row that won it (the first on ties),
+    recomputed from ``weight``.
+
+    Returns:
+        ``(weight_grad, per_sample_weights_grad)``: a dense ``(V, D)`` array or a
+        :class:`RowSparseGrad`, and ``None`` when no per-sample weights were given.
+
+    Example:
+        >>> w = np.arange(8.0).reshape(4, 2)
+        >>> g, _ = embedding_bag_backward([0, 1, 1], np.ones((1, 2)), w, [0], mode="mean")
+        >>> g.round(4)
+        array([[0.3333, 0.3333],
+               [0.6667, 0.6667],
+               [0.    , 0.    ],
+               [0.    , 0.    ]])
+    """
+    weight = _as_weight(weight)
+    plan = plan_bags(
+        ids, weight.shape[0], offsets, mode=mode, per_sample_weights=per_sample_weights,
+        include_last_offset=include_last_offset, padding_idx=padding_idx, sparse=sparse,
+        scale_grad_by_freq=scale_grad_by_freq, weight_dtype=weight.dtype,
+    )
+    if plan.mode == "max":
+        _, state = bag_forward(weight, plan)
+    else:
+        state = BagState(bag_sizes(plan), None)
+    return bag_backward(
+        plan, grad_output, state, weight=weight, scale_grad_by_freq=scale_grad_by_freq,
+        sparse=sparse, per_sample_weights_grad=per_sample_weights is not None,
+    )

@@ -1,0 +1,32 @@
+"""Compiled kernels: plain loops that trust their inputs.
+
+Every check lives in :mod:`embtable.functional`; a kernel never raises and never validates. The
+kernel modules import numba, so they are loaded on first use through :func:`load`, never at
+``import embtable``. Each kernel has a NumPy twin in :mod:`embtable.kernels._reference` that the
+tests compare against.
+
+Conventions: ids are 1-D integer arrays, tables are C-contiguous 2-D arrays of float32 or float64
+(float16 storage is handled by :mod:`embtable.functional`, which computes in float32), outputs are
+preallocated and passed in, and "no padding" is ``padding_idx = -1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+__all__ = ["load"]
+
+_MODULES = ("gather", "scatter", "renorm", "bag", "optim", "sgns")
+
+
+def load(name: str) -> ModuleType:
+    """Import the kernel module ``name`` (compiling nothing until a kernel is called).
+
+    Example:
+        >>> load("gather").__name__
+        'embtable.kernels.gather'
+    """
+    if name not in _MODULES:
+        raise ValueError(f"unknown kernel module {name!r}; expected one of {_MODULES}")
+    return importlib.import_module(f"{__name__}.{name}")

@@ -1,0 +1,56 @@
+"""``max_norm``: rescale rows whose norm exceeds a bound, in place."""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+
+__all__ = ["renorm_rows_"]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _row_norm(weight, row, norm_type):
+    dim = weight.shape[1]
+    acc = 0.0
+    if norm_type == math.inf:
+        for d in range(dim):
+            acc = max(acc, abs(weight[row, d]))
+        return acc
+    if norm_type == -math.inf:
+        acc = math.inf
+        for d in range(dim):
+            acc = min(acc, abs(weight[row, d]))
+        return acc if dim > 0 else 0.0
+    if norm_type == 0.0:
+        for d in range(dim):
+            if weight[row, d] != 0:
+                acc += 1.0
+        return acc
+    if norm_type == 1.0:
+        for d in range(dim):
+            acc += abs(weight[row, d])
+        return acc
+    if norm_type == 2.0:
+        for d in range(dim):
+            acc += float(weight[row, d]) * float(weight[row, d])
+        return math.sqrt(acc)
+    for d in range(dim):
+        acc += abs(float(weight[row, d])) ** norm_type
+    return acc ** (1.0 / norm_type)
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def renorm_rows_(weight, rows, max_norm, norm_type):
+    """Scale each ``weight[rows[k]]`` whose norm exceeds ``max_norm`` by ``max_norm / (norm + 1e-7)``.
+
+    ``rows`` must be unique, so no two threads touch the same row.
+    """
+    dim = weight.shape[1]
+    for k in nb.prange(rows.shape[0]):
+        row = rows[k]
+        norm = _row_norm(weight, row, norm_type)
+        if norm > max_norm:
+            scale = max_norm / (norm + 1e-7)
+            for d in range(dim):
+                weight[row, d] *= scale
