@@ -625,7 +625,7 @@ def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating],
             psw if psw is not None else np.empty(0, table.dtype), psw is not None,
             _MODES[plan.mode], pad, out, bag_size, argmax,
         )
-    if is_max and rows is not None:
+    if is_max and rows is not None and rows.size:
         argmax = np.where(argmax >= 0, rows[np.maximum(argmax, 0)], -1)
     state = BagState(bag_size, argmax if is_max else None)
     return out.astype(weight.dtype, copy=False), state

@@ -1,0 +1,94 @@
+"""The compiled kernels against their NumPy twins, with several threads and duplicate-heavy ids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from embtable import functional as F
+from embtable.kernels import _reference as ref
+from embtable.kernels import load
+
+numba = pytest.importorskip("numba")
+
+
+def zipf_ids(rng, size, rows):
+    return ((rng.zipf(1.1, size) - 1) % rows).astype(np.int64)
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
+    yield request.param
+    numba.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "zipf"])
+def test_gather_matches_reference(rng, threads, distribution):
+    weight = rng.standard_normal((500, 7)).astype(np.float32)
+    ids = zipf_ids(rng, 5000, 500) if distribution == "zipf" else rng.integers(0, 500, 5000)
+    out, expected = np.empty((5000, 7), np.float32), np.empty((5000, 7), np.float32)
+    load("gather").gather_rows(weight, ids, out)
+    ref.gather_rows(weight, ids, expected)
+    assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("padding_idx", [-1, 0])
+def test_dense_scatter_matches_reference_and_is_deterministic(rng, threads, padding_idx):
+    ids = zipf_ids(rng, 20000, 300)
+    src = rng.standard_normal((20000, 5)).astype(np.float32)
+    scale = rng.random(20000).astype(np.float32)
+    out = np.zeros((300, 5), np.float32)
+    load("scatter").scatter_add_rows(ids, src, None, scale, padding_idx, out)
+    expected = np.zeros((300, 5), np.float32)
+    ref.scatter_add_rows(ids, src, None, scale, padding_idx, expected)
+    assert_array_equal(out, expected)  # same order of additions, so bitwise equal
+
+
+def test_results_do_not_depend_on_thread_count(rng):
+    ids = zipf_ids(rng, 50000, 1000)
+    grad_output = rng.standard_normal((50000, 8)).astype(np.float32)
+    results = []
+    for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        numba.set_num_threads(count)
+        results.append((
+            F.embedding_backward(ids, grad_output, 1000),
+            F.embedding_backward(ids, grad_output, 1000, sparse=True).values,
+            F.embedding_backward(ids, grad_output, 1000, scale_grad_by_freq=True),
+            F.embedding_bag(ids, grad_output[:1000], np.arange(0, 50000, 25), mode="mean"),
+        ))
+    for first, second in zip(*results):
+        assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_bag_reduce_matches_reference(rng, threads, mode):
+    weight = rng.standard_normal((200, 6))
+    ids = zipf_ids(rng, 3000, 200)
+    starts = np.sort(rng.integers(0, 3000, 99))
+    starts = np.concatenate([[0], starts, [3000]]).astype(np.int64)
+    psw = rng.random(3000)
+    use_weights = mode != 2
+    outputs = []
+    for module in (load("bag"), ref):
+        out = np.zeros((100, 6))
+        size = np.zeros(100, np.int64)
+        argmax = np.zeros((100, 6), np.int64)
+        module.bag_reduce(weight, ids, starts, psw, use_weights, mode, 3, out, size, argmax)
+        outputs.append((out, size, argmax if mode == 2 else None))
+    assert_allclose(outputs[0][0], outputs[1][0], rtol=1e-12, atol=1e-12)
+    assert_array_equal(outputs[0][1], outputs[1][1])
+    if mode == 2:
+        assert_array_equal(outputs[0][2], outputs[1][2])
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, np.inf])
+def test_renorm_matches_reference(rng, threads, norm_type):
+    weight = rng.standard_normal((100, 9)) * 3
+    rows = np.unique(zipf_ids(rng, 400, 100))
+    expected = weight.copy()
+    load("renorm").renorm_rows_(weight, rows, 2.0, norm_type)
+    ref.renorm_rows_(expected, rows, 2.0, norm_type)
+    assert_allclose(weight, expected, rtol=1e-12)
