@@ -13,7 +13,7 @@ def test_public_names():
         "BagIndexError", "Embedding", "EmbeddingBag", "EmbeddingIndexError", "EmbtableError",
         "FrozenWeightError", "IdsTypeError", "ModeError", "OffsetsError", "PaddingIndexError",
         "Parameter", "RowSparseGrad", "ShapeError", "SparseGradientError", "VectorFormatError",
-        "WeightDTypeError", "__version__", "functional",
+        "WeightDTypeError", "__version__", "functional", "optim",
     ])
 
 

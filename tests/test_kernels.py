@@ -18,11 +18,41 @@ def zipf_ids(rng, size, rows):
 
 
 @pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request):
+def threads(request, monkeypatch):
+    """Run with 1 or 2 numba threads, and launch the parallel twins even for small inputs."""
+    monkeypatch.setattr("embtable.kernels._parallel.PARALLEL_MIN_WORK", 0)
     previous = numba.get_num_threads()
     numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
     yield request.param
     numba.set_num_threads(previous)
+
+
+def test_small_inputs_and_worker_threads_run_serially(monkeypatch):
+    import threading
+
+    from embtable.kernels import _parallel
+
+    kernel = ("serial", "parallel")
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    assert _parallel.pick(kernel, _parallel.PARALLEL_MIN_WORK - 1) == "serial"
+    assert _parallel.pick(kernel, _parallel.PARALLEL_MIN_WORK) == "parallel"
+    picked = []
+    worker = threading.Thread(target=lambda: picked.append(_parallel.pick(kernel, 1 << 30)))
+    worker.start()
+    worker.join()
+    assert picked == ["serial"]
+
+
+def test_worker_threads_can_call_kernels_concurrently(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    weight = rng.standard_normal((1000, 64)).astype(np.float32)
+    ids = zipf_ids(rng, 1 << 15, 1000)
+    expected = F.embedding_backward(ids, F.embedding(ids, weight), 1000)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: F.embedding_backward(ids, F.embedding(ids, weight), 1000), range(8)))
+    for result in results:
+        assert_array_equal(result, expected)
 
 
 @pytest.mark.parametrize("distribution", ["uniform", "zipf"])

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from . import functional
+from . import functional, optim
 from ._errors import (
     BagIndexError,
     EmbeddingIndexError,
@@ -53,4 +53,5 @@ __all__ = [
     "WeightDTypeError",
     "__version__",
     "functional",
+    "optim",
 ]

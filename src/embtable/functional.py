@@ -313,17 +313,6 @@ def _check_grad_output(
     return grad
 
 
-def _row_groups(
-    flat: NDArray[np.integer], padding_idx: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Stable sort order, unique non-padding rows, and each row's ``(begin, end)`` in the order."""
-    order = np.argsort(flat, kind="stable")
-    unique_rows = np.empty(flat.size, dtype=np.int64)
-    bounds = np.empty(2 * flat.size, dtype=np.int64)
-    count = kernels.load("scatter").sorted_groups(flat[order], padding_idx, unique_rows, bounds)
-    return order, unique_rows[:count], bounds[: 2 * count]
-
-
 def _scatter(
     flat: NDArray[np.integer],
     src: NDArray[np.floating],
@@ -345,7 +334,7 @@ def _scatter(
         scale = np.ascontiguousarray(scale, dtype=compute)
     scatter = kernels.load("scatter")
     if sparse or scale_grad_by_freq:
-        order, rows, bounds = _row_groups(flat, pad)
+        order, rows, bounds = scatter.group_rows(flat, num_rows, pad)
         values = np.zeros((len(rows), dim), dtype=compute)
         if len(rows) and dim:
             scatter.segment_sum_rows(order, bounds, src, src_index, scale, scale_grad_by_freq, values)

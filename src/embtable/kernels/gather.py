@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
+
+from ._parallel import pick, twins
 
 __all__ = ["find_out_of_range", "gather_rows"]
-
-# Below this many ids a parallel launch costs more than it saves.
-_PARALLEL_MIN_IDS = 2048
 
 
 @nb.njit(cache=True, nogil=True)
@@ -21,27 +19,22 @@ def find_out_of_range(ids, num_rows):
     return -1
 
 
-@nb.njit(cache=True, nogil=True)
-def _gather_rows_serial(weight, ids, out):
-    dim = weight.shape[1]
-    for i in range(ids.shape[0]):
-        row = ids[i]
-        for d in range(dim):
-            out[i, d] = weight[row, d]
+def _gather_rows(parallel):
+    def gather_rows(weight, ids, out):
+        if parallel:  # the flag lives in the closure; see _parallel.twins
+            pass
+        dim = weight.shape[1]
+        for i in nb.prange(ids.shape[0]):
+            row = ids[i]
+            for d in range(dim):
+                out[i, d] = weight[row, d]
+
+    return gather_rows
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _gather_rows_parallel(weight, ids, out):
-    dim = weight.shape[1]
-    for i in nb.prange(ids.shape[0]):
-        row = ids[i]
-        for d in range(dim):
-            out[i, d] = weight[row, d]
+_GATHER_ROWS = twins(_gather_rows)
 
 
-def gather_rows(weight: np.ndarray, ids: np.ndarray, out: np.ndarray) -> None:
+def gather_rows(weight, ids, out):
     """``out[i] = weight[ids[i]]`` for every position ``i``; all ids must be valid."""
-    if ids.shape[0] >= _PARALLEL_MIN_IDS:
-        _gather_rows_parallel(weight, ids, out)
-    else:
-        _gather_rows_serial(weight, ids, out)
+    pick(_GATHER_ROWS, ids.shape[0] * weight.shape[1])(weight, ids, out)

@@ -6,6 +6,8 @@ import math
 
 import numba as nb
 
+from ._parallel import pick, twins
+
 __all__ = ["renorm_rows_"]
 
 
@@ -40,17 +42,28 @@ def _row_norm(weight, row, norm_type):
     return acc ** (1.0 / norm_type)
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
+def _renorm_rows(parallel):
+    def renorm_rows_(weight, rows, max_norm, norm_type):
+        if parallel:  # the flag lives in the closure; see _parallel.twins
+            pass
+        dim = weight.shape[1]
+        for k in nb.prange(rows.shape[0]):
+            row = rows[k]
+            norm = _row_norm(weight, row, norm_type)
+            if norm > max_norm:
+                scale = max_norm / (norm + 1e-7)
+                for d in range(dim):
+                    weight[row, d] *= scale
+
+    return renorm_rows_
+
+
+_RENORM_ROWS = twins(_renorm_rows)
+
+
 def renorm_rows_(weight, rows, max_norm, norm_type):
     """Scale each ``weight[rows[k]]`` whose norm exceeds ``max_norm`` by ``max_norm / (norm + 1e-7)``.
 
     ``rows`` must be unique, so no two threads touch the same row.
     """
-    dim = weight.shape[1]
-    for k in nb.prange(rows.shape[0]):
-        row = rows[k]
-        norm = _row_norm(weight, row, norm_type)
-        if norm > max_norm:
-            scale = max_norm / (norm + 1e-7)
-            for d in range(dim):
-                weight[row, d] *= scale
+    pick(_RENORM_ROWS, rows.shape[0] * weight.shape[1])(weight, rows, max_norm, norm_type)

@@ -2,9 +2,10 @@
 
 Both are deterministic and race-free. The dense kernel splits the *output* rows into one range per
 thread; each thread scans all ids and adds only the positions that fall in its range, in input
-order, so a row's sum is accumulated in the same order as torch's ``index_add_``. The row-sparse
-kernel works on ids sorted stably, one group of equal ids per output row, so each output row is
-written by one thread only.
+order, so a row's sum is accumulated in the same order as torch's ``index_add_`` and the result
+does not depend on the thread count. The row-sparse kernel works on ids grouped by row (a stable
+counting sort, or a stable argsort when the table is much larger than the batch), one group per
+output row, so each output row is written by one thread only.
 
 A source row is ``src[src_index[i]]`` (``src[i]`` when ``use_src_index`` is false: the embedding
 backward, where ``src`` is ``grad_output``; the bag backward maps positions to bags) times
@@ -16,29 +17,38 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["scatter_add_rows", "segment_sum_rows", "sorted_groups"]
+from ._parallel import pick, twins
+
+__all__ = ["group_rows", "scatter_add_rows", "segment_sum_rows"]
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _scatter_add_rows(ids, src, src_index, use_src_index, scale, use_scale, padding_idx,
-                      num_parts, out):
-    num_rows = out.shape[0]
-    dim = out.shape[1]
-    for part in nb.prange(num_parts):
-        lo = part * num_rows // num_parts
-        hi = (part + 1) * num_rows // num_parts
-        for i in range(ids.shape[0]):
-            row = ids[i]
-            if row < lo or row >= hi or row == padding_idx:
-                continue
-            j = src_index[i] if use_src_index else i
-            if use_scale:
-                s = scale[i]
-                for d in range(dim):
-                    out[row, d] += s * src[j, d]
-            else:
-                for d in range(dim):
-                    out[row, d] += src[j, d]
+def _scatter_add_rows(parallel):
+    def scatter_add_rows(ids, src, src_index, use_src_index, scale, use_scale, padding_idx,
+                         num_parts, out):
+        if parallel:  # the flag lives in the closure; see _parallel.twins
+            pass
+        num_rows = out.shape[0]
+        dim = out.shape[1]
+        for part in nb.prange(num_parts):
+            lo = part * num_rows // num_parts
+            hi = (part + 1) * num_rows // num_parts
+            for i in range(ids.shape[0]):
+                row = ids[i]
+                if row < lo or row >= hi or row == padding_idx:
+                    continue
+                j = src_index[i] if use_src_index else i
+                if use_scale:
+                    s = scale[i]
+                    for d in range(dim):
+                        out[row, d] += s * src[j, d]
+                else:
+                    for d in range(dim):
+                        out[row, d] += src[j, d]
+
+    return scatter_add_rows
+
+
+_SCATTER_ADD_ROWS = twins(_scatter_add_rows)
 
 
 def scatter_add_rows(ids, src, src_index, scale, padding_idx, out):
@@ -46,8 +56,9 @@ def scatter_add_rows(ids, src, src_index, scale, padding_idx, out):
 
     ``src_index`` and ``scale`` may be ``None`` (identity and 1).
     """
-    num_parts = max(1, min(nb.get_num_threads(), out.shape[0]))
-    _scatter_add_rows(
+    kernel = pick(_SCATTER_ADD_ROWS, ids.shape[0] * out.shape[1])
+    num_parts = 1 if kernel is _SCATTER_ADD_ROWS[0] else max(1, min(nb.get_num_threads(), out.shape[0]))
+    kernel(
         ids, src,
         src_index if src_index is not None else np.empty(0, np.int64), src_index is not None,
         scale if scale is not None else np.empty(0, out.dtype), scale is not None,
@@ -56,13 +67,7 @@ def scatter_add_rows(ids, src, src_index, scale, padding_idx, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def sorted_groups(sorted_ids, padding_idx, unique_rows, starts):
-    """Split stably sorted ids into groups of equal ids, leaving out ``padding_idx``.
-
-    Fills ``unique_rows[g]`` and the group bounds ``starts[g] .. starts[g + 1]`` (positions in
-    ``sorted_ids``) and returns the number of groups. A padding group becomes an empty gap: its
-    positions are skipped by giving the next group's start after it.
-    """
+def _group_sorted(sorted_ids, order, padding_idx, unique_rows, bounds):
     n = 0
     i = 0
     total = sorted_ids.shape[0]
@@ -73,43 +78,93 @@ def sorted_groups(sorted_ids, padding_idx, unique_rows, starts):
             j += 1
         if row != padding_idx:
             unique_rows[n] = row
-            starts[2 * n] = i
-            starts[2 * n + 1] = j
+            bounds[2 * n] = i
+            bounds[2 * n + 1] = j
             n += 1
         i = j
     return n
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _segment_sum_rows(order, bounds, src, src_index, use_src_index, scale, use_scale,
-                      divide_by_count, out):
-    dim = out.shape[1]
-    for g in nb.prange(out.shape[0]):
-        begin = bounds[2 * g]
-        end = bounds[2 * g + 1]
-        for t in range(begin, end):
-            i = order[t]
-            j = src_index[i] if use_src_index else i
-            if use_scale:
-                s = scale[i]
+@nb.njit(cache=True, nogil=True)
+def _group_counting(ids, num_rows, padding_idx, order, unique_rows, bounds):
+    cursor = np.zeros(num_rows, dtype=np.int64)
+    for i in range(ids.shape[0]):
+        cursor[ids[i]] += 1
+    n = 0
+    start = 0
+    for row in range(num_rows):
+        count = cursor[row]
+        if count == 0:
+            continue
+        cursor[row] = start
+        if row != padding_idx:
+            unique_rows[n] = row
+            bounds[2 * n] = start
+            bounds[2 * n + 1] = start + count
+            n += 1
+        start += count
+    for i in range(ids.shape[0]):
+        row = ids[i]
+        order[cursor[row]] = i
+        cursor[row] += 1
+    return n
+
+
+def group_rows(ids, num_rows, padding_idx):
+    """Group positions by row, leaving out ``padding_idx``; stable within a row.
+
+    Returns ``(order, unique_rows, bounds)``: group ``g`` is row ``unique_rows[g]`` (ascending) and
+    holds the positions ``order[bounds[2g]:bounds[2g + 1]]``, in input order.
+    """
+    size = ids.shape[0]
+    unique_rows = np.empty(size, dtype=np.int64)
+    bounds = np.empty(2 * size, dtype=np.int64)
+    if num_rows <= 32 * size:  # a counting sort: O(ids + rows)
+        order = np.empty(size, dtype=np.int64)
+        count = _group_counting(ids, num_rows, padding_idx, order, unique_rows, bounds)
+    else:  # a table far larger than the batch: sort the ids instead of scanning the table
+        order = np.argsort(ids, kind="stable")
+        count = _group_sorted(ids[order], order, padding_idx, unique_rows, bounds)
+    return order, unique_rows[:count], bounds[: 2 * count]
+
+
+def _segment_sum_rows(parallel):
+    def segment_sum_rows(order, bounds, src, src_index, use_src_index, scale, use_scale,
+                         divide_by_count, out):
+        if parallel:  # the flag lives in the closure; see _parallel.twins
+            pass
+        dim = out.shape[1]
+        for g in nb.prange(out.shape[0]):
+            begin = bounds[2 * g]
+            end = bounds[2 * g + 1]
+            for t in range(begin, end):
+                i = order[t]
+                j = src_index[i] if use_src_index else i
+                if use_scale:
+                    s = scale[i]
+                    for d in range(dim):
+                        out[g, d] += s * src[j, d]
+                else:
+                    for d in range(dim):
+                        out[g, d] += src[j, d]
+            if divide_by_count:
+                inv = 1.0 / (end - begin)
                 for d in range(dim):
-                    out[g, d] += s * src[j, d]
-            else:
-                for d in range(dim):
-                    out[g, d] += src[j, d]
-        if divide_by_count:
-            inv = 1.0 / (end - begin)
-            for d in range(dim):
-                out[g, d] *= inv
+                    out[g, d] *= inv
+
+    return segment_sum_rows
+
+
+_SEGMENT_SUM_ROWS = twins(_segment_sum_rows)
 
 
 def segment_sum_rows(order, bounds, src, src_index, scale, divide_by_count, out):
     """``out[g] = Σ_{t in group g} scale[i] * src[src_index[i]]`` with ``i = order[t]``.
 
-    ``bounds`` holds ``(begin, end)`` pairs from :func:`sorted_groups`. With ``divide_by_count``
+    ``bounds`` holds ``(begin, end)`` pairs from :func:`group_rows`. With ``divide_by_count``
     each group's sum is divided by its size (``scale_grad_by_freq``).
     """
-    _segment_sum_rows(
+    pick(_SEGMENT_SUM_ROWS, order.shape[0] * out.shape[1])(
         order, bounds, src,
         src_index if src_index is not None else np.empty(0, np.int64), src_index is not None,
         scale if scale is not None else np.empty(0, out.dtype), scale is not None,

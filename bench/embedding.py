@@ -1,0 +1,306 @@
+"""embtable's kernels against torch's CPU implementation, side by side in one process.
+
+Run ``python bench/embedding.py`` (or ``make bench``); ``--quick`` runs a tiny grid for the smoke
+test. Prints a markdown table: median times over repeats after a warm-up, the ratio
+torch/embtable (above 1 means embtable is faster), embtable's effective bandwidth, and each
+side's peak resident memory above the pre-call level.
+
+Effective bandwidth counts the bytes an ideal implementation must move: the gathered rows and the
+output for a lookup; plus the gradient rows read and the rows written for a backward (a dense
+backward also writes its whole ``(V, D)`` result); plus each touched row of the weight and of the
+optimizer state, read and written, for an optimizer step.
+
+Peak memory is read from the kernel's high-water mark (``VmHWM``), which is reset before each
+measured call by writing 5 to ``/proc/self/clear_refs``; where that is not allowed, the column says
+n/a.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import embtable  # noqa: E402
+from embtable import functional as F  # noqa: E402
+from embtable import optim  # noqa: E402
+from embtable.parameter import Parameter  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the bench extra installs torch
+    sys.exit("the benchmark compares with torch: pip install 'embtable[bench]'")
+
+import numba  # noqa: E402
+
+MiB = 1 << 20
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def _can_reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+CAN_RESET_PEAK = _can_reset_peak()
+
+
+def peak_extra(call: Callable[[], object]) -> float | None:
+    """Peak resident memory during ``call`` above the level before it, in MiB."""
+    if not CAN_RESET_PEAK:
+        return None
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    before = _status("VmRSS")
+    result = call()
+    peak = _status("VmHWM")
+    del result
+    return max(0.0, (peak - before) / MiB)
+
+
+def median_time(call: Callable[[], object], repeats: int) -> float:
+    call()  # warm-up: numba compilation, torch's first call, page faults
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@dataclass
+class Row:
+    op: str
+    case: str
+    ours: float
+    theirs: float
+    nbytes: float
+    ours_mib: float | None
+    theirs_mib: float | None
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        def mib(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.0f}"
+
+        return [
+            self.op, self.case, f"{self.ours * 1e3:.3f}", f"{self.theirs * 1e3:.3f}",
+            f"{self.theirs / self.ours:.2f}", f"{self.nbytes / self.ours / 1e9:.1f}",
+            mib(self.ours_mib), mib(self.theirs_mib), self.note,
+        ]
+
+
+HEADER = ["op", "case", "embtable ms", "torch ms", "torch/embtable", "embtable GB/s",
+          "embtable peak MiB", "torch peak MiB", "note"]
+
+
+def make_ids(rng: np.random.Generator, batch: int, rows: int, distribution: str) -> np.ndarray:
+    if distribution == "uniform":
+        return rng.integers(0, rows, batch, dtype=np.int64)
+    return ((rng.zipf(1.1, batch) - 1) % rows).astype(np.int64)
+
+
+def bench_forward(weight, ids, repeats):
+    tw, tids = torch.from_numpy(weight), torch.from_numpy(ids)
+    ours = median_time(lambda: F.embedding(ids, weight), repeats)
+    theirs = median_time(lambda: torch.nn.functional.embedding(tids, tw), repeats)
+    nbytes = 2 * ids.size * weight.shape[1] * weight.itemsize + ids.nbytes
+    return ours, theirs, nbytes, peak_extra(lambda: F.embedding(ids, weight)), peak_extra(
+        lambda: torch.nn.functional.embedding(tids, tw))
+
+
+def bench_dense(weight, ids, grad_output, repeats):
+    tids, tgrad = torch.from_numpy(ids), torch.from_numpy(grad_output)
+    tw = torch.from_numpy(weight).requires_grad_()
+
+    def ours_step():
+        F.embedding(ids, weight)
+        return F.embedding_backward(ids, grad_output, weight.shape[0])
+
+    def theirs_step():
+        tw.grad = None
+        torch.nn.functional.embedding(tids, tw).backward(tgrad)
+        return tw.grad
+
+    ours = median_time(ours_step, repeats)
+    theirs = median_time(theirs_step, repeats)
+    row_bytes = weight.shape[1] * weight.itemsize
+    nbytes = ids.size * row_bytes * 4 + ids.nbytes * 2 + weight.nbytes
+    return ours, theirs, nbytes, peak_extra(ours_step), peak_extra(theirs_step)
+
+
+def bench_sparse_step(weight, ids, grad_output, name, repeats):
+    """Forward, row-sparse backward and one optimizer step; checks both give the same weights."""
+    ours_weight = Parameter(weight.copy())
+    theirs_weight = torch.nn.Parameter(torch.from_numpy(weight.copy()))
+    tids, tgrad = torch.from_numpy(ids), torch.from_numpy(grad_output)
+    if name == "SparseAdam":
+        ours_opt = optim.SparseAdam([ours_weight], lr=1e-3)
+        theirs_opt = torch.optim.SparseAdam([theirs_weight], lr=1e-3)
+    else:
+        ours_opt = optim.Adagrad([ours_weight], lr=1e-2)
+        theirs_opt = torch.optim.Adagrad([theirs_weight], lr=1e-2)
+
+    def ours_step():
+        F.embedding(ids, ours_weight.data)
+        ours_weight.grad = F.embedding_backward(ids, grad_output, weight.shape[0], sparse=True)
+        ours_opt.step()
+        ours_weight.grad = None
+
+    def theirs_step():
+        torch.nn.functional.embedding(tids, theirs_weight, sparse=True).backward(tgrad)
+        theirs_opt.step()
+        theirs_opt.zero_grad()
+
+    ours_step()
+    theirs_step()
+    difference = float(np.max(np.abs(ours_weight.data - theirs_weight.detach().numpy())))
+    ours = median_time(ours_step, repeats)
+    theirs = median_time(theirs_step, repeats)
+    unique = np.unique(ids).size
+    row_bytes = weight.shape[1] * weight.itemsize
+    state_rows = 4 if name == "SparseAdam" else 2  # moments or accumulator, read and written
+    nbytes = ids.size * row_bytes * 3 + unique * row_bytes * (2 + state_rows) + ids.nbytes * 2
+    return (ours, theirs, nbytes, peak_extra(ours_step), peak_extra(theirs_step),
+            f"max abs diff after 1+{repeats + 1} steps {difference:.1e}" if difference else "")
+
+
+def bench_bag(weight, ids, offsets, grad_output, mode, repeats):
+    tids, toffsets, tgrad = (torch.from_numpy(a) for a in (ids, offsets, grad_output))
+    tw = torch.from_numpy(weight).requires_grad_()
+
+    def ours_step():
+        plan = F.plan_bags(ids, weight.shape[0], offsets, mode=mode)
+        _, state = F.bag_forward(weight, plan)
+        return F.bag_backward(plan, grad_output, state)
+
+    def theirs_step():
+        tw.grad = None
+        torch.nn.functional.embedding_bag(tids, tw, toffsets, mode=mode).backward(tgrad)
+        return tw.grad
+
+    ours = median_time(ours_step, repeats)
+    theirs = median_time(theirs_step, repeats)
+    row_bytes = weight.shape[1] * weight.itemsize
+    nbytes = ids.size * row_bytes * 3 + weight.nbytes + ids.nbytes * 2
+    return ours, theirs, nbytes, peak_extra(ours_step), peak_extra(theirs_step)
+
+
+def bench_max_norm(weight, ids, repeats):
+    ours_weight, theirs_weight = weight * 2, torch.from_numpy(weight * 2)
+    tids = torch.from_numpy(ids)
+    ours = median_time(lambda: F.embedding(ids, ours_weight, max_norm=1.0), repeats)
+    theirs = median_time(
+        lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0), repeats)
+    nbytes = 3 * ids.size * weight.shape[1] * weight.itemsize + ids.nbytes
+    return ours, theirs, nbytes, peak_extra(lambda: F.embedding(ids, ours_weight, max_norm=1.0)), \
+        peak_extra(lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny grid, for the smoke test")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--ops", default="forward,dense,sparse,bag,max_norm",
+                        help="comma-separated subset of forward,dense,sparse,bag,max_norm")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    ops = set(args.ops.split(","))
+
+    torch.set_num_threads(args.threads)
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    if args.quick:
+        tables, batches, repeats = [(1000, 16), (5000, 8)], [64, 2048], args.repeats or 2
+        sparse_table, bag_tables = (5000, 8), [(1000, 16)]
+        bags = 64
+    else:
+        tables = [(50_000, 64), (1_000_000, 128), (5_000_000, 32)]
+        batches, repeats = [4096, 65536, 1 << 20], args.repeats or 5
+        sparse_table, bag_tables = (1_000_000, 128), [(50_000, 64), (1_000_000, 128)]
+        bags = 4096
+
+    print(f"embtable {embtable.__version__}, torch {torch.__version__}, numba {numba.__version__}, "
+          f"numpy {np.__version__}; threads: torch {torch.get_num_threads()}, numba "
+          f"{numba.get_num_threads()} ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()})")
+    print(f"median of {repeats} repeats after a warm-up; float32 tables; ratio > 1: embtable faster\n")
+    print("| " + " | ".join(HEADER) + " |")
+    print("|" + "---|" * len(HEADER))
+    rng = np.random.default_rng(0)
+    results: dict[str, list[float]] = {}
+
+    def emit(row: Row) -> None:
+        results.setdefault(row.op, []).append(row.theirs / row.ours)
+        print("| " + " | ".join(row.cells()) + " |", flush=True)
+
+    for rows, dim in tables:
+        weight = rng.standard_normal((rows, dim), dtype=np.float32)
+        for batch in batches:
+            for distribution in ("uniform", "zipf"):
+                ids = make_ids(rng, batch, rows, distribution)
+                case = f"{rows}x{dim}, {batch} ids, {distribution}"
+                if "forward" in ops:
+                    emit(Row("forward", case, *bench_forward(weight, ids, repeats)))
+                if "dense" in ops:
+                    grad_output = rng.standard_normal((batch, dim), dtype=np.float32)
+                    emit(Row("forward + dense backward", case,
+                             *bench_dense(weight, ids, grad_output, repeats)))
+                if "max_norm" in ops:
+                    emit(Row("max_norm forward", case, *bench_max_norm(weight, ids, repeats)))
+        del weight
+
+    if "sparse" in ops:
+        rows, dim = sparse_table
+        weight = rng.standard_normal((rows, dim), dtype=np.float32)
+        for batch in batches:
+            for distribution in ("uniform", "zipf"):
+                ids = make_ids(rng, batch, rows, distribution)
+                grad_output = rng.standard_normal((batch, dim), dtype=np.float32)
+                for name in ("SparseAdam", "Adagrad"):
+                    case = f"{rows}x{dim}, {batch} ids, {distribution}"
+                    emit(Row(f"sparse step ({name})", case,
+                             *bench_sparse_step(weight, ids, grad_output, name, repeats)))
+        del weight
+
+    if "bag" in ops:
+        for rows, dim in bag_tables:
+            weight = rng.standard_normal((rows, dim), dtype=np.float32)
+            for distribution in ("uniform", "zipf"):
+                sizes = rng.integers(10, 31, bags)  # ~20 ids a bag
+                offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+                ids = make_ids(rng, int(sizes.sum()), rows, distribution)
+                grad_output = rng.standard_normal((bags, dim), dtype=np.float32)
+                for mode in ("sum", "mean"):
+                    case = f"{rows}x{dim}, {bags} bags of ~20, {distribution}"
+                    emit(Row(f"bag {mode} fwd+bwd", case,
+                             *bench_bag(weight, ids, offsets, grad_output, mode, repeats)))
+            del weight
+
+    print("\n| op | median torch/embtable | min | max |\n|---|---|---|---|")
+    for op, ratios in results.items():
+        print(f"| {op} | {statistics.median(ratios):.2f} | {min(ratios):.2f} | {max(ratios):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
