@@ -18,6 +18,7 @@ from types import ModuleType
 __all__ = ["load"]
 
 _MODULES = ("gather", "scatter", "renorm", "bag", "optim", "sgns")
+_LOADED: dict[str, ModuleType] = {}
 
 
 def load(name: str) -> ModuleType:
@@ -27,6 +28,9 @@ def load(name: str) -> ModuleType:
         >>> load("gather").__name__
         'embtable.kernels.gather'
     """
-    if name not in _MODULES:
-        raise ValueError(f"unknown kernel module {name!r}; expected one of {_MODULES}")
-    return importlib.import_module(f"{__name__}.{name}")
+    module = _LOADED.get(name)
+    if module is None:
+        if name not in _MODULES:
+            raise ValueError(f"unknown kernel module {name!r}; expected one of {_MODULES}")
+        module = _LOADED[name] = importlib.import_module(f"{__name__}.{name}")
+    return module
