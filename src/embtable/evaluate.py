@@ -1,0 +1,565 @@
+"""Intrinsic evaluation of word vectors: word-pair similarity and word analogies.
+
+Both functions reproduce gensim's ``KeyedVectors.evaluate_word_pairs`` and
+``evaluate_word_analogies`` (gensim 4.x) rule for rule, so their figures can be compared:
+
+* only the first ``restrict_vocab`` tokens of the vectors count as known;
+* with ``case_insensitive=True`` tokens and test words are upper-cased (:meth:`str.upper`), and
+  among case variants of a token the first one in table order wins;
+* a pair or question with an unknown word is skipped and counted as out-of-vocabulary; with
+  ``dummy4unknown=True`` it is kept instead, with similarity 0 or as a wrong answer;
+* word pairs: Spearman (average ranks for ties) and Pearson correlation of the file's scores
+  with the cosine similarities; lines starting with ``#`` are comments;
+* analogies ``a b c d``: 3CosAdd over the first ``restrict_vocab`` rows, ranked by the cosine
+  with the normalised mean of ``b̂``, ``ĉ`` and ``-â``; the five best rows other than the
+  rows of ``a``, ``b``, ``c`` are scanned for the first one that is not a case variant of them,
+  and the question counts as correct when it is ``d``.
+
+Lines that do not parse (not 3 fields with a number, or not 4 words) are skipped, like
+gensim does, and listed in the result's ``skipped_lines`` rather than only logged.
+
+Out-of-vocabulary ratios are fractions in ``[0, 1]``; gensim reports the same in percent.
+
+Without a ``path`` the data sets bundled in ``embtable/data/eval`` are used: WordSim-353
+(``"wordsim353.tsv"``) for pairs and the Google analogy set (``"questions-words.txt"``);
+``"simlex999.txt"`` is bundled too (see :func:`bundled_path`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._errors import VectorFormatError
+from .io._open import open_text_read
+from .vectors import Vectors
+
+__all__ = [
+    "BUNDLED_DATASETS",
+    "AnalogyResult",
+    "AnalogySection",
+    "WordPairsResult",
+    "bundled_path",
+    "evaluate_analogies",
+    "evaluate_word_pairs",
+    "pearson",
+    "spearman",
+]
+
+#: Evaluation sets shipped in ``embtable/data/eval``.
+BUNDLED_DATASETS = ("wordsim353.tsv", "simlex999.txt", "questions-words.txt")
+_TOPN = 5  # gensim's evaluate_word_analogies asks most_similar for 5 answers
+
+
+@contextlib.contextmanager
+def bundled_path(name: str) -> Iterator[str]:
+    """A context manager giving a filesystem path to a bundled evaluation set.
+
+    Raises:
+        ValueError: ``name`` is not one of :data:`BUNDLED_DATASETS`.
+
+    Example:
+        >>> with bundled_path("wordsim353.tsv") as path, open(path, encoding="utf-8") as f:
+        ...     print(f.readline().strip())
+        # The WordSimilarity-353 Test Collection (http://www.cs.technion.ac.il/~gabr/resources/data/wordsim353/)
+    """
+    if name not in BUNDLED_DATASETS:
+        raise ValueError(
+            f"no bundled evaluation set {name!r}; bundled: {', '.join(BUNDLED_DATASETS)}"
+        )
+    resource = importlib.resources.files("embtable").joinpath("data", "eval", name)
+    with importlib.resources.as_file(resource) as path:
+        yield os.fspath(path)
+
+
+@contextlib.contextmanager
+def _resolve(path: str | os.PathLike[str] | None, default: str) -> Iterator[str]:
+    if path is None:
+        with bundled_path(default) as bundled:
+            yield bundled
+    else:
+        yield os.fspath(path)
+
+
+# -- statistics -------------------------------------------------------------------------------
+
+
+def _rank_average(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Ranks 1..n, tied values sharing the average of their ranks."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_values[1:] != sorted_values[:-1])))
+    ends = np.append(starts[1:], values.size)  # exclusive
+    average = (starts + ends + 1) / 2.0  # mean of ranks starts+1 .. ends
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.repeat(average, ends - starts)
+    return ranks
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta ``I_x(a, b)`` (continued fraction, Numerical Recipes 6.4)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x > (a + 1.0) / (a + b + 2.0):
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 10000):
+        m2 = 2 * m
+        for numerator in (
+            m * (b - m) * x / ((a + m2 - 1.0) * (a + m2)),
+            -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1.0) < 1e-16:
+            break
+    return math.exp(log_front) * fraction / a
+
+
+def _t_two_sided(t: float, df: int) -> float:
+    """Two-sided p-value of Student's t with ``df`` degrees of freedom."""
+    if math.isinf(t):
+        return 0.0
+    return _betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def _pearson_r(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    """Pearson's r as ``scipy.stats.pearsonr`` computes it (normalise, then dot)."""
+    xm = x - x.mean()
+    ym = y - y.mean()
+    norm_x, norm_y = np.linalg.norm(xm), np.linalg.norm(ym)
+    if norm_x == 0 or norm_y == 0:
+        return math.nan
+    return float(max(-1.0, min(1.0, float(np.dot(xm / norm_x, ym / norm_y)))))
+
+
+def _corrcoef(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    """Correlation as ``numpy.corrcoef`` (what ``scipy.stats.spearmanr`` uses on ranks)."""
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        return math.nan
+    return float(np.clip(np.corrcoef(x, y)[0, 1], -1.0, 1.0))
+
+
+def pearson(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
+    """Pearson correlation and its two-sided p-value (as ``scipy.stats.pearsonr``).
+
+    Returns ``(nan, nan)`` when either input is constant; the p-value is ``nan`` below 3 points.
+
+    Raises:
+        ValueError: inputs of other lengths or fewer than 2 values.
+
+    Example:
+        >>> r, p = pearson([1, 2, 3, 4], [1, 3, 2, 5])
+        >>> round(r, 6), round(p, 6)
+        (0.831522, 0.168478)
+    """
+    xs, ys = _pair(x, y)
+    r = _pearson_r(xs, ys)
+    n = xs.size
+    if math.isnan(r) or n < 3:
+        return r, math.nan
+    if abs(r) == 1.0:
+        return r, 0.0
+    half = n / 2.0 - 1.0
+    return r, min(1.0, 2.0 * _betainc(half, half, (1.0 - abs(r)) / 2.0))
+
+
+def spearman(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
+    """Spearman rank correlation (average ranks for ties) and its two-sided p-value.
+
+    The p-value is the t-approximation with ``n - 2`` degrees of freedom, as
+    ``scipy.stats.spearmanr``.
+
+    Raises:
+        ValueError: inputs of other lengths or fewer than 2 values.
+
+    Example:
+        >>> rho, p = spearman([1, 2, 3, 4, 5], [5, 6, 7, 8, 7])
+        >>> round(rho, 6), round(p, 6)
+        (0.820783, 0.088587)
+    """
+    xs, ys = _pair(x, y)
+    rho = _corrcoef(_rank_average(xs), _rank_average(ys))
+    n = xs.size
+    if math.isnan(rho) or n < 3:
+        return rho, math.nan
+    if abs(rho) == 1.0:
+        return rho, 0.0
+    t = rho * math.sqrt((n - 2) / ((rho + 1.0) * (1.0 - rho)))
+    return rho, _t_two_sided(abs(t), n - 2)
+
+
+def _pair(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    xs = np.asarray(x, dtype=np.float64).reshape(-1)
+    ys = np.asarray(y, dtype=np.float64).reshape(-1)
+    if xs.size != ys.size or xs.size < 2:
+        raise ValueError(
+            f"need two sequences of equal length >= 2, got lengths {xs.size} and {ys.size}"
+        )
+    return xs, ys
+
+
+# -- shared vocabulary rule ---------------------------------------------------------------------
+
+
+def _known(vectors: Vectors, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
+    """gensim's ``ok_vocab``: the first ``restrict_vocab`` tokens; first case variant wins."""
+    if (
+        isinstance(restrict_vocab, bool)
+        or not isinstance(restrict_vocab, int)
+        or restrict_vocab < 1
+    ):
+        raise ValueError(f"restrict_vocab must be an integer >= 1, got {restrict_vocab!r}")
+    known: dict[str, int] = {}
+    for row, token in enumerate(vectors.tokens[:restrict_vocab]):
+        known.setdefault(token.upper() if case_insensitive else token, row)
+    return known
+
+
+class _GensimUnit:
+    """Rows normalised as gensim's ``matutils.unitvec`` does: in float64, then cast back.
+
+    Cosines then round as gensim's do, which matters for tables of nearly parallel vectors.
+    """
+
+    def __init__(self, matrix: NDArray[np.floating]) -> None:
+        self._matrix = matrix
+        self._rows: dict[int, NDArray[np.floating]] = {}
+
+    def __getitem__(self, row: int) -> NDArray[np.floating]:
+        unit = self._rows.get(row)
+        if unit is None:
+            unit = _unitvec(self._matrix[row])
+            self._rows[row] = unit
+        return unit
+
+
+def _unitvec(vector: NDArray[np.floating]) -> NDArray[np.floating]:
+    wide = vector.astype(np.float64)
+    norm = np.linalg.norm(wide)
+    if norm > 0:
+        wide = wide * (1.0 / norm)
+    return wide.astype(vector.dtype)
+
+
+# -- word pairs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WordPairsResult:
+    """Result of :func:`evaluate_word_pairs`.
+
+    Attributes:
+        pearson, pearson_pvalue: Pearson's r and its two-sided p-value.
+        spearman, spearman_pvalue: Spearman's rho and its two-sided p-value.
+        oov_ratio: share of pairs with an unknown word, in ``[0, 1]`` (gensim: percent).
+        pairs: pairs that entered the correlations (including dummies).
+        oov: pairs with an unknown word.
+        skipped_lines: 1-based numbers of lines that did not parse.
+    """
+
+    pearson: float
+    pearson_pvalue: float
+    spearman: float
+    spearman_pvalue: float
+    oov_ratio: float
+    pairs: int
+    oov: int
+    skipped_lines: tuple[int, ...]
+
+
+def evaluate_word_pairs(
+    vectors: Vectors,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    delimiter: str = "\t",
+    encoding: str = "utf-8",
+    case_insensitive: bool = True,
+    restrict_vocab: int = 300000,
+    dummy4unknown: bool = False,
+) -> WordPairsResult:
+    """Correlate cosine similarities with human judgements (``word1<TAB>word2<TAB>score``).
+
+    Args:
+        vectors: the vectors to evaluate.
+        path: the pairs file; ``None`` uses the bundled WordSim-353.
+        delimiter: field separator.
+        encoding: the file's encoding.
+        case_insensitive: compare upper-cased words (see the module docstring).
+        restrict_vocab: only the first ``restrict_vocab`` tokens count as known.
+        dummy4unknown: keep pairs with unknown words, with similarity 0.
+
+    Raises:
+        VectorFormatError: no usable pair in the file.
+
+    Example:
+        >>> vectors = Vectors(
+        ...     ["tiger", "cat", "car", "automobile", "money", "cash", "bank"],
+        ...     np.array([[1.0, 0.1], [0.9, 0.3], [0.1, 1], [0.2, 0.9], [-1, 0.2], [-0.9, 0.4],
+        ...               [-0.5, 0.6]], dtype=np.float32),
+        ... )
+        >>> result = evaluate_word_pairs(vectors)  # the bundled WordSim-353
+        >>> result.pairs, result.oov, round(result.spearman, 6), round(result.pearson, 6)
+        (7, 346, 0.763763, 0.395575)
+    """
+    known = _known(vectors, restrict_vocab, case_insensitive)
+    unit = _GensimUnit(vectors.matrix)
+    gold: list[float] = []
+    model: list[float] = []
+    oov = 0
+    skipped: list[int] = []
+    with (
+        _resolve(path, "wordsim353.tsv") as file,
+        open_text_read(file, encoding=encoding) as stream,
+    ):
+        for line_no, line in enumerate(stream, start=1):
+            if line.startswith("#"):
+                continue
+            fields = line.split(delimiter)
+            try:
+                if len(fields) != 3:
+                    raise ValueError
+                a, b, score = fields
+                value = float(score)
+            except ValueError:
+                skipped.append(line_no)
+                continue
+            if case_insensitive:
+                a, b = a.upper(), b.upper()
+            row_a, row_b = known.get(a), known.get(b)
+            if row_a is None or row_b is None:
+                oov += 1
+                if dummy4unknown:
+                    gold.append(value)
+                    model.append(0.0)
+                continue
+            gold.append(value)
+            model.append(float(np.dot(unit[row_a], unit[row_b])))
+    if not gold:
+        raise VectorFormatError(
+            f"{os.path.basename(file)}: no usable word pair: {len(skipped)} lines did not parse "
+            f"as 'word{delimiter}word{delimiter}number' and {oov} had unknown words"
+        )
+    r, r_p = pearson(gold, model) if len(gold) > 1 else (math.nan, math.nan)
+    rho, rho_p = spearman(gold, model) if len(gold) > 1 else (math.nan, math.nan)
+    total = len(gold) if dummy4unknown else len(gold) + oov
+    return WordPairsResult(
+        pearson=r,
+        pearson_pvalue=r_p,
+        spearman=rho,
+        spearman_pvalue=rho_p,
+        oov_ratio=oov / total,
+        pairs=len(gold),
+        oov=oov,
+        skipped_lines=tuple(skipped),
+    )
+
+
+# -- analogies --------------------------------------------------------------------------------
+
+Quadruplet = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class AnalogySection:
+    """Results of one ``: section`` of an analogy file (words as compared, e.g. upper-cased)."""
+
+    name: str
+    correct: tuple[Quadruplet, ...]
+    incorrect: tuple[Quadruplet, ...]
+
+    @property
+    def accuracy(self) -> float:
+        """``correct / (correct + incorrect)``, 0.0 for a section without questions."""
+        answered = len(self.correct) + len(self.incorrect)
+        return len(self.correct) / answered if answered else 0.0
+
+
+@dataclass(frozen=True)
+class AnalogyResult:
+    """Result of :func:`evaluate_analogies`.
+
+    Attributes:
+        accuracy: overall share of correct answers (0.0 when nothing was answered).
+        sections: per-section results, in file order.
+        questions: well-formed questions in the file.
+        oov: questions with an unknown word.
+        oov_ratio: ``oov / questions`` (gensim: percent).
+        skipped_lines: 1-based numbers of lines that are not 4 words.
+    """
+
+    accuracy: float
+    sections: tuple[AnalogySection, ...]
+    questions: int
+    oov: int
+    oov_ratio: float
+    skipped_lines: tuple[int, ...]
+
+    @property
+    def correct(self) -> int:
+        """Correct answers over all sections."""
+        return sum(len(s.correct) for s in self.sections)
+
+    @property
+    def incorrect(self) -> int:
+        """Wrong answers over all sections."""
+        return sum(len(s.incorrect) for s in self.sections)
+
+
+def evaluate_analogies(
+    vectors: Vectors,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    restrict_vocab: int = 300000,
+    case_insensitive: bool = True,
+    dummy4unknown: bool = False,
+    encoding: str = "utf-8",
+) -> AnalogyResult:
+    """Accuracy on ``a b c d`` analogy questions grouped by ``: section`` lines (3CosAdd).
+
+    Args:
+        vectors: the vectors to evaluate.
+        path: the questions file; ``None`` uses the bundled Google analogy set.
+        restrict_vocab: only the first ``restrict_vocab`` rows are known and searched.
+        case_insensitive: compare upper-cased words (see the module docstring).
+        dummy4unknown: count questions with unknown words as wrong instead of skipping them.
+        encoding: the file's encoding.
+
+    Raises:
+        VectorFormatError: a question before the first section line, or no question at all.
+
+    Example:
+        >>> vectors = Vectors(
+        ...     ["Athens", "Greece", "Baghdad", "Iraq", "banana"],
+        ...     np.array([[1.0, 0, 0.1], [1, 1, 0.1], [0, 0, 1], [0.1, 1, 1], [0.3, 0.1, 0.3]]),
+        ... )
+        >>> result = evaluate_analogies(vectors)
+        >>> result.accuracy, result.correct, result.questions, result.oov
+        (1.0, 3, 19544, 19541)
+        >>> result.sections[0].name, result.sections[0].correct
+        ('capital-common-countries', (('ATHENS', 'GREECE', 'BAGHDAD', 'IRAQ'), ('BAGHDAD', 'IRAQ', 'ATHENS', 'GREECE')))
+    """
+    known = _known(vectors, restrict_vocab, case_insensitive)
+    names: list[str] = []
+    questions: list[tuple[int, Quadruplet]] = []  # (section index, words)
+    skipped: list[int] = []
+    with (
+        _resolve(path, "questions-words.txt") as file,
+        open_text_read(file, encoding=encoding) as stream,
+    ):
+        for line_no, line in enumerate(stream, start=1):
+            if line.startswith(": "):
+                names.append(line.lstrip(": ").strip())
+                continue
+            if not names:
+                raise VectorFormatError(
+                    f"{os.path.basename(file)}:{line_no}: a question before the first "
+                    f"': section' line"
+                )
+            words = line.split()
+            if len(words) != 4:
+                skipped.append(line_no)
+                continue
+            if case_insensitive:
+                words = [word.upper() for word in words]
+            questions.append((len(names) - 1, (words[0], words[1], words[2], words[3])))
+    if not questions:
+        raise VectorFormatError(f"{os.path.basename(file)}: no analogy question found")
+
+    answerable = [
+        index for index, (_, words) in enumerate(questions) if all(word in known for word in words)
+    ]
+    verdicts = np.zeros(len(questions), dtype=bool)
+    if answerable:
+        rows = np.array(
+            [[known[word] for word in questions[i][1][:3]] for i in answerable], dtype=np.int64
+        )
+        predictions = _predict(vectors, rows, restrict_vocab)
+        tokens = vectors.tokens
+        for index, candidates, question_rows in zip(
+            answerable, predictions, rows.tolist(), strict=True
+        ):
+            a, b, c, expected = questions[index][1]
+            ignore = {a, b, c}
+            predicted = None
+            for row in [r for r in candidates if r not in question_rows][:_TOPN]:
+                predicted = tokens[row].upper() if case_insensitive else tokens[row]
+                if predicted in known and predicted not in ignore:
+                    break
+            verdicts[index] = predicted == expected
+    answerable_set = set(answerable)
+    correct: list[list[Quadruplet]] = [[] for _ in names]
+    incorrect: list[list[Quadruplet]] = [[] for _ in names]
+    oov = 0
+    for index, (section, words) in enumerate(questions):
+        if index not in answerable_set:
+            oov += 1
+            if dummy4unknown:
+                incorrect[section].append(words)
+        elif verdicts[index]:
+            correct[section].append(words)
+        else:
+            incorrect[section].append(words)
+    sections = tuple(
+        AnalogySection(name, tuple(good), tuple(bad))
+        for name, good, bad in zip(names, correct, incorrect, strict=True)
+    )
+    n_correct = sum(len(s.correct) for s in sections)
+    n_answered = n_correct + sum(len(s.incorrect) for s in sections)
+    return AnalogyResult(
+        accuracy=n_correct / n_answered if n_answered else 0.0,
+        sections=sections,
+        questions=len(questions),
+        oov=oov,
+        oov_ratio=oov / len(questions),
+        skipped_lines=tuple(skipped),
+    )
+
+
+def _predict(vectors: Vectors, rows: NDArray[np.int64], restrict_vocab: int) -> list[list[int]]:
+    """The best ``5 + 3`` rows for each question ``(a, b, c)`` by gensim's 3CosAdd arithmetic."""
+    matrix = vectors.matrix[:restrict_vocab]
+    norms = np.linalg.norm(matrix, axis=1)
+    norms[norms == 0] = 1
+    all_norms = np.linalg.norm(vectors.matrix, axis=1)
+    all_norms[all_norms == 0] = 1
+    dtype = matrix.dtype
+    unit_rows = vectors.matrix[rows] / all_norms[rows][..., None]  # (Q, 3, D)
+    # gensim: mean = ((0 + b̂) + ĉ) - â, divided by the total weight 3, then normalised
+    means = ((unit_rows[:, 1] + unit_rows[:, 2]) - unit_rows[:, 0]) / dtype.type(3)
+    wide = means.astype(np.float64)
+    mean_norms = np.linalg.norm(wide, axis=1, keepdims=True)
+    mean_norms[mean_norms == 0] = 1
+    means = (wide * (1.0 / mean_norms)).astype(dtype)
+    wanted = _TOPN + 3
+    batch = max(1, (1 << 23) // max(1, matrix.shape[0]))
+    result: list[list[int]] = []
+    for begin in range(0, len(means), batch):
+        scores = (matrix @ means[begin : begin + batch].T) / norms[:, None]  # (R, q)
+        if wanted < scores.shape[0]:
+            top = np.argpartition(-scores, wanted, axis=0)[:wanted]
+        else:
+            top = np.broadcast_to(np.arange(scores.shape[0])[:, None], scores.shape)
+        for column in range(scores.shape[1]):
+            candidates = top[:, column]
+            order = np.argsort(-scores[candidates, column])
+            result.append(candidates[order].tolist())
+    return result

@@ -1,0 +1,476 @@
+"""Shared readers and writers behind the word2vec, GloVe and fastText modules.
+
+The text reader parses whole blocks of lines at once: it finds the fields of every line with
+NumPy on the raw bytes, checks that each line holds the expected count of numbers, blanks the
+tokens out and hands the rest of the block to ``np.fromstring`` (C ``strtod``). Only when a block
+fails does it go line by line, to name the file, line and field that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, Literal
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from .._errors import VectorFormatError
+from ._open import open_binary_write, reading_with_raw
+
+__all__: list[str] = []
+
+Duplicates = Literal["error", "first", "last"]
+_DUPLICATE_MODES = ("error", "first", "last")
+_CHUNK = 1 << 24  # 16 MiB blocks
+_PROGRESS_MIN_BYTES = 1 << 26  # a bar for files of 64 MiB and more, when stderr is a terminal
+_SPACE, _TAB, _LF, _CR = 32, 9, 10, 13
+
+
+def display_name(path: str | os.PathLike[str]) -> str:
+    """The name used in error messages: the file's base name."""
+    return os.path.basename(os.fspath(path)) or os.fspath(path)
+
+
+def check_duplicates_mode(duplicates: str) -> None:
+    if duplicates not in _DUPLICATE_MODES:
+        raise ValueError(f"duplicates must be one of 'error', 'first', 'last', got {duplicates!r}")
+
+
+def float_dtype(dtype: DTypeLike) -> np.dtype:
+    """Check that ``dtype`` is a floating dtype and return it."""
+    result = np.dtype(dtype)
+    if result.kind != "f":
+        raise TypeError(f"dtype must be a floating dtype (float16, float32, float64), got {result}")
+    return result
+
+
+@contextmanager
+def progress_bar(
+    path: str | os.PathLike[str], progress: bool | None
+) -> Iterator[Callable[[int], None]]:
+    """Yield ``update(raw_position)``; draws a tqdm bar if asked, or for big files on a TTY."""
+    total = os.path.getsize(path)
+    if progress is None:
+        progress = total >= _PROGRESS_MIN_BYTES and sys.stderr.isatty()
+    if not progress:
+        yield lambda position: None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, unit="B", unit_scale=True, desc=display_name(path), leave=False) as bar:
+        state = [0]
+
+        def update(position: int) -> None:
+            bar.update(position - state[0])
+            state[0] = position
+
+        yield update
+
+
+def resolve_duplicates(
+    tokens: list[str],
+    matrix: NDArray[np.floating],
+    where: Callable[[int], str],
+    duplicates: Duplicates,
+) -> tuple[list[str], NDArray[np.floating]]:
+    """Apply the duplicate rule: raise naming both places, or keep the first or last row."""
+    first_row: dict[str, int] = {}
+    repeated: list[int] = []
+    for row, token in enumerate(tokens):
+        if first_row.setdefault(token, row) != row:
+            if duplicates == "error":
+                raise VectorFormatError(
+                    f"{where(row)}: duplicate token {token!r}, first seen at "
+                    f"{where(first_row[token])}; pass duplicates='first' or 'last' to keep one"
+                )
+            repeated.append(row)
+    if not repeated:
+        return tokens, matrix
+    if duplicates == "last":
+        last_row: dict[str, int] = {}
+        for row, token in enumerate(tokens):
+            last_row[token] = row
+        # each token keeps the position of its first occurrence and the vector of its last
+        keep = np.array(sorted(first_row.values()), dtype=np.int64)
+        source = np.array([last_row[tokens[row]] for row in keep], dtype=np.int64)
+    else:
+        keep = source = np.array(sorted(first_row.values()), dtype=np.int64)
+    return [tokens[row] for row in keep], np.ascontiguousarray(matrix[source])
+
+
+def parse_header(line: bytes, name: str) -> tuple[int, int]:
+    """Parse a word2vec header ``"<count> <dimension>"``."""
+    fields = line.split()
+    try:
+        if len(fields) != 2:
+            raise ValueError
+        count, dim = int(fields[0]), int(fields[1])
+        if count < 0 or dim < 1:
+            raise ValueError
+    except ValueError:
+        shown = line.rstrip(b"\r\n")[:80].decode("utf-8", "replace")
+        raise VectorFormatError(
+            f"{name}:1: expected a header '<count> <dimension>' (two integers, dimension >= 1), "
+            f"found {shown!r}; headerless files are GloVe format (format='glove')"
+        ) from None
+    return count, dim
+
+
+def _bad_number(field: bytes, dtype: np.dtype) -> bool:
+    try:
+        return np.fromstring(field, dtype=dtype, sep=" ").size != 1
+    except ValueError:
+        return True
+
+
+def _parse_dtype(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+
+class _TextReader:
+    """Block parser for ``token n1 n2 ... nD`` lines."""
+
+    def __init__(
+        self, name: str, dim: int | None, dtype: np.dtype, encoding: str, errors: str
+    ) -> None:
+        self.name = name
+        self.dim = dim
+        self.dtype = dtype
+        self.parse_dtype = _parse_dtype(dtype)
+        self.encoding = encoding
+        self.errors = errors
+        self.tokens: list[str] = []
+        self.line_numbers: list[NDArray[np.int64]] = []
+        self.blocks: list[NDArray[np.floating]] = []
+        self.rows = 0
+
+    def feed(self, data: bytes, first_line: int, room: int) -> bool:
+        """Parse the complete lines in ``data``; its first line is line ``first_line``.
+
+        At most ``room`` rows are taken; returns whether non-blank lines were left over.
+        """
+        if not data:
+            return False
+        buf = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == _LF)
+        ends = newlines if data.endswith(b"\n") else np.append(newlines, buf.size)
+        starts = np.concatenate(([0], newlines + 1))[: ends.size]
+        is_space = (buf == _SPACE) | (buf == _TAB) | (buf == _LF) | (buf == _CR)
+        field_start = ~is_space
+        field_start[1:] &= is_space[:-1]
+        before = np.zeros(buf.size + 1, dtype=np.int64)
+        np.cumsum(field_start, out=before[1:])
+        fields = before[ends] - before[starts]
+        line_numbers = first_line + np.arange(ends.size, dtype=np.int64)
+        filled = fields > 0  # blank lines are skipped
+        starts, fields, line_numbers = starts[filled], fields[filled], line_numbers[filled]
+        overflow = starts.size > room
+        if overflow:
+            starts, fields, line_numbers = starts[:room], fields[:room], line_numbers[:room]
+            data_end = int(ends[filled][room - 1])
+        else:
+            data_end = buf.size
+        if starts.size == 0:
+            return overflow
+        field_positions = np.flatnonzero(field_start)
+        token_starts = field_positions[before[starts]]
+        space_positions = np.append(np.flatnonzero(is_space), buf.size)
+        token_ends = space_positions[np.searchsorted(space_positions, token_starts)]
+        tokens = self._decode_tokens(data, token_starts, token_ends, line_numbers)
+        counts = fields - 1
+        if self.dim is None:
+            self.dim = int(counts[0])
+            if self.dim < 1:
+                raise VectorFormatError(
+                    f"{self.name}:{line_numbers[0]}: expected numbers after the token "
+                    f"{tokens[0]!r}, found none"
+                )
+        wrong = np.flatnonzero(counts != self.dim)
+        if wrong.size:
+            at = int(wrong[0])
+            raise VectorFormatError(
+                f"{self.name}:{line_numbers[at]}: expected {self.dim} numbers after the token "
+                f"{tokens[at]!r}, found {counts[at]}"
+            )
+        numeric = buf[:data_end].copy()
+        marks = np.zeros(data_end + 1, dtype=np.int8)
+        np.add.at(marks, token_starts, 1)
+        np.add.at(marks, token_ends, -1)
+        numeric[np.cumsum(marks[:-1]) > 0] = _SPACE
+        try:
+            values = np.fromstring(numeric.tobytes(), dtype=self.parse_dtype, sep=" ")
+        except ValueError:
+            values = None
+        if values is None or values.size != starts.size * self.dim:
+            self._raise_bad_number(data, token_ends, ends[filled], line_numbers, tokens)
+        matrix = values.reshape(starts.size, self.dim)
+        if matrix.dtype != self.dtype:
+            matrix = matrix.astype(self.dtype)
+        self.tokens.extend(tokens)
+        self.line_numbers.append(line_numbers)
+        self.blocks.append(matrix)
+        self.rows += starts.size
+        return overflow
+
+    def _decode_tokens(
+        self,
+        data: bytes,
+        token_starts: NDArray[np.int64],
+        token_ends: NDArray[np.int64],
+        line_numbers: NDArray[np.int64],
+    ) -> list[str]:
+        encoding, errors = self.encoding, self.errors
+        try:
+            return [
+                data[start:end].decode(encoding, errors)
+                for start, end in zip(token_starts.tolist(), token_ends.tolist(), strict=True)
+            ]
+        except UnicodeDecodeError:
+            for row, (start, end) in enumerate(
+                zip(token_starts.tolist(), token_ends.tolist(), strict=True)
+            ):
+                try:
+                    data[start:end].decode(encoding, errors)
+                except UnicodeDecodeError as err:
+                    raise VectorFormatError(
+                        f"{self.name}:{line_numbers[row]}: the token {data[start:end]!r} is not "
+                        f"valid {encoding} ({err.reason}); pass unicode_errors='replace' to load it"
+                    ) from err
+            raise  # pragma: no cover - the loop above always finds the culprit
+
+    def _raise_bad_number(
+        self,
+        data: bytes,
+        token_ends: NDArray[np.int64],
+        line_ends: NDArray[np.int64],
+        line_numbers: NDArray[np.int64],
+        tokens: list[str],
+    ) -> None:
+        for row, (start, end) in enumerate(
+            zip(token_ends.tolist(), line_ends.tolist(), strict=False)
+        ):
+            for position, field in enumerate(data[start:end].split(), start=1):
+                if _bad_number(field, self.parse_dtype):
+                    shown = field[:40].decode("utf-8", "replace")
+                    raise VectorFormatError(
+                        f"{self.name}:{line_numbers[row]}: number {position} after the token "
+                        f"{tokens[row]!r} is not a number: {shown!r}"
+                    )
+        raise VectorFormatError(  # pragma: no cover - every failing block has a bad field
+            f"{self.name}: could not parse the numbers of lines "
+            f"{line_numbers[0]}..{line_numbers[-1]}"
+        )
+
+    def result(self) -> tuple[list[str], NDArray[np.floating], NDArray[np.int64]]:
+        dim = self.dim if self.dim is not None else 0
+        matrix = (
+            np.concatenate(self.blocks) if self.blocks else np.empty((0, dim), dtype=self.dtype)
+        )
+        lines = (
+            np.concatenate(self.line_numbers) if self.line_numbers else np.empty(0, dtype=np.int64)
+        )
+        return self.tokens, matrix, lines
+
+
+def read_text(
+    path: str | os.PathLike[str],
+    *,
+    header: bool,
+    limit: int | None,
+    dtype: DTypeLike,
+    progress: bool | None,
+    duplicates: Duplicates,
+    encoding: str = "utf-8",
+    unicode_errors: str = "strict",
+) -> tuple[list[str], NDArray[np.floating]]:
+    """Read ``token n1 ... nD`` lines, with or without a word2vec header."""
+    check_duplicates_mode(duplicates)
+    check_limit(limit)
+    dtype = float_dtype(dtype)
+    name = display_name(path)
+    with reading_with_raw(path) as (stream, raw), progress_bar(path, progress) as update:
+        line_no = 0
+        declared: int | None = None
+        dim: int | None = None
+        if header:
+            declared, dim = parse_header(stream.readline(), name)
+            line_no = 1
+        wanted = declared if declared is not None else sys.maxsize
+        if limit is not None:
+            wanted = min(wanted, limit)
+        reader = _TextReader(name, dim, dtype, encoding, unicode_errors)
+        pending = b""
+        overflow = False
+        while reader.rows < wanted:
+            block = stream.read(_CHUNK)
+            update(raw.tell())
+            data = pending + block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    pending = data
+                    continue
+                data, pending = data[:cut], data[cut:]
+            else:
+                pending = b""
+            overflow = reader.feed(data, line_no + 1, wanted - reader.rows)
+            line_no += data.count(b"\n")
+            if not block:
+                break
+        if declared is not None and limit is None and not overflow:
+            overflow = bool((pending + stream.read(_CHUNK)).strip())
+        tokens, matrix, lines = reader.result()
+    if declared is not None and (reader.rows < wanted or (limit is None and overflow)):
+        found = f"more than {declared}" if reader.rows == declared else f"{reader.rows}"
+        raise VectorFormatError(
+            f"{name}:1: the header declares {declared} vectors, but the file holds {found}"
+            + ("; the file is truncated" if reader.rows < declared else "")
+        )
+
+    def where(row: int) -> str:
+        return f"{name}:{lines[row]}"
+
+    return resolve_duplicates(tokens, matrix, where, duplicates)
+
+
+def read_binary(
+    path: str | os.PathLike[str],
+    *,
+    limit: int | None,
+    dtype: DTypeLike,
+    progress: bool | None,
+    duplicates: Duplicates,
+    encoding: str = "utf-8",
+    unicode_errors: str = "strict",
+) -> tuple[list[str], NDArray[np.floating]]:
+    """Read word2vec binary: a text header, then ``token<space><D little-endian float32>``."""
+    check_duplicates_mode(duplicates)
+    check_limit(limit)
+    dtype = float_dtype(dtype)
+    name = display_name(path)
+    with reading_with_raw(path) as (stream, raw), progress_bar(path, progress) as update:
+        header_line = stream.readline()
+        declared, dim = parse_header(header_line, name)
+        rows = declared if limit is None else min(declared, limit)
+        width = 4 * dim
+        matrix = np.empty((rows, dim), dtype=np.dtype("<f4"))
+        tokens: list[str] = []
+        buf = b""
+        pos = 0
+        consumed = len(header_line)  # bytes of the stream before buf
+        for row in range(rows):
+            space = buf.find(b" ", pos)
+            while space < 0 or len(buf) - space - 1 < width:
+                more = stream.read(_CHUNK)
+                update(raw.tell())
+                if not more:
+                    _raise_truncated(name, row, declared, consumed + pos, buf[pos:], width)
+                consumed += pos
+                buf = buf[pos:] + more
+                pos = 0
+                space = buf.find(b" ")
+            raw_token = buf[pos:space].lstrip(b"\n")
+            try:
+                tokens.append(raw_token.decode(encoding, unicode_errors))
+            except UnicodeDecodeError as err:
+                raise VectorFormatError(
+                    f"{name}: record {row + 1} (byte {consumed + pos}): the token "
+                    f"{raw_token[:40]!r} is not valid {encoding} ({err.reason}); "
+                    f"pass unicode_errors='replace' to load it"
+                ) from err
+            matrix[row] = np.frombuffer(buf, dtype="<f4", count=dim, offset=space + 1)
+            pos = space + 1 + width
+        if limit is None:
+            rest = buf[pos:] + stream.read()
+            update(raw.tell())
+            if rest.strip():
+                raise VectorFormatError(
+                    f"{name}:1: the header declares {declared} vectors, but "
+                    f"{len(rest)} more bytes follow the last of them"
+                )
+    result = matrix if matrix.dtype == dtype else matrix.astype(dtype)
+
+    def where(row: int) -> str:
+        return f"{name}: record {row + 1}"
+
+    return resolve_duplicates(tokens, result, where, duplicates)
+
+
+def _raise_truncated(
+    name: str, row: int, declared: int, offset: int, rest: bytes, width: int
+) -> None:
+    space = rest.find(b" ")
+    if space < 0:
+        detail = "it ends inside a token" if rest.strip() else "it ends"
+    else:
+        token = rest[:space].lstrip(b"\n").decode("utf-8", "replace")
+        detail = (
+            f"the token {token!r} has {len(rest) - space - 1} of its {width} bytes of vector data"
+        )
+    raise VectorFormatError(
+        f"{name}: record {row + 1} of {declared} (byte {offset}): the file is truncated; {detail}"
+    )
+
+
+def check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be None or an integer >= 0, got {limit!r}")
+
+
+def check_writable_tokens(tokens: Sequence[str], matrix: NDArray[np.generic]) -> None:
+    """Check what every writer needs: a 2-D float matrix with one row per space-free token."""
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must be 2-D (tokens, dimension), got shape {matrix.shape}")
+    if len(tokens) != matrix.shape[0]:
+        raise ValueError(
+            f"got {len(tokens)} tokens for a matrix of {matrix.shape[0]} rows; they must match"
+        )
+    for index, token in enumerate(tokens):
+        if not isinstance(token, str) or not token or any(c in token for c in " \t\n\r"):
+            raise ValueError(
+                f"token {index} ({token!r}) cannot be written to a vectors file: tokens must be "
+                f"non-empty strings without spaces, tabs or line breaks"
+            )
+
+
+def write_text(
+    path: str | os.PathLike[str],
+    tokens: Sequence[str],
+    matrix: NDArray[np.floating],
+    *,
+    header: bool,
+) -> None:
+    """Write ``token n1 ... nD`` lines (numbers in the shortest form that reads back exactly)."""
+    matrix = np.asarray(matrix)
+    check_writable_tokens(tokens, matrix)
+    with open_binary_write(path) as out:
+        if header:
+            out.write(f"{matrix.shape[0]} {matrix.shape[1]}\n".encode())
+        _write_rows(out, tokens, matrix)
+
+
+def _write_rows(out: IO[bytes], tokens: Sequence[str], matrix: NDArray[np.floating]) -> None:
+    step = 8192
+    for begin in range(0, matrix.shape[0], step):
+        texts = matrix[begin : begin + step].astype(str)
+        lines = [
+            f"{token} {' '.join(row)}\n"
+            for token, row in zip(tokens[begin : begin + step], texts.tolist(), strict=True)
+        ]
+        out.write("".join(lines).encode("utf-8"))
+
+
+def write_binary(
+    path: str | os.PathLike[str], tokens: Sequence[str], matrix: NDArray[np.floating]
+) -> None:
+    """Write word2vec binary (float32 little-endian, a newline after each vector as word2vec.c)."""
+    matrix = np.asarray(matrix)
+    check_writable_tokens(tokens, matrix)
+    data = np.ascontiguousarray(matrix, dtype="<f4")
+    with open_binary_write(path) as out:
+        out.write(f"{data.shape[0]} {data.shape[1]}\n".encode())
+        for token, row in zip(tokens, data, strict=True):
+            out.write(token.encode("utf-8") + b" " + row.tobytes() + b"\n")

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embtable import VectorFormatError
+from embtable.evaluate import (
+    bundled_path,
+    evaluate_analogies,
+    evaluate_word_pairs,
+    pearson,
+    spearman,
+)
+from embtable.vectors import Vectors
+
+DATA = Path(__file__).parent / "data"
+EVAL = Path(__file__).parents[1] / "src" / "embtable" / "data" / "eval"
+SHIPPED = ["word2vec_pre_kv_c", "euclidean_vectors.bin", "test_glove.txt"]
+
+
+def _keyed(name):
+    KeyedVectors = pytest.importorskip("gensim.models").KeyedVectors  # noqa: N806
+    vectors = Vectors.load(DATA / name)
+    keyed = KeyedVectors(vectors.dim)
+    keyed.add_vectors(vectors.tokens, vectors.matrix)
+    return vectors, keyed
+
+
+def test_statistics_against_hand_values() -> None:
+    assert spearman([1, 2, 3], [3, 2, 1]) == (-1.0, 0.0)
+    rho, _ = spearman([1, 2, 2, 3], [1, 3, 3, 2])  # ties get average ranks
+    assert rho == pytest.approx(1 / 3)
+    r, p = pearson([1, 2, 3, 4], [2, 4, 6, 9])
+    assert r == pytest.approx(11.5 / np.sqrt(5 * 26.75)) and 0 < p < 0.01
+    assert all(math.isnan(v) for v in pearson([1, 1, 1], [1, 2, 3]))
+    with pytest.raises(
+        ValueError, match=re.escape("need two sequences of equal length >= 2, got lengths 2 and 3")
+    ):
+        pearson([1, 2], [1, 2, 3])
+
+
+def test_statistics_against_scipy(rng) -> None:
+    stats = pytest.importorskip("scipy.stats")
+    for n in (3, 5, 30, 353):
+        x = rng.normal(size=n)
+        y = x + rng.normal(size=n)
+        y[: n // 3] = np.round(y[: n // 3])  # some ties
+        ours_r, ours_p = pearson(x, y)
+        theirs = stats.pearsonr(x, y)
+        assert ours_r == pytest.approx(theirs[0], abs=1e-12)
+        assert ours_p == pytest.approx(theirs[1], abs=1e-10)
+        ours_rho, ours_p = spearman(x, y)
+        theirs = stats.spearmanr(x, y)
+        assert ours_rho == pytest.approx(theirs[0], abs=1e-12)
+        assert ours_p == pytest.approx(theirs[1], abs=1e-10)
+
+
+@pytest.mark.parametrize("name", SHIPPED[:2])
+@pytest.mark.parametrize("dataset", ["wordsim353.tsv", "simlex999.txt"])
+@pytest.mark.parametrize("restrict_vocab", [300000, 500])
+@pytest.mark.parametrize("case_insensitive", [True, False])
+@pytest.mark.parametrize("dummy4unknown", [False, True])
+def test_word_pairs_equal_gensim(
+    name, dataset, restrict_vocab, case_insensitive, dummy4unknown
+) -> None:
+    vectors, keyed = _keyed(name)
+    options = dict(
+        restrict_vocab=restrict_vocab,
+        case_insensitive=case_insensitive,
+        dummy4unknown=dummy4unknown,
+    )
+    (r, r_p), (rho, rho_p), oov_percent = keyed.evaluate_word_pairs(EVAL / dataset, **options)
+    ours = evaluate_word_pairs(vectors, EVAL / dataset, **options)
+    assert ours.pearson == pytest.approx(r, abs=1e-6)
+    assert ours.spearman == pytest.approx(rho, abs=1e-6)
+    assert ours.pearson_pvalue == pytest.approx(r_p, abs=1e-6)
+    assert ours.spearman_pvalue == pytest.approx(rho_p, abs=1e-6)
+    assert ours.oov_ratio * 100 == pytest.approx(oov_percent, abs=1e-9)
+    assert ours.skipped_lines == ()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("restrict_vocab", [300000, 500])
+@pytest.mark.parametrize("case_insensitive", [True, False])
+@pytest.mark.parametrize("dummy4unknown", [False, True])
+def test_analogies_equal_gensim(name, restrict_vocab, case_insensitive, dummy4unknown) -> None:
+    vectors, keyed = _keyed(name)
+    options = dict(
+        restrict_vocab=restrict_vocab,
+        case_insensitive=case_insensitive,
+        dummy4unknown=dummy4unknown,
+    )
+    score, sections = keyed.evaluate_word_analogies(EVAL / "questions-words.txt", **options)
+    ours = evaluate_analogies(vectors, **options)  # the bundled file is the same
+    assert ours.accuracy == pytest.approx(score, abs=1e-3)
+    assert [s.name for s in ours.sections] == [s["section"] for s in sections[:-1]]
+    assert [len(s.correct) for s in ours.sections] == [len(s["correct"]) for s in sections[:-1]]
+    assert [len(s.incorrect) for s in ours.sections] == [len(s["incorrect"]) for s in sections[:-1]]
+    assert ours.questions == 19544
+
+
+def test_analogies_of_a_hand_made_table_are_right(tmp_path) -> None:
+    path = tmp_path / "q.txt"
+    path.write_text(
+        ": family\nman king woman queen\nman king woman girl\nbroken line\n: other\nman woman king queen\n"
+    )
+    vectors = Vectors(
+        ["man", "woman", "king", "queen", "girl"],
+        np.array([[1.0, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [0.2, 1, -1]]),
+    )
+    result = evaluate_analogies(vectors, path)
+    assert [s.name for s in result.sections] == ["family", "other"]
+    assert result.sections[0].correct == (("MAN", "KING", "WOMAN", "QUEEN"),)
+    assert result.sections[0].accuracy == 0.5 and result.sections[1].accuracy == 1.0
+    assert result.accuracy == pytest.approx(2 / 3)
+    assert result.skipped_lines == (4,)
+    assert (result.correct, result.incorrect, result.oov) == (2, 1, 0)
+
+
+def test_word_pairs_skips_and_reports_bad_lines(tmp_path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text("# comment\na\tb\t1.0\na\tc\t2\nheader\tline\tscore\nb\tc\t3.5\nb\tzz\t1\n")
+    vectors = Vectors(["a", "b", "c"], np.array([[1.0, 0], [1, 1], [0, 1]]))
+    result = evaluate_word_pairs(vectors, path)
+    assert result.skipped_lines == (4,)
+    assert (result.pairs, result.oov, result.oov_ratio) == (3, 1, 0.25)
+
+
+def test_error_paths(tmp_path) -> None:
+    vectors = Vectors(["a"], np.ones((1, 2)))
+    empty = tmp_path / "pairs.tsv"
+    empty.write_text("x\ty\t1\n")
+    with pytest.raises(
+        VectorFormatError, match=re.escape("pairs.tsv: no usable word pair: 0 lines did not parse")
+    ):
+        evaluate_word_pairs(vectors, empty)
+    orphan = tmp_path / "q.txt"
+    orphan.write_text("a b c d\n")
+    with pytest.raises(
+        VectorFormatError, match=re.escape("q.txt:1: a question before the first ': section' line")
+    ):
+        evaluate_analogies(vectors, orphan)
+    orphan.write_text(": only a header\n")
+    with pytest.raises(VectorFormatError, match=re.escape("q.txt: no analogy question found")):
+        evaluate_analogies(vectors, orphan)
+    with pytest.raises(
+        ValueError, match=re.escape("restrict_vocab must be an integer >= 1, got 0")
+    ):
+        evaluate_analogies(vectors, restrict_vocab=0)
+    with pytest.raises(
+        ValueError, match=re.escape("no bundled evaluation set 'men.txt'; bundled: wordsim353.tsv")
+    ):
+        with bundled_path("men.txt"):
+            pass
+
+
+def test_bundled_files_are_the_shared_ones() -> None:
+    for name in ["wordsim353.tsv", "simlex999.txt", "questions-words.txt"]:
+        with bundled_path(name) as path:
+            text = Path(path).read_text(encoding="utf-8")
+        assert len(text) > 5000
+    with bundled_path("questions-words.txt") as path, open(path, encoding="utf-8") as lines:
+        assert sum(1 for line in lines if not line.startswith(":")) == 19544
