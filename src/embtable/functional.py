@@ -195,6 +195,15 @@ def _compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 
+def _check_renormalisable(weight: NDArray[Any]) -> None:
+    _check_float_weight(weight, "max_norm")
+    if not weight.flags.writeable:
+        raise ValueError(
+            "max_norm renormalises rows in place, but the weight is read-only (memory-mapped?); "
+            "load it with mmap=False or set max_norm=None"
+        )
+
+
 def _check_max_norm(max_norm: float, norm_type: float) -> tuple[float, float]:
     if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
         raise TypeError(f"max_norm must be a real number or None, got {max_norm!r}")
@@ -291,7 +300,7 @@ def embedding(
     flat, shape = check_ids(ids, num_rows)
     if max_norm is not None:
         max_norm, norm_type = _check_max_norm(max_norm, norm_type)
-        _check_float_weight(weight, "max_norm")
+        _check_renormalisable(weight)
         embedding_renorm_(weight, flat, max_norm, norm_type)
     out = np.empty((flat.size, dim), dtype=weight.dtype)
     if flat.size and dim:
@@ -734,6 +743,7 @@ def embedding_bag(
     _check_float_weight(weight, "embedding_bag")
     if max_norm is not None:
         max_norm, norm_type = _check_max_norm(max_norm, norm_type)
+        _check_renormalisable(weight)
         embedding_renorm_(weight, plan.ids, max_norm, norm_type)
     out, _ = bag_forward(weight, plan)
     return out

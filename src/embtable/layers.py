@@ -266,6 +266,57 @@ class Embedding(Module):
             _weight=array, _freeze=freeze,
         )
 
+    @classmethod
+    def from_vectors(
+        cls,
+        vectors: Any,
+        vocab: Any,
+        *,
+        oov: str = "random",
+        freeze: bool = True,
+        padding_idx: int | None | str = "vocab",
+        rng: int | np.random.Generator | None = None,
+        lowercase_fallback: bool = True,
+        **options: Any,
+    ) -> Embedding:
+        """A table whose row ``i`` is the pre-trained vector of ``vocab``'s token ``i``.
+
+        Args:
+            vectors: an :class:`embtable.vectors.Vectors` (anything with its ``align`` method).
+            vocab: an :class:`embtable.text.Vocab` or a sequence of tokens.
+            oov: rows of tokens without a vector: ``"random"`` (normal, with the table's
+                spread), ``"zeros"`` or ``"mean"``.
+            freeze: whether the table is frozen (``requires_grad=False``).
+            padding_idx: the padding row, set to zero; by default the vocabulary's ``<pad>``
+                id (``None`` for none).
+            rng: seed or generator for ``oov="random"``.
+            lowercase_fallback: match ``"Paris"`` to the vector of ``"paris"`` when only that
+                one exists.
+            **options: ``max_norm``, ``norm_type``, ``scale_grad_by_freq``, ``sparse``.
+
+        Returns:
+            The layer; its ``coverage`` attribute tells how many tokens were matched, matched in
+            lower case, and missing.
+
+        Example:
+            >>> from embtable.text import Vocab
+            >>> from embtable.vectors import Vectors
+            >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 2.0], [3.0, 4.0]]))
+            >>> emb = Embedding.from_vectors(vectors, Vocab.build([["cat", "Dog", "emu"]]), oov="zeros")
+            >>> emb
+            Embedding(5, 2, padding_idx=1)
+            >>> emb.coverage.matched, emb.coverage.lowercase_matched, emb.coverage.missing_tokens
+            (1, 1, ('emu',))
+        """
+        if padding_idx == "vocab":
+            padding_idx = getattr(vocab, "pad_id", None)
+        matrix, coverage = vectors.align(
+            vocab, oov=oov, padding_idx=padding_idx, rng=rng, lowercase_fallback=lowercase_fallback
+        )
+        layer = cls.from_pretrained(matrix, freeze=freeze, padding_idx=padding_idx, **options)
+        layer.coverage = coverage
+        return layer
+
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:

@@ -18,9 +18,11 @@ from .tokenize import (
     regex_tokenize,
     whitespace_tokenize,
 )
+from .text_embedding import TextEmbedding
 from .vocab import Vocab
 
 __all__ = [
+    "TextEmbedding",
     "Tokenizer",
     "Vocab",
     "get_tokenizer",
