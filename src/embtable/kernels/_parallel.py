@@ -29,8 +29,9 @@ __all__ = ["PARALLEL_MIN_WORK", "pick", "twins"]
 if "NUMBA_THREADING_LAYER" not in os.environ:
     nb.config.THREADING_LAYER = "workqueue"
 
-# Below this many scalar updates (e.g. ids x dim), a parallel launch costs more than it saves.
-PARALLEL_MIN_WORK = 1 << 17
+# Below this many scalar updates (ids x dim), a parallel launch (about 0.06-0.2 ms on the
+# workqueue layer) costs more than it saves; measured with bench/embedding.py on 2 cores.
+PARALLEL_MIN_WORK = 1 << 20
 
 
 def twins(factory: Callable[[bool], Callable[..., Any]]) -> tuple[Any, Any]:
