@@ -38,8 +38,12 @@ __all__ = [
     "bag_backward",
     "bag_forward",
     "bag_sizes",
+    "check_float_weight",
     "check_ids",
+    "check_max_norm",
+    "check_mode",
     "check_padding_idx",
+    "check_renormalisable",
     "embedding",
     "embedding_backward",
     "embedding_bag",
@@ -182,7 +186,8 @@ def _as_weight(weight: ArrayLike) -> NDArray[Any]:
     return array
 
 
-def _check_float_weight(weight: NDArray[Any], what: str) -> None:
+def check_float_weight(weight: NDArray[Any], what: str) -> None:
+    """Raise ``WeightDTypeError`` unless ``weight`` is floating-point (``what`` names the use)."""
     if weight.dtype.kind != "f":
         raise WeightDTypeError(
             f"{what} needs a floating-point weight (float16, float32 or float64), "
@@ -195,8 +200,9 @@ def _compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 
-def _check_renormalisable(weight: NDArray[Any]) -> None:
-    _check_float_weight(weight, "max_norm")
+def check_renormalisable(weight: NDArray[Any]) -> None:
+    """``max_norm`` writes rows in place: the weight must be floating-point and writable."""
+    check_float_weight(weight, "max_norm")
     if not weight.flags.writeable:
         raise ValueError(
             "max_norm renormalises rows in place, but the weight is read-only (memory-mapped?); "
@@ -204,7 +210,8 @@ def _check_renormalisable(weight: NDArray[Any]) -> None:
         )
 
 
-def _check_max_norm(max_norm: float, norm_type: float) -> tuple[float, float]:
+def check_max_norm(max_norm: float, norm_type: float) -> tuple[float, float]:
+    """Validate ``max_norm`` (a real number >= 0) and ``norm_type``; return them as floats."""
     if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
         raise TypeError(f"max_norm must be a real number or None, got {max_norm!r}")
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
@@ -299,8 +306,8 @@ def embedding(
     check_padding_idx(padding_idx, num_rows)
     flat, shape = check_ids(ids, num_rows)
     if max_norm is not None:
-        max_norm, norm_type = _check_max_norm(max_norm, norm_type)
-        _check_renormalisable(weight)
+        max_norm, norm_type = check_max_norm(max_norm, norm_type)
+        check_renormalisable(weight)
         embedding_renorm_(weight, flat, max_norm, norm_type)
     out = np.empty((flat.size, dim), dtype=weight.dtype)
     if flat.size and dim:
@@ -457,7 +464,8 @@ class BagState:
     max_indices: NDArray[np.int64] | None
 
 
-def _check_mode(mode: str, *, sparse: bool, scale_grad_by_freq: bool) -> BagMode:
+def check_mode(mode: str, *, sparse: bool, scale_grad_by_freq: bool) -> BagMode:
+    """Validate a bag mode and the options it cannot take (max: no sparse, no scaling)."""
     if mode not in _MODES:
         raise ModeError(f"mode has to be one of sum, mean or max, got {mode!r}")
     if mode == "max" and sparse:
@@ -564,7 +572,7 @@ def plan_bags(
         starts = _check_offsets(offsets, array.size, include_last_offset)
     else:
         raise ShapeError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {array.ndim}")
-    checked_mode = _check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
+    checked_mode = check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
     if psw is not None and checked_mode == "max":
         raise ModeError(
             "per_sample_weights is only supported for mode='sum' and mode='mean' (got mode='max')"
@@ -609,7 +617,7 @@ def bag_sizes(plan: BagPlan) -> NDArray[np.int64]:
 def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating], BagState]:
     """Pool the bags of a validated plan. Returns the ``(B, D)`` output and the backward state."""
     weight = _as_weight(weight)
-    _check_float_weight(weight, "embedding_bag")
+    check_float_weight(weight, "embedding_bag")
     table, ids, pad, rows = _local_table(weight, plan)
     dim = weight.shape[1]
     out = np.zeros((plan.num_bags, dim), dtype=table.dtype)
@@ -740,10 +748,10 @@ def embedding_bag(
         include_last_offset=include_last_offset, padding_idx=padding_idx, sparse=sparse,
         scale_grad_by_freq=scale_grad_by_freq, weight_dtype=weight.dtype,
     )
-    _check_float_weight(weight, "embedding_bag")
+    check_float_weight(weight, "embedding_bag")
     if max_norm is not None:
-        max_norm, norm_type = _check_max_norm(max_norm, norm_type)
-        _check_renormalisable(weight)
+        max_norm, norm_type = check_max_norm(max_norm, norm_type)
+        check_renormalisable(weight)
         embedding_renorm_(weight, plan.ids, max_norm, norm_type)
     out, _ = bag_forward(weight, plan)
     return out

@@ -385,7 +385,7 @@ class EmbeddingBag(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        self.mode = F._check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
+        self.mode = F.check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
         self.sparse = sparse
         self.include_last_offset = include_last_offset
         self.padding_idx = F.check_padding_idx(padding_idx, self.num_embeddings, wording="module_bag")

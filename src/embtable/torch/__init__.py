@@ -1,0 +1,69 @@
+"""PyTorch drop-in: ``torch.nn.Embedding`` / ``EmbeddingBag`` on embtable's kernels.
+
+Replace ``torch.nn.Embedding`` by ``embtable.torch.Embedding`` (and ``EmbeddingBag``,
+``torch.nn.functional.embedding`` / ``embedding_bag`` by :mod:`embtable.torch.functional`) and
+nothing else changes: constructor, attributes, initialisation (bitwise torch's for the same seed),
+``repr``, ``state_dict`` (exchangeable both ways with torch's modules), autograd (dense and sparse
+COO gradients that torch's ``SGD``, ``SparseAdam`` and ``Adagrad`` accept, ``no_grad``,
+``inference_mode``, ``gradcheck``, double backward of ``Embedding``, per-sample-weight gradients),
+``max_norm`` as an in-place update that torch's version counter sees, ``deepcopy`` and pickling.
+
+How it works: CPU tensors of float16/float32/float64 are viewed as NumPy arrays without copying,
+and a ``torch.autograd.Function`` calls :mod:`embtable.functional` (checks and numba kernels).
+Anything else (CUDA, MPS, meta, bfloat16, which NumPy lacks, integer or complex tables, tensor
+subclasses, ``torch.func`` transforms, forward-mode AD) takes a torch-ops path with the same
+semantics and embtable's validation (:func:`~embtable.torch.functional.uses_kernels` tells which).
+``torch.jit.script`` and ``torch.compile`` graphs are not supported on the kernel path (the
+kernels are opaque to them; ``torch.compile`` falls back to eager around them).
+
+Update-in-backward: ``Embedding(V, D, optimizer=RowOptimizer("adagrad", lr=0.1))`` applies
+the optimizer to the touched rows inside the backward (SGD, Adagrad, row-wise Adagrad, lazy Adam),
+never materialises a weight gradient, and keeps its state as buffers in the module's
+``state_dict`` (``optimizer.*``). See :class:`RowOptimizer`.
+
+Differences from torch (deliberate; each is pinned by ``tests/torch/divergences.py``):
+
+- ``sparse=True`` with ``scale_grad_by_freq=True`` works (torch raises at backward).
+- EmbeddingBag ``scale_grad_by_freq`` divides by each id's real count (torch's CPU kernel uses
+  the count of another id, pytorch#190063).
+- ``per_sample_weights`` work in ``mode='mean'``: weighted sum over the non-padding count
+  (torch raises ``NotImplementedError``).
+- Every check runs before anything is written: with ``max_norm``, a call that raises (bad id,
+  bad mode, bad offsets) leaves the weight untouched (torch renormalises first).
+- Negative ids are never wrapped, also with ``max_norm`` (torch's renorm wraps -1 and modifies
+  the last row before raising).
+- ``max_norm < 0`` raises ``ValueError`` (torch flips the rows' signs).
+- EmbeddingBag offsets are validated completely (non-decreasing, in bounds, and with
+  ``include_last_offset`` the last equal to ``len(input)``); torch leaves them undefined.
+- Error types are torch's (``IndexError`` for Embedding ids, ``RuntimeError`` for bag ids,
+  ``AssertionError`` for ``padding_idx``, ...) via embtable's subclasses, but the messages are
+  embtable's (they name the bad value, its position and the valid range); an out-of-range
+  EmbeddingBag ``padding_idx`` in ``F.embedding_bag`` is also an ``AssertionError``.
+- Ids of any integer dtype are accepted (torch: int32/int64 only).
+- The double backward of ``Embedding`` with ``scale_grad_by_freq`` is the true adjoint (torch's
+  ignores the scaling); the sparse gradient is differentiable as a dense adjoint.
+- 2-D EmbeddingBag input with zero columns gives empty bags (torch: "step must be nonzero").
+- The sparse gradient is coalesced (torch's is not); the values are the same after
+  ``.coalesce()``, and torch's optimizers accept both.
+- ``per_sample_weights`` need not have the weight's dtype (torch raises ``RuntimeError``).
+- The legacy ``embedding_bag(weight, input)`` argument order is not swapped with a warning; it
+  raises, as the ids are not integers.
+
+Example:
+    >>> import torch
+    >>> import embtable.torch as et
+    >>> _ = torch.manual_seed(0)
+    >>> emb = et.Embedding(10, 3, padding_idx=0, sparse=True)
+    >>> out = emb(torch.tensor([[0, 2], [2, 5]]))
+    >>> out.sum().backward()
+    >>> emb.weight.grad.coalesce().indices()
+    tensor([[2, 5]])
+"""
+
+from __future__ import annotations
+
+from . import functional
+from ._optim import RowOptimizer
+from .modules import Embedding, EmbeddingBag
+
+__all__ = ["Embedding", "EmbeddingBag", "RowOptimizer", "functional"]

@@ -1,0 +1,363 @@
+"""The kernel path: ``torch.autograd.Function`` s around :mod:`embtable.functional`.
+
+CPU tensors of float16, float32 or float64 are viewed as NumPy arrays without a copy
+(``t.detach().numpy()``), handed to :mod:`embtable.functional` (every check, then a numba kernel),
+and the results come back through ``torch.from_numpy``, again without a copy. Nothing here decides
+semantics: padding, ``max_norm``, bags, scaling by frequency and their errors are all
+:mod:`embtable.functional`'s.
+
+In-place effects are made visible to autograd: ``max_norm`` renormalises the weight through its
+NumPy view and then bumps the weight's version counter (as torch's ``embedding_renorm_`` does, on
+every call with ``max_norm``), and so does a fused optimizer step in the backward.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .. import functional as _F
+from .._errors import ShapeError
+from ..sparse import RowSparseGrad
+
+if TYPE_CHECKING:
+    from ._optim import RowOptimizer
+
+__all__: list[str] = []
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    """The tensor's memory as a NumPy array (no copy for a CPU tensor)."""
+    return tensor.detach().numpy()
+
+
+def bump_version(weight: torch.Tensor) -> None:
+    """Tell autograd that ``weight`` was modified in place (an inference tensor has no counter)."""
+    if not weight.is_inference():
+        torch.autograd.graph.increment_version(weight)
+
+
+def to_sparse_coo(grad: RowSparseGrad) -> torch.Tensor:
+    """A coalesced torch sparse COO tensor with the rows and values of ``grad`` (no copy)."""
+    rows = torch.from_numpy(grad.rows).unsqueeze(0)
+    values = torch.from_numpy(grad.values)
+    return torch.sparse_coo_tensor(
+        rows, values, grad.shape, is_coalesced=True, check_invariants=False
+    )
+
+
+def _row_counts(ids: np.ndarray, num_embeddings: int) -> np.ndarray:
+    """How often each row is looked up, ``(V, 1)`` (the padding row counts 0), via the backward."""
+    ones = np.ones((*ids.shape, 1), dtype=np.float64)
+    return _F.embedding_backward(ids, ones, num_embeddings)  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedding
+
+
+class EmbeddingFunction(torch.autograd.Function):
+    """``weight[ids]``; backward: dense, row-sparse, or a fused optimizer step."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        weight: torch.Tensor,
+        ids: torch.Tensor,
+        padding_idx: int | None,
+        scale_grad_by_freq: bool,
+        sparse: bool,
+        optimizer: RowOptimizer | None,
+    ) -> torch.Tensor:
+        out = _F.embedding(_numpy(ids), _numpy(weight))
+        ctx.save_for_backward(ids)
+        ctx.options = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse, optimizer)
+        if optimizer is not None:
+            ctx.weight = weight
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        (ids,) = ctx.saved_tensors
+        num_embeddings, padding_idx, scale_grad_by_freq, sparse, optimizer = ctx.options
+        nones = (None,) * 5
+        if optimizer is not None:
+            grad = _F.embedding_backward(
+                _numpy(ids),
+                _numpy(grad_output),
+                num_embeddings,
+                padding_idx,
+                scale_grad_by_freq,
+                sparse=True,
+            )
+            optimizer.apply_rows_(ctx.weight, grad)  # type: ignore[arg-type]
+            return (None, *nones)
+        if not ctx.needs_input_grad[0]:
+            return (None, *nones)
+        backward = EmbeddingSparseBackward if sparse else EmbeddingDenseBackward
+        grad_weight = backward.apply(
+            grad_output, ids, num_embeddings, padding_idx, scale_grad_by_freq
+        )
+        return (grad_weight, *nones)
+
+
+class EmbeddingDenseBackward(torch.autograd.Function):
+    """The dense weight gradient; differentiable again (it is linear in ``grad_output``)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        grad_output: torch.Tensor,
+        ids: torch.Tensor,
+        num_embeddings: int,
+        padding_idx: int | None,
+        scale_grad_by_freq: bool,
+    ) -> torch.Tensor:
+        grad = _F.embedding_backward(
+            _numpy(ids), _numpy(grad_output), num_embeddings, padding_idx, scale_grad_by_freq
+        )
+        ctx.save_for_backward(ids)
+        ctx.options = (num_embeddings, padding_idx, scale_grad_by_freq)
+        return torch.from_numpy(grad)  # type: ignore[arg-type]
+
+    @staticmethod
+    def backward(ctx: Any, grad_grad: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        (ids,) = ctx.saved_tensors
+        return (_adjoint(grad_grad, ids, *ctx.options), None, None, None, None)
+
+
+class EmbeddingSparseBackward(torch.autograd.Function):
+    """The row-sparse weight gradient as a coalesced COO tensor; differentiable again."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        grad_output: torch.Tensor,
+        ids: torch.Tensor,
+        num_embeddings: int,
+        padding_idx: int | None,
+        scale_grad_by_freq: bool,
+    ) -> torch.Tensor:
+        grad = _F.embedding_backward(
+            _numpy(ids),
+            _numpy(grad_output),
+            num_embeddings,
+            padding_idx,
+            scale_grad_by_freq,
+            sparse=True,
+        )
+        ctx.save_for_backward(ids)
+        ctx.options = (num_embeddings, padding_idx, scale_grad_by_freq)
+        return to_sparse_coo(grad)  # type: ignore[arg-type]
+
+    @staticmethod
+    def backward(ctx: Any, grad_grad: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        (ids,) = ctx.saved_tensors
+        if grad_grad.is_sparse:
+            grad_grad = grad_grad.to_dense()
+        return (_adjoint(grad_grad, ids, *ctx.options), None, None, None, None)
+
+
+def _adjoint(
+    grad_grad: torch.Tensor,
+    ids: torch.Tensor,
+    num_embeddings: int,
+    padding_idx: int | None,
+    scale_grad_by_freq: bool,
+) -> torch.Tensor:
+    """The backward's adjoint: ``grad_grad[ids[i]]`` (zero at padding, divided by the id's count
+    with ``scale_grad_by_freq``), itself differentiable through :class:`EmbeddingFunction`."""
+    table = grad_grad
+    if padding_idx is not None or scale_grad_by_freq:
+        keep = torch.ones((num_embeddings, 1), dtype=grad_grad.dtype)
+        if padding_idx is not None:
+            keep[padding_idx] = 0
+        if scale_grad_by_freq:
+            counts = torch.from_numpy(_row_counts(_numpy(ids), num_embeddings))
+            keep = keep / counts.clamp(min=1).to(grad_grad.dtype)
+        table = grad_grad * keep
+    if table.requires_grad:
+        return EmbeddingFunction.apply(table, ids, None, False, False, None)  # type: ignore[no-any-return]
+    return torch.from_numpy(_F.embedding(_numpy(ids), _numpy(table)))
+
+
+def embedding(
+    ids: torch.Tensor,
+    weight: torch.Tensor,
+    padding_idx: int | None,
+    max_norm: float | None,
+    norm_type: float,
+    scale_grad_by_freq: bool,
+    sparse: bool,
+    optimizer: RowOptimizer | None,
+) -> torch.Tensor:
+    """The kernel path of :func:`embtable.torch.functional.embedding` (CPU, float16/32/64)."""
+    weight_array = _numpy(weight)
+    ids_array = _numpy(ids)
+    if weight_array.ndim == 2:
+        padding_idx = _F.check_padding_idx(padding_idx, weight_array.shape[0])
+    if max_norm is not None and weight_array.ndim == 2:
+        # functional.embedding's own order: padding, ids, max_norm; then renorm in place.
+        flat, _ = _F.check_ids(ids_array, weight_array.shape[0])
+        max_norm, norm_type = _F.check_max_norm(max_norm, norm_type)
+        _F.check_float_weight(weight_array, "max_norm")
+        _F.embedding_renorm_(weight_array, flat, max_norm, norm_type)
+        bump_version(weight)
+    if torch.is_grad_enabled() and weight.requires_grad:
+        return EmbeddingFunction.apply(  # type: ignore[no-any-return]
+            weight, ids, padding_idx, scale_grad_by_freq, sparse, optimizer
+        )
+    return torch.from_numpy(_F.embedding(ids_array, weight_array, padding_idx))
+
+
+# ---------------------------------------------------------------------------------------------
+# EmbeddingBag
+
+
+class EmbeddingBagFunction(torch.autograd.Function):
+    """Pooled bags; backward: the weight's gradient (or a fused step) and the per-sample
+    weights' gradient."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        weight: torch.Tensor,
+        per_sample_weights: torch.Tensor | None,
+        ids: torch.Tensor,
+        offsets: torch.Tensor | None,
+        plan: _F.BagPlan,
+        scale_grad_by_freq: bool,
+        sparse: bool,
+        optimizer: RowOptimizer | None,
+    ) -> torch.Tensor:
+        out, state = _F.bag_forward(_numpy(weight), plan)
+        # Saved so that autograd notices in-place changes to them before the backward (the plan
+        # holds views of ids and per-sample weights; the weight is read by the psw gradient).
+        psw_grad = per_sample_weights is not None and ctx.needs_input_grad[1]
+        ctx.save_for_backward(ids, offsets, per_sample_weights, weight if psw_grad else None)
+        ctx.plan, ctx.state = plan, state
+        ctx.options = (scale_grad_by_freq, sparse, optimizer)
+        if optimizer is not None:
+            ctx.weight = weight
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        _, _, per_sample_weights, saved_weight = ctx.saved_tensors
+        scale_grad_by_freq, sparse, optimizer = ctx.options
+        nones = (None,) * 6
+        need_weight = ctx.needs_input_grad[0] and optimizer is None
+        need_psw = ctx.needs_input_grad[1]
+        grad_weight = grad_psw = None
+        if need_weight or need_psw:
+            grad_weight, grad_psw = EmbeddingBagBackward.apply(
+                grad_output,
+                saved_weight,
+                ctx.plan,
+                ctx.state,
+                scale_grad_by_freq,
+                sparse,
+                need_weight,
+                need_psw,
+            )
+            if need_psw:
+                grad_psw = grad_psw.reshape(per_sample_weights.shape).to(per_sample_weights.dtype)
+        if optimizer is not None:  # after the psw gradient, which reads the weight as it was
+            grad, _ = _F.bag_backward(
+                ctx.plan,
+                _numpy(grad_output),
+                ctx.state,
+                scale_grad_by_freq=scale_grad_by_freq,
+                sparse=True,
+            )
+            optimizer.apply_rows_(ctx.weight, grad)  # type: ignore[arg-type]
+        return (grad_weight, grad_psw, *nones)
+
+
+class EmbeddingBagBackward(torch.autograd.Function):
+    """The bag backward; like torch's, it has no derivative of its own."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        grad_output: torch.Tensor,
+        weight: torch.Tensor | None,
+        plan: _F.BagPlan,
+        state: _F.BagState,
+        scale_grad_by_freq: bool,
+        sparse: bool,
+        need_weight: bool,
+        need_psw: bool,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        grad_array = _numpy(grad_output)
+        grad_weight = grad_psw = None
+        if need_weight:
+            grad, _ = _F.bag_backward(
+                plan, grad_array, state, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse
+            )
+            grad_weight = (
+                to_sparse_coo(grad) if isinstance(grad, RowSparseGrad) else torch.from_numpy(grad)
+            )
+        if need_psw:
+            assert weight is not None
+            _, psw = _F.bag_backward(
+                plan, grad_array, state, weight=_numpy(weight), per_sample_weights_grad=True
+            )
+            grad_psw = torch.from_numpy(psw)
+        return grad_weight, grad_psw
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> tuple[Any, ...]:  # type: ignore[override]
+        raise NotImplementedError(
+            "the derivative for '_embedding_bag_backward' is not implemented."
+        )
+
+
+def embedding_bag(
+    ids: torch.Tensor,
+    weight: torch.Tensor,
+    offsets: torch.Tensor | None,
+    max_norm: float | None,
+    norm_type: float,
+    scale_grad_by_freq: bool,
+    mode: str,
+    sparse: bool,
+    per_sample_weights: torch.Tensor | None,
+    include_last_offset: bool,
+    padding_idx: int | None,
+    optimizer: RowOptimizer | None,
+) -> torch.Tensor:
+    """The kernel path of :func:`embtable.torch.functional.embedding_bag`."""
+    weight_array = _numpy(weight)
+    if weight_array.ndim != 2:
+        raise ShapeError(
+            f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}"
+        )
+    plan = _F.plan_bags(
+        _numpy(ids),
+        weight_array.shape[0],
+        None if offsets is None else _numpy(offsets),
+        mode=mode,
+        per_sample_weights=None if per_sample_weights is None else _numpy(per_sample_weights),
+        include_last_offset=include_last_offset,
+        padding_idx=padding_idx,
+        sparse=sparse,
+        scale_grad_by_freq=scale_grad_by_freq,
+        weight_dtype=weight_array.dtype,
+    )
+    if max_norm is not None:
+        max_norm, norm_type = _F.check_max_norm(max_norm, norm_type)
+        _F.embedding_renorm_(weight_array, plan.ids, max_norm, norm_type)
+        bump_version(weight)
+    needs_graph = torch.is_grad_enabled() and (
+        weight.requires_grad
+        or (per_sample_weights is not None and per_sample_weights.requires_grad)
+    )
+    if not needs_graph:
+        out, _ = _F.bag_forward(weight_array, plan)
+        return torch.from_numpy(out)
+    return EmbeddingBagFunction.apply(  # type: ignore[no-any-return]
+        weight, per_sample_weights, ids, offsets, plan, scale_grad_by_freq, sparse, optimizer
+    )

@@ -1,0 +1,185 @@
+"""``embedding`` and ``embedding_bag`` with ``torch.nn.functional``'s signatures.
+
+CPU tensors of float16, float32 or float64 go through embtable's kernels (zero-copy NumPy views,
+:mod:`embtable.torch._autograd`); everything else (CUDA, meta, bfloat16, integer or complex
+tables, tensor subclasses, ``torch.func`` transforms, forward-mode AD) goes through torch ops with
+the same semantics (:mod:`embtable.torch._fallback`). Setting ``embtable.torch.functional.
+FORCE_TORCH_OPS = True`` sends everything down the torch-ops path (the tests use it to run the
+whole parity suite on both paths).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from .._errors import ModeError
+from . import _autograd, _fallback
+
+if TYPE_CHECKING:
+    from ._optim import RowOptimizer
+
+__all__ = ["FORCE_TORCH_OPS", "embedding", "embedding_bag", "uses_kernels"]
+
+FORCE_TORCH_OPS = False
+_KERNEL_DTYPES = (torch.float16, torch.float32, torch.float64)
+_PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
+
+
+def _plain_cpu(tensor: torch.Tensor) -> bool:
+    return (
+        type(tensor) in _PLAIN_TYPES
+        and tensor.device.type == "cpu"
+        and tensor.layout == torch.strided
+        and not torch._C._functorch.is_functorch_wrapped_tensor(tensor)
+    )
+
+
+def uses_kernels(weight: torch.Tensor, *others: torch.Tensor | None) -> bool:
+    """Whether a call with these tensors runs embtable's kernels (else torch ops).
+
+    Example:
+        >>> uses_kernels(torch.zeros(3, 2)), uses_kernels(torch.zeros(3, 2, dtype=torch.bfloat16))
+        (True, False)
+    """
+    if FORCE_TORCH_OPS or weight.dtype not in _KERNEL_DTYPES or not _plain_cpu(weight):
+        return False
+    if getattr(torch.autograd.forward_ad, "_current_level", -1) >= 0:
+        if any(
+            t is not None and torch.autograd.forward_ad.unpack_dual(t).tangent is not None
+            for t in (weight, *others)
+        ):
+            return False
+    return all(t is None or _plain_cpu(t) for t in others)
+
+
+def _check_tensor(value: object, name: str, position: int, function: str) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{function}(): argument '{name}' (position {position}) must be Tensor, "
+            f"not {type(value).__name__}"
+        )
+
+
+def embedding(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+    *,
+    optimizer: RowOptimizer | None = None,
+) -> torch.Tensor:
+    """Look up the rows of ``weight`` named by ``input``: ``torch.nn.functional.embedding``.
+
+    Args:
+        input: integer ids of any shape.
+        weight: the ``(V, D)`` table.
+        padding_idx: the row that receives no gradient (its value is still returned).
+        max_norm: renormalise each referenced row whose ``norm_type``-norm exceeds it, in place.
+        norm_type: the p of the p-norm for ``max_norm``.
+        scale_grad_by_freq: divide each row's gradient by the id's count in ``input``.
+        sparse: give ``weight`` a sparse COO gradient (coalesced).
+        optimizer: a bound :class:`~embtable.torch.RowOptimizer` applied in the backward
+            instead of producing a gradient (normally passed by the module).
+
+    Returns:
+        ``(*input.shape, D)``, a new tensor of ``weight``'s dtype.
+
+    Shape:
+        input ``(*)``, weight ``(V, D)`` → ``(*, D)``.
+
+    Raises:
+        EmbeddingIndexError: an id is out of range (an ``IndexError``, as in torch).
+        PaddingIndexError: ``padding_idx`` is out of range (an ``AssertionError``, as in torch).
+        IdsTypeError: ``input`` is not an integer tensor (a ``RuntimeError``, as in torch).
+
+    Note:
+        With ``max_norm``, the weight is modified in place and its version counter bumped.
+
+    Example:
+        >>> w = torch.arange(8.0).reshape(4, 2)
+        >>> embedding(torch.tensor([[0, 3], [1, 1]]), w)
+        tensor([[[0., 1.],
+                 [6., 7.]],
+        <BLANKLINE>
+                [[2., 3.],
+                 [2., 3.]]])
+    """
+    _check_tensor(input, "indices", 2, "embedding")
+    _check_tensor(weight, "weight", 1, "embedding")
+    path = _autograd if uses_kernels(weight, input) else _fallback
+    return path.embedding(
+        input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, optimizer
+    )
+
+
+def embedding_bag(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    offsets: torch.Tensor | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights: torch.Tensor | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+    *,
+    optimizer: RowOptimizer | None = None,
+) -> torch.Tensor:
+    """Sums, means or maxima of bags of rows: ``torch.nn.functional.embedding_bag``.
+
+    Unlike torch, ``per_sample_weights`` also work in mean mode (weighted sum divided by the
+    bag's non-padding count), offsets are validated completely, and ``scale_grad_by_freq``
+    divides by the right count.
+
+    Args:
+        input: 1-D ids with ``offsets``, or 2-D ``(B, N)`` ids (one bag per row).
+        weight: the ``(V, D)`` float table.
+        offsets: the start of each bag (1-D input only).
+        max_norm: renormalise the referenced rows in place first.
+        norm_type: the p of the p-norm for ``max_norm``.
+        scale_grad_by_freq: divide each row's gradient by the id's count in ``input``.
+        mode: ``"sum"``, ``"mean"`` or ``"max"``.
+        sparse: give ``weight`` a sparse COO gradient (not in max mode).
+        per_sample_weights: weights aligned with ``input`` (sum and mean modes).
+        include_last_offset: ``offsets`` has ``B + 1`` entries, the last equal to ``len(input)``.
+        padding_idx: ids left out of every bag.
+        optimizer: a bound :class:`~embtable.torch.RowOptimizer` applied in the backward.
+
+    Returns:
+        ``(B, D)``; an empty or all-padding bag gives zeros.
+
+    Shape:
+        input ``(N,)`` with offsets ``(B,)``, or input ``(B, N)`` → ``(B, D)``.
+
+    Example:
+        >>> w = torch.arange(8.0).reshape(4, 2)
+        >>> embedding_bag(torch.tensor([0, 1, 3]), w, torch.tensor([0, 2]), mode="sum")
+        tensor([[2., 4.],
+                [6., 7.]])
+    """
+    _check_tensor(input, "input", 1, "embedding_bag")
+    _check_tensor(weight, "weight", 2, "embedding_bag")
+    if optimizer is not None and mode == "max":
+        raise ModeError("max mode does not support a fused optimizer (it needs sparse gradients)")
+    path = _autograd if uses_kernels(weight, input, offsets, per_sample_weights) else _fallback
+    return path.embedding_bag(
+        input,
+        weight,
+        offsets,
+        max_norm,
+        norm_type,
+        scale_grad_by_freq,
+        mode,
+        sparse,
+        per_sample_weights,
+        include_last_offset,
+        padding_idx,
+        optimizer,
+    )
