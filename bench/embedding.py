@@ -105,14 +105,29 @@ class Row:
             return "n/a" if value is None else f"{value:.0f}"
 
         return [
-            self.op, self.case, f"{self.ours * 1e3:.3f}", f"{self.theirs * 1e3:.3f}",
-            f"{self.theirs / self.ours:.2f}", f"{self.nbytes / self.ours / 1e9:.1f}",
-            mib(self.ours_mib), mib(self.theirs_mib), self.note,
+            self.op,
+            self.case,
+            f"{self.ours * 1e3:.3f}",
+            f"{self.theirs * 1e3:.3f}",
+            f"{self.theirs / self.ours:.2f}",
+            f"{self.nbytes / self.ours / 1e9:.1f}",
+            mib(self.ours_mib),
+            mib(self.theirs_mib),
+            self.note,
         ]
 
 
-HEADER = ["op", "case", "embtable ms", "torch ms", "torch/embtable", "embtable GB/s",
-          "embtable peak MiB", "torch peak MiB", "note"]
+HEADER = [
+    "op",
+    "case",
+    "embtable ms",
+    "torch ms",
+    "torch/embtable",
+    "embtable GB/s",
+    "embtable peak MiB",
+    "torch peak MiB",
+    "note",
+]
 
 
 def make_ids(rng: np.random.Generator, batch: int, rows: int, distribution: str) -> np.ndarray:
@@ -126,8 +141,13 @@ def bench_forward(weight, ids, repeats):
     ours = median_time(lambda: F.embedding(ids, weight), repeats)
     theirs = median_time(lambda: torch.nn.functional.embedding(tids, tw), repeats)
     nbytes = 2 * ids.size * weight.shape[1] * weight.itemsize + ids.nbytes
-    return ours, theirs, nbytes, peak_extra(lambda: F.embedding(ids, weight)), peak_extra(
-        lambda: torch.nn.functional.embedding(tids, tw))
+    return (
+        ours,
+        theirs,
+        nbytes,
+        peak_extra(lambda: F.embedding(ids, weight)),
+        peak_extra(lambda: torch.nn.functional.embedding(tids, tw)),
+    )
 
 
 def bench_dense(weight, ids, grad_output, repeats):
@@ -182,8 +202,14 @@ def bench_sparse_step(weight, ids, grad_output, name, repeats):
     row_bytes = weight.shape[1] * weight.itemsize
     state_rows = 4 if name == "SparseAdam" else 2  # moments or accumulator, read and written
     nbytes = ids.size * row_bytes * 3 + unique * row_bytes * (2 + state_rows) + ids.nbytes * 2
-    return (ours, theirs, nbytes, peak_extra(ours_step), peak_extra(theirs_step),
-            f"max abs diff after 1+{repeats + 1} steps {difference:.1e}" if difference else "")
+    return (
+        ours,
+        theirs,
+        nbytes,
+        peak_extra(ours_step),
+        peak_extra(theirs_step),
+        f"max abs diff after 1+{repeats + 1} steps {difference:.1e}" if difference else "",
+    )
 
 
 def bench_bag(weight, ids, offsets, grad_output, mode, repeats):
@@ -212,18 +238,27 @@ def bench_max_norm(weight, ids, repeats):
     tids = torch.from_numpy(ids)
     ours = median_time(lambda: F.embedding(ids, ours_weight, max_norm=1.0), repeats)
     theirs = median_time(
-        lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0), repeats)
+        lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0), repeats
+    )
     nbytes = 3 * ids.size * weight.shape[1] * weight.itemsize + ids.nbytes
-    return ours, theirs, nbytes, peak_extra(lambda: F.embedding(ids, ours_weight, max_norm=1.0)), \
-        peak_extra(lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0))
+    return (
+        ours,
+        theirs,
+        nbytes,
+        peak_extra(lambda: F.embedding(ids, ours_weight, max_norm=1.0)),
+        peak_extra(lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0)),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny grid, for the smoke test")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--ops", default="forward,dense,sparse,bag,max_norm",
-                        help="comma-separated subset of forward,dense,sparse,bag,max_norm")
+    parser.add_argument(
+        "--ops",
+        default="forward,dense,sparse,bag,max_norm",
+        help="comma-separated subset of forward,dense,sparse,bag,max_norm",
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     ops = set(args.ops.split(","))
@@ -240,10 +275,14 @@ def main(argv: list[str] | None = None) -> int:
         sparse_table, bag_tables = (1_000_000, 128), [(50_000, 64), (1_000_000, 128)]
         bags = 4096
 
-    print(f"embtable {embtable.__version__}, torch {torch.__version__}, numba {numba.__version__}, "
-          f"numpy {np.__version__}; threads: torch {torch.get_num_threads()}, numba "
-          f"{numba.get_num_threads()} ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()})")
-    print(f"median of {repeats} repeats after a warm-up; float32 tables; ratio > 1: embtable faster\n")
+    print(
+        f"embtable {embtable.__version__}, torch {torch.__version__}, numba {numba.__version__}, "
+        f"numpy {np.__version__}; threads: torch {torch.get_num_threads()}, numba "
+        f"{numba.get_num_threads()} ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()})"
+    )
+    print(
+        f"median of {repeats} repeats after a warm-up; float32 tables; ratio > 1: embtable faster\n"
+    )
     print("| " + " | ".join(HEADER) + " |")
     print("|" + "---|" * len(HEADER))
     rng = np.random.default_rng(0)
@@ -263,8 +302,13 @@ def main(argv: list[str] | None = None) -> int:
                     emit(Row("forward", case, *bench_forward(weight, ids, repeats)))
                 if "dense" in ops:
                     grad_output = rng.standard_normal((batch, dim), dtype=np.float32)
-                    emit(Row("forward + dense backward", case,
-                             *bench_dense(weight, ids, grad_output, repeats)))
+                    emit(
+                        Row(
+                            "forward + dense backward",
+                            case,
+                            *bench_dense(weight, ids, grad_output, repeats),
+                        )
+                    )
                 if "max_norm" in ops:
                     emit(Row("max_norm forward", case, *bench_max_norm(weight, ids, repeats)))
         del weight
@@ -278,8 +322,13 @@ def main(argv: list[str] | None = None) -> int:
                 grad_output = rng.standard_normal((batch, dim), dtype=np.float32)
                 for name in ("SparseAdam", "Adagrad"):
                     case = f"{rows}x{dim}, {batch} ids, {distribution}"
-                    emit(Row(f"sparse step ({name})", case,
-                             *bench_sparse_step(weight, ids, grad_output, name, repeats)))
+                    emit(
+                        Row(
+                            f"sparse step ({name})",
+                            case,
+                            *bench_sparse_step(weight, ids, grad_output, name, repeats),
+                        )
+                    )
         del weight
 
     if "bag" in ops:
@@ -292,8 +341,13 @@ def main(argv: list[str] | None = None) -> int:
                 grad_output = rng.standard_normal((bags, dim), dtype=np.float32)
                 for mode in ("sum", "mean"):
                     case = f"{rows}x{dim}, {bags} bags of ~20, {distribution}"
-                    emit(Row(f"bag {mode} fwd+bwd", case,
-                             *bench_bag(weight, ids, offsets, grad_output, mode, repeats)))
+                    emit(
+                        Row(
+                            f"bag {mode} fwd+bwd",
+                            case,
+                            *bench_bag(weight, ids, offsets, grad_output, mode, repeats),
+                        )
+                    )
             del weight
 
     print("\n| op | median torch/embtable | min | max |\n|---|---|---|---|")

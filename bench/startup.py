@@ -53,8 +53,9 @@ print(json.dumps(result))
 
 def run(code: str, cache_dir: str) -> str:
     env = dict(os.environ, PYTHONPATH=SRC, NUMBA_CACHE_DIR=cache_dir)
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         imports = [float(run(IMPORT, cache_dir)) for _ in range(repeats)]
         cold = json.loads(run(FIRST_CALLS, cache_dir))
         warm = json.loads(run(FIRST_CALLS, cache_dir))
-    print(f"`import embtable`: median {statistics.median(imports) * 1e3:.0f} ms over {repeats} "
-          "fresh interpreters\n")
+    print(
+        f"`import embtable`: median {statistics.median(imports) * 1e3:.0f} ms over {repeats} "
+        "fresh interpreters\n"
+    )
     print("| first call in a fresh process | cold cache (compiles) ms | warm cache ms |")
     print("|---|---|---|")
     for name in cold:
