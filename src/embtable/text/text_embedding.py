@@ -22,10 +22,75 @@ from ..layers import Embedding
 from .tokenize import Tokenizer
 from .vocab import Vocab
 
-__all__ = ["TextEmbedding"]
+__all__ = [
+    "TextEmbedding",
+    "check_pairing",
+    "layer_settings",
+    "read_text_embedding",
+    "table_config",
+]
 
 _FORMAT = "embtable-text-embedding"
 _SETTINGS = ("max_norm", "norm_type", "scale_grad_by_freq", "sparse")
+
+
+def check_pairing(vocab: Vocab, num_embeddings: int, padding_idx: int | None) -> None:
+    """A table pairs with a vocabulary when it has one row per token and pads at ``<pad>``.
+
+    Raises:
+        ShapeError: the row count differs from the vocabulary's size.
+        ValueError: ``padding_idx`` is not the vocabulary's ``<pad>`` id.
+    """
+    if num_embeddings != len(vocab):
+        raise ShapeError(
+            f"the table has {num_embeddings} rows but the vocabulary has {len(vocab)} tokens; "
+            f"they must match"
+        )
+    if padding_idx != vocab.pad_id:
+        raise ValueError(
+            f"the table's padding_idx {padding_idx} is not the vocabulary's <pad> id "
+            f"{vocab.pad_id}"
+        )
+
+
+def table_config(tokenizer: str | Tokenizer, layer: Any, requires_grad: bool) -> dict[str, Any]:
+    """The ``config.json`` of a text-embedding directory: the layer's settings and tokenizer.
+
+    Raises:
+        ValueError: the tokenizer is a callable, which cannot be saved by name.
+    """
+    if not isinstance(tokenizer, str):
+        raise ValueError(
+            "a TextEmbedding with a callable tokenizer cannot be saved; use a tokenizer name "
+            "('regex', 'regex-cased', 'whitespace') or pass the callable again to load()"
+        )
+    return {
+        "format": _FORMAT,
+        "version": 1,
+        "tokenizer": tokenizer,
+        "padding_idx": layer.padding_idx,
+        "requires_grad": requires_grad,
+        **{name: getattr(layer, name) for name in _SETTINGS},
+    }
+
+
+def read_text_embedding(
+    directory: str | os.PathLike[str], *, mmap: bool = False
+) -> tuple[NDArray[np.floating], Vocab, dict[str, Any]]:
+    """Read a text-embedding directory: ``(weight, vocab, config)``.
+
+    ``config`` holds ``padding_idx``, ``requires_grad``, ``tokenizer`` and the layer settings
+    (``max_norm``, ``norm_type``, ``scale_grad_by_freq``, ``sparse``) that were saved; a table
+    written by ``embtable train`` has only some of them.
+    """
+    weight, _, config = load_table(directory, mmap=mmap)
+    vocab = Vocab.load(os.path.join(os.fspath(directory), "vocab.json"))
+    return weight, vocab, config
+
+
+def layer_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``Embedding`` keyword arguments stored in a ``config.json``."""
+    return {name: config[name] for name in _SETTINGS if name in config}
 
 
 class TextEmbedding:
@@ -79,16 +144,7 @@ class TextEmbedding:
                 f"embedding_dim {embedding_dim} does not match the table's width "
                 f"{embedding.embedding_dim}"
             )
-        if embedding.num_embeddings != len(vocab):
-            raise ShapeError(
-                f"the table has {embedding.num_embeddings} rows but the vocabulary has "
-                f"{len(vocab)} tokens; they must match"
-            )
-        if embedding.padding_idx != vocab.pad_id:
-            raise ValueError(
-                f"the table's padding_idx {embedding.padding_idx} is not the vocabulary's "
-                f"<pad> id {vocab.pad_id}"
-            )
+        check_pairing(vocab, embedding.num_embeddings, embedding.padding_idx)
         self.vocab = vocab
         self.embedding = embedding
         self.tokenizer = tokenizer
@@ -176,20 +232,8 @@ class TextEmbedding:
         Raises:
             ValueError: the tokenizer is a callable, which cannot be saved by name.
         """
-        if not isinstance(self.tokenizer, str):
-            raise ValueError(
-                "a TextEmbedding with a callable tokenizer cannot be saved; use a tokenizer name "
-                "('regex', 'regex-cased', 'whitespace') or pass the callable again to load()"
-            )
         layer = self.embedding
-        config = {
-            "format": _FORMAT,
-            "version": 1,
-            "tokenizer": self.tokenizer,
-            "padding_idx": layer.padding_idx,
-            "requires_grad": layer.weight.requires_grad,
-            **{name: getattr(layer, name) for name in _SETTINGS},
-        }
+        config = table_config(self.tokenizer, layer, layer.weight.requires_grad)
         save_table(directory, layer.weight.data, self.vocab, config)
 
     @classmethod
@@ -217,13 +261,11 @@ class TextEmbedding:
             >>> bool((loaded.embedding.weight.data == original.embedding.weight.data).all())
             True
         """
-        weight, _, config = load_table(directory, mmap=mmap)
-        vocab = Vocab.load(os.path.join(os.fspath(directory), "vocab.json"))
-        settings = {name: config[name] for name in _SETTINGS if name in config}
+        weight, vocab, config = read_text_embedding(directory, mmap=mmap)
         trainable = bool(config.get("requires_grad", True)) and not mmap
-        padding_idx = config.get("padding_idx", vocab.pad_id)
         embedding = Embedding.from_pretrained(
-            weight, freeze=not trainable, padding_idx=padding_idx, **settings
+            weight, freeze=not trainable, padding_idx=config.get("padding_idx", vocab.pad_id),
+            **layer_settings(config),
         )
         saved_tokenizer = config.get("tokenizer", "regex")
         return cls(vocab, embedding, tokenizer=tokenizer if tokenizer is not None else saved_tokenizer)

@@ -65,5 +65,6 @@ from __future__ import annotations
 from . import functional
 from ._optim import RowOptimizer
 from .modules import Embedding, EmbeddingBag
+from .text import TextEmbedding
 
-__all__ = ["Embedding", "EmbeddingBag", "RowOptimizer", "functional"]
+__all__ = ["Embedding", "EmbeddingBag", "RowOptimizer", "TextEmbedding", "functional"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._errors import ModeError
@@ -128,6 +129,32 @@ class Embedding(torch.nn.Embedding):
         if optimizer is not None:
             _attach(module, optimizer)
         return module  # type: ignore[return-value]
+
+
+    @classmethod
+    def from_vectors(
+        cls,
+        vectors: Any,
+        vocab: Any,
+        *,
+        oov: str = "random",
+        freeze: bool = True,
+        padding_idx: int | None | str = "vocab",
+        rng: int | np.random.Generator | None = None,
+        lowercase_fallback: bool = True,
+        **options: Any,
+    ) -> Embedding:
+        """A table whose row ``i`` is the pre-trained vector of ``vocab``'s token ``i``.
+
+        The same as :meth:`embtable.Embedding.from_vectors` (``oov`` rule, zero padding row at
+        the vocabulary's ``<pad>``, ``coverage`` attribute), as a torch module.
+        """
+        from .text import embedding_from_vectors
+
+        return embedding_from_vectors(
+            cls, vectors, vocab, oov=oov, freeze=freeze, padding_idx=padding_idx, rng=rng,
+            lowercase_fallback=lowercase_fallback, **options,
+        )
 
 
 class EmbeddingBag(torch.nn.EmbeddingBag):
