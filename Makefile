@@ -19,7 +19,9 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
 	touch $@
 
 run: $(VENV)/.installed-run
-	$(PY) -m embtable.cli
+	$(PY) -m embtable.cli train -o out/default
+	$(PY) -m embtable.cli evaluate out/default
+	$(PY) -m embtable.cli similar out/default january france three war congress -k 8
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q

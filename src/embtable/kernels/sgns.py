@@ -1,0 +1,210 @@
+"""Compiled skip-gram negative-sampling (word2vec SGNS) training kernel.
+
+The kernel is a plain loop in the shape of ``word2vec.c``'s ``TrainModelThread``: for each
+sentence it drops sub-sampled words, then for every centre word it draws a shrunk window
+``1 .. window`` and, for every context word in it, makes one positive and ``negative`` noise
+updates. The context word's input row is the one that learns (``word2vec.c`` and gensim do the
+same). Updates are lock-free (Hogwild): the threads of the ``prange`` write the shared tables
+without locks, which is how word2vec and gensim train, and which converges because each update
+touches few rows.
+
+Each thread owns a list of sentences (the caller interleaves them, so that the threads move
+through the corpus side by side) and its own random state (the ``word2vec.c``
+linear congruential generator), so a run with one thread and a given seed is bit-reproducible.
+Sigmoids are exact (``e / (1 + e)`` with ``e = exp(-+f)`` in float32, no lookup table; scores
+are clipped to +-30, which moves a sigmoid by less than 1e-13 and keeps ``exp`` finite) and the
+loss, the SGNS negative log-likelihood ``-log s(f_pos) - sum log s(-f_neg)``, is accumulated per
+thread in float64. No ``fastmath``: :func:`~embtable.kernels.rows.dot_rows` vectorises without it
+(measured: ``fastmath=True`` gained nothing), and results stay reproducible.
+
+The kernel trusts its inputs (see :func:`embtable.train.sgns.train_sgns` for the checks) and
+never raises. ``tests/train/test_sgns_kernel.py`` holds its pure-Python twin, which the tests
+compare it with on tiny inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+from numba import njit, prange
+
+from ._parallel import twins
+from .rows import axpy_row, dot_rows
+
+__all__ = ["lcg_next", "train_sgns_block"]
+
+_LCG_MULTIPLIER = np.uint64(25214903917)
+_LCG_INCREMENT = np.uint64(11)
+_SHIFT_32 = np.uint64(32)
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
+_SCORE_CLIP = np.float32(30.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def lcg_next(state):  # pragma: no cover - compiled
+    """Advance the ``word2vec.c`` generator; return ``(new_state, 32 random bits as uint64)``."""
+    state = state * _LCG_MULTIPLIER + _LCG_INCREMENT
+    return state, state >> _SHIFT_32
+
+
+def _train_sgns_block(parallel):
+    def train_sgns_block(
+        ids,
+        sentence_offsets,
+        sentence_order,
+        max_length,
+        next_sentence,
+        stop_sentence,
+        words_per_thread,
+        keep_threshold,
+        alias_threshold,
+        alias_index,
+        weight_in,
+        weight_out,
+        window,
+        negative,
+        alpha,
+        min_alpha,
+        words_done,
+        total_words,
+        rng_state,
+        loss,
+        pairs,
+        words_read,
+    ):  # pragma: no cover - compiled
+        """Train on the next ``words_per_thread`` corpus words of each thread's run of sentences.
+
+        Args:
+            ids: ``int32 (N,)`` word ids of the whole corpus, sentences back to back.
+            sentence_offsets: ``int64 (S + 1,)``; sentence ``s`` is
+                ``ids[offsets[s]:offsets[s+1]]``.
+            sentence_order: ``int64 (S,)``: the sentences in the order the threads take them;
+                thread ``t`` trains on ``sentence_order[next_sentence[t]:stop_sentence[t]]``.
+            max_length: the length of the longest sentence.
+            next_sentence: ``int64 (T,)``, in/out: each thread's next position in the order.
+            stop_sentence: ``int64 (T,)``: one past each thread's last position in the order.
+            words_per_thread: a thread stops after the sentence that reaches this many corpus words.
+            keep_threshold: ``uint64 (V,)``: a word is kept when 32 random bits are ``<`` this
+                (``round(p * 2**32)`` for keep-probability ``p``).
+            alias_threshold: ``uint64 (V,)`` (same encoding) and alias_index ``int32 (V,)``: the
+                alias table of the noise distribution (Walker's method).
+            weight_in: ``float32 (V, D)``, updated in place (context rows).
+            weight_out: ``float32 (V, D)``, updated in place (target rows).
+            window: the largest window; each centre draws ``1 .. window``.
+            negative: noise words per positive pair.
+            alpha: the starting learning rate; min_alpha the final one.
+            words_done: corpus words trained on by all threads before this call.
+            total_words: corpus words of the whole run (epochs times corpus size).
+            rng_state: ``uint64 (T,)``, in/out: each thread's generator.
+            loss: ``float64 (T,)``, out: the loss summed over this call's pairs.
+            pairs: ``int64 (T,)``, out: the number of (centre, context) pairs trained.
+            words_read: ``int64 (T,)``, out: corpus words read (before sub-sampling).
+        """
+        if parallel:  # the flag lives in the closure; see _parallel.twins
+            pass
+        n_threads = next_sentence.shape[0]
+        dim = weight_in.shape[1]
+        vocab_size = np.uint64(weight_in.shape[0])
+        window_u = np.uint64(window)
+        lr_span = np.float32(alpha - min_alpha)
+        for t in prange(n_threads):
+            buffer = np.empty(max_length, dtype=np.int32)
+            hidden_grad = np.empty(dim, dtype=np.float32)
+            state = rng_state[t]
+            thread_loss = 0.0
+            thread_pairs = 0
+            read = 0
+            position = next_sentence[t]
+            while position < stop_sentence[t] and read < words_per_thread:
+                s = sentence_order[position]
+                start = sentence_offsets[s]
+                end = sentence_offsets[s + 1]
+                progress = (words_done + read * n_threads) / total_words
+                if progress > 1.0:
+                    progress = 1.0
+                lr = np.float32(alpha) - lr_span * np.float32(progress)
+                if lr < min_alpha:
+                    lr = np.float32(min_alpha)
+                read += end - start
+                position += 1
+                length = 0
+                for k in range(start, end):
+                    word = ids[k]
+                    state, bits = lcg_next(state)
+                    if bits < keep_threshold[word]:
+                        buffer[length] = word
+                        length += 1
+                for i in range(length):
+                    centre = buffer[i]
+                    state, bits = lcg_next(state)
+                    reach = np.int64(window_u - ((bits * window_u) >> _SHIFT_32))
+                    lo = i - reach
+                    if lo < 0:
+                        lo = 0
+                    hi = i + reach + 1
+                    if hi > length:
+                        hi = length
+                    for j in range(lo, hi):
+                        if j == i:
+                            continue
+                        context_row = weight_in[buffer[j]]
+                        hidden_grad[:] = _ZERO
+                        # The pair's loss is sum log(1 + odds) = log prod (1 + odds): one log per
+                        # pair instead of one per score. Each factor is below exp(30).
+                        loss_product = 1.0
+                        for d in range(negative + 1):
+                            if d == 0:
+                                target = centre
+                            else:
+                                state, bits = lcg_next(state)
+                                target = np.int32((bits * vocab_size) >> _SHIFT_32)
+                                state, bits = lcg_next(state)
+                                if bits >= alias_threshold[target]:
+                                    target = alias_index[target]
+                                if target == centre:
+                                    continue
+                            target_row = weight_out[target]
+                            score = dot_rows(context_row, target_row)
+                            # Clipping changes sigmoid(score) by under 1e-13 and keeps exp finite.
+                            if score > _SCORE_CLIP:
+                                score = _SCORE_CLIP
+                            elif score < -_SCORE_CLIP:
+                                score = -_SCORE_CLIP
+                            if d == 0:
+                                # 1 - sigmoid(score) = e / (1 + e), loss -log sigmoid(score)
+                                odds = np.float32(math.exp(-score))
+                                grad = lr * odds / (_ONE + odds)
+                            else:
+                                # -sigmoid(score) = -e / (1 + e), loss -log sigmoid(-score)
+                                odds = np.float32(math.exp(score))
+                                grad = -lr * odds / (_ONE + odds)
+                            loss_product *= 1.0 + np.float64(odds)
+                            if loss_product > 1e250:  # only with dozens of negatives
+                                thread_loss += math.log(loss_product)
+                                loss_product = 1.0
+                            axpy_row(grad, target_row, hidden_grad)
+                            axpy_row(grad, context_row, target_row)
+                        axpy_row(_ONE, hidden_grad, context_row)
+                        thread_loss += math.log(loss_product)
+                        thread_pairs += 1
+            next_sentence[t] = position
+            rng_state[t] = state
+            loss[t] = thread_loss
+            pairs[t] = thread_pairs
+            words_read[t] = read
+
+    return train_sgns_block
+
+
+_TRAIN_SGNS_BLOCK = twins(_train_sgns_block)
+
+
+def train_sgns_block(*args):
+    """Run the parallel twin (one ``prange`` iteration per thread of the block), or the serial
+    twin outside the main thread, where numba's workqueue layer must not be entered."""
+    serial, parallel = _TRAIN_SGNS_BLOCK
+    kernel = parallel if threading.current_thread() is threading.main_thread() else serial
+    return kernel(*args)

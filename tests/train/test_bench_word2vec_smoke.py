@@ -1,0 +1,27 @@
+"""``bench/word2vec.py --quick`` runs (a smoke test: no speed assertions)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[2] / "bench" / "word2vec.py"
+
+
+def test_word2vec_benchmark_quick_prints_its_table():
+    pytest.importorskip("gensim")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "| metric | embtable | gensim | difference |" in lines
+    rows = [line for line in lines if line.startswith(("| training", "| WordSim", "| analogy"))]
+    assert len(rows) == 3
