@@ -51,6 +51,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "%(default)" not in text and action.default not in (None, False, argparse.SUPPRESS):
+        is_flag = action.nargs == 0  # a switch: its default is implied by its name
+        if (
+            "%(default)" not in text
+            and not is_flag
+            and action.default not in (None, False, argparse.SUPPRESS)
+        ):
             text += " (default: %(default)s)"
         return text

@@ -123,7 +123,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="random seed; with --threads 1 runs are bit-reproducible",
     )
     parser.add_argument(
-        "--no-lower", dest="lower", action="store_false", help="keep the text's case"
+        "--no-lower",
+        dest="lower",
+        action="store_false",
+        help="keep the text's case (by default every word is lower-cased)",
     )
     parser.add_argument(
         "--word2vec-text",
