@@ -250,3 +250,76 @@ def test_bag_index_out_of_range():
 def test_bag_has_no_freeze_argument():
     with pytest.raises(TypeError, match="_freeze"):
         embtable.EmbeddingBag(3, 2, _freeze=True)
+
+
+# --- widths and row counts must agree (a mismatch must never reach a kernel)
+
+
+def test_layer_backward_grad_output_width():
+    emb = embtable.Embedding(4, 3, rng=0)
+    with pytest.raises(ShapeError, match=re.escape("grad_output must end in the embedding dimension 3, got shape (1, 1)")):
+        emb.backward([1], np.ones((1, 1)))
+    bag = embtable.EmbeddingBag(4, 3, mode="max", rng=0)
+    with pytest.raises(ShapeError, match="grad_output must end in the embedding dimension 3"):
+        bag.backward([[1, 3]], np.ones((1, 1)))
+    assert emb.weight.grad is None and bag.weight.grad is None
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_bag_backward_grad_output_width(mode):
+    weight = np.arange(12.0).reshape(4, 3)
+    with pytest.raises(ShapeError, match=re.escape("grad_output must have shape (1, 3), got (1, 1)")):
+        F.embedding_bag_backward([[1, 3]], np.ones((1, 1)), weight, mode=mode)
+
+
+def test_bag_backward_per_sample_weights_width():
+    weight = np.ones((1000, 4))
+    with pytest.raises(ShapeError, match=re.escape("grad_output must have shape (1, 4), got (1, 1)")):
+        F.embedding_bag_backward([999], np.ones((1, 1)), weight, [0], mode="sum", per_sample_weights=[1.0])
+
+
+def test_bag_forward_weight_must_match_the_plan():
+    plan = F.plan_bags([9], 10, [0], mode="sum")
+    with pytest.raises(ShapeError, match="the bags were planned for a table of 10 rows, got a weight of 5 rows"):
+        F.bag_forward(np.ones((5, 2)), plan)
+
+
+def test_gradient_shape_must_match_the_parameter():
+    param = embtable.Parameter(np.zeros((4, 3)))
+    param.accumulate_grad(np.ones((4, 3)))
+    with pytest.raises(ShapeError, match=re.escape("a gradient of shape (4, 1) cannot accumulate into a parameter of shape (4, 3)")):
+        param.accumulate_grad(np.ones((4, 1)))
+
+
+def test_public_renorm_validates():
+    weight = np.full((3, 2), 5.0)
+    with pytest.raises(EmbeddingIndexError, match=re.escape("index -1 at position (0,)")):
+        F.embedding_renorm_(weight, [-1], 1.0)  # not wrapped
+    with pytest.raises(EmbeddingIndexError, match=re.escape("index 3 at position (0,)")):
+        F.embedding_renorm_(weight[:3], np.array([3]), 1.0)
+    with pytest.raises(ValueError, match="max_norm must be >= 0"):
+        F.embedding_renorm_(weight, [0], -1.0)
+    with pytest.raises(WeightDTypeError, match="max_norm needs a floating-point weight"):
+        F.embedding_renorm_(np.full((3, 2), 5), [0], 1.0)
+    read_only = np.full((3, 2), 5.0)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="the weight is read-only"):
+        F.embedding_renorm_(read_only, [0], 1.0)
+    assert_array_equal(weight, np.full((3, 2), 5.0))
+
+
+def test_bag_rejects_integer_tables_even_frozen():
+    with pytest.raises(WeightDTypeError, match="EmbeddingBag needs a floating-point weight .* to pool, got int64"):
+        embtable.EmbeddingBag.from_pretrained(np.arange(6).reshape(3, 2), freeze=True)
+
+
+def test_lookup_into_empty_table_is_also_a_runtime_error():
+    with pytest.raises(RuntimeError, match="the table has no rows"):
+        F.embedding([0], np.zeros((0, 3)))
+
+
+def test_foreign_byte_order():
+    weight = np.arange(6.0).reshape(3, 2).astype(">f4")
+    assert_array_equal(F.embedding([2, 0], weight), [[4, 5], [0, 1]])
+    with pytest.raises(WeightDTypeError, match="native byte order"):
+        F.embedding_bag([0], weight, [0])

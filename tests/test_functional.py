@@ -382,3 +382,55 @@ def test_bag_max_norm_renormalises_all_ids(rng):
     ours = F.embedding_bag(ids, weight, offsets, max_norm=1.0)
     assert_allclose(ours, expected.numpy(), rtol=1e-5)
     assert_allclose(weight, theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("id_dtype", "offset_dtype"), [(np.int32, np.int32), (np.int32, np.int64), (np.uint8, np.int64)])
+def test_bag_with_narrow_and_mixed_integer_dtypes(rng, id_dtype, offset_dtype):
+    weight = table(rng, 10, 3)
+    ids, offsets = np.array([1, 2, 4, 5, 4, 3], id_dtype), np.array([0, 2, 2], offset_dtype)
+    expected = TF.embedding_bag(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(weight),
+                                torch.from_numpy(offsets.astype(np.int64)), mode="sum")
+    assert_allclose(F.embedding_bag(ids, weight, offsets, mode="sum"), expected.numpy(), rtol=1e-6)
+
+
+def test_bag_with_non_contiguous_inputs(rng):
+    weight = table(rng, 10, 8, np.float64)[:, ::2]
+    ids = rng.integers(0, 10, (6, 8))[:, ::2]
+    psw = rng.random((6, 8))[:, ::2]
+    grad_output = rng.standard_normal((6, 8))[:, ::2]
+    w, t_psw, out = torch_bag(np.ascontiguousarray(weight), np.ascontiguousarray(ids), None,
+                              np.ascontiguousarray(psw), mode="sum")
+    assert_allclose(F.embedding_bag(ids, weight, mode="sum", per_sample_weights=psw), out.detach().numpy(), rtol=1e-12)
+    out.backward(torch.from_numpy(np.ascontiguousarray(grad_output)))
+    grad, psw_grad = F.embedding_bag_backward(ids, grad_output, weight, mode="sum", per_sample_weights=psw)
+    assert_allclose(grad, w.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_allclose(psw_grad.reshape(6, 4), t_psw.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_float16_sparse_backward(rng):
+    ids = ids_of(rng, (50,), 9)
+    grad_output = rng.standard_normal((50, 4)).astype(np.float16)
+    sparse = F.embedding_backward(ids, grad_output, 9, sparse=True, padding_idx=0)
+    dense = F.embedding_backward(ids, grad_output, 9, padding_idx=0)
+    assert sparse.dtype == np.float16
+    assert_allclose(sparse.to_dense().astype(np.float32), dense.astype(np.float32), rtol=1e-3, atol=1e-3)
+
+
+def test_large_inputs_on_the_parallel_kernels_match_torch(rng):
+    # ids x dim above PARALLEL_MIN_WORK, Zipf-heavy duplicates
+    weight = table(rng, 20_000, 32)
+    ids = ((rng.zipf(1.1, 1 << 16) - 1) % 20_000).astype(np.int64)
+    grad_output = rng.standard_normal((1 << 16, 32)).astype(np.float32)
+    assert_array_equal(F.embedding(ids, weight), TF.embedding(torch.from_numpy(ids), torch.from_numpy(weight)).numpy())
+    expected = torch_grad(ids, grad_output, weight, padding_idx=0).numpy()
+    assert_array_equal(F.embedding_backward(ids, grad_output, 20_000, padding_idx=0), expected)
+    sparse = F.embedding_backward(ids, grad_output, 20_000, padding_idx=0, sparse=True)
+    assert_allclose(sparse.to_dense(), expected, rtol=1e-5, atol=1e-4)
+    offsets = np.arange(0, 1 << 16, 16)
+    for mode in ("sum", "mean", "max"):
+        w, _, out = torch_bag(weight, ids, offsets, mode=mode)
+        assert_allclose(F.embedding_bag(ids, weight, offsets, mode=mode), out.detach().numpy(), rtol=1e-5, atol=1e-5)
+        bag_grad = rng.standard_normal(out.shape).astype(np.float32)
+        out.backward(torch.from_numpy(bag_grad))
+        grad, _ = F.embedding_bag_backward(ids, bag_grad, weight, offsets, mode=mode)
+        assert_allclose(grad, w.grad.numpy(), rtol=1e-4, atol=1e-4)

@@ -77,10 +77,12 @@ def test_dense_scatter_matches_reference_and_is_deterministic(rng, threads, padd
     assert_array_equal(out, expected)  # same order of additions, so bitwise equal
 
 
-def test_results_do_not_depend_on_thread_count(rng):
+def test_results_do_not_depend_on_thread_count(rng, monkeypatch):
+    monkeypatch.setattr("embtable.kernels._parallel.PARALLEL_MIN_WORK", 0)
     ids = zipf_ids(rng, 50000, 1000)
     grad_output = rng.standard_normal((50000, 8)).astype(np.float32)
     results = []
+    previous = numba.get_num_threads()
     for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
         numba.set_num_threads(count)
         results.append((
@@ -89,7 +91,8 @@ def test_results_do_not_depend_on_thread_count(rng):
             F.embedding_backward(ids, grad_output, 1000, scale_grad_by_freq=True),
             F.embedding_bag(ids, grad_output[:1000], np.arange(0, 50000, 25), mode="mean"),
         ))
-    for first, second in zip(*results):
+    numba.set_num_threads(previous)
+    for first, second in zip(*results, strict=True):
         assert_array_equal(first, second)
 
 
@@ -122,3 +125,42 @@ def test_renorm_matches_reference(rng, threads, norm_type):
     load("renorm").renorm_rows_(weight, rows, 2.0, norm_type)
     ref.renorm_rows_(expected, rows, 2.0, norm_type)
     assert_allclose(weight, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("num_rows", [300, 10**6])  # counting sort, and argsort for a huge table
+@pytest.mark.parametrize("padding_idx", [-1, 0])
+def test_group_rows_and_segment_sum_match_reference(rng, threads, num_rows, padding_idx):
+    ids = zipf_ids(rng, 5000, num_rows)
+    order, rows, bounds = load("scatter").group_rows(ids, num_rows, padding_idx)
+    ref_order, ref_rows, ref_bounds = ref.group_rows(ids, num_rows, padding_idx)
+    assert_array_equal(rows, ref_rows)
+    assert_array_equal(bounds, ref_bounds)
+    for g in range(len(rows)):  # same positions, in input order, within each group
+        assert_array_equal(order[bounds[2 * g]:bounds[2 * g + 1]], ref_order[ref_bounds[2 * g]:ref_bounds[2 * g + 1]])
+    src = rng.standard_normal((50, 6))
+    src_index = rng.integers(0, 50, 5000)
+    scale = rng.random(5000)
+    for divide in (False, True):
+        out = np.zeros((len(rows), 6))
+        expected = np.zeros((len(rows), 6))
+        load("scatter").segment_sum_rows(order, bounds, src, src_index, scale, divide, out)
+        ref.segment_sum_rows(order, bounds, src, src_index, scale, divide, expected)
+        assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_scatter_max_grad_and_per_sample_weights_grad_match_reference(rng, threads):
+    argmax = rng.integers(-1, 40, size=(300, 5))
+    grad_output = rng.standard_normal((300, 5))
+    out, expected = np.zeros((40, 5)), np.zeros((40, 5))
+    load("bag").scatter_max_grad(argmax, grad_output, out)
+    ref.scatter_max_grad(argmax, grad_output, expected)
+    assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    weight = rng.standard_normal((40, 5))
+    ids = zipf_ids(rng, 3000, 40)
+    bag_of = np.sort(rng.integers(0, 300, 3000))
+    bag_size = np.bincount(bag_of, minlength=300).astype(np.int64)
+    for mode in (0, 1):
+        out, expected = np.zeros(3000), np.zeros(3000)
+        load("bag").per_sample_weights_grad(weight, ids, bag_of, grad_output, bag_size, mode, 2, out)
+        ref.per_sample_weights_grad(weight, ids, bag_of, grad_output, bag_size, mode, 2, expected)
+        assert_allclose(out, expected, rtol=1e-12, atol=1e-12)

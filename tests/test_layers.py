@@ -187,3 +187,43 @@ def test_seed_walkthrough():
     moved = np.flatnonzero(np.any(emb.weight.data != before, axis=1))
     assert sorted(moved) == sorted({int(i) for i in ids.ravel()} - {vocab["<pad>"]})
     assert_array_equal(emb.weight.data[vocab["<pad>"]], 0)
+
+
+def test_frozen_bag_still_gives_per_sample_weight_gradients():
+    # spec 8: psw.grad works even when the weight is frozen
+    bag = EmbeddingBag.from_pretrained(np.ones((3, 2)), mode="sum")
+    psw_grad = bag.backward([0, 1], np.ones((1, 2)), [0], per_sample_weights=[1.0, 2.0])
+    assert_array_equal(psw_grad, [2.0, 2.0])
+    assert bag.weight.grad is None
+
+
+def test_subclass_forward_is_called():
+    class Doubling(Embedding):
+        def forward(self, ids):
+            return 2 * super().forward(ids)
+
+    assert_array_equal(Doubling(3, 2, _weight=np.ones((3, 2)))([0]), [[2.0, 2.0]])
+
+
+def test_gradient_has_the_weights_dtype():
+    emb = Embedding(3, 2, rng=0)
+    emb.backward([1], np.ones((1, 2), np.float64))
+    assert emb.weight.grad.dtype == np.float32
+
+
+def test_array_plus_row_sparse_grad():
+    grad = RowSparseGrad(np.array([1]), np.ones((1, 2)), num_rows=3)
+    assert_array_equal(np.zeros((3, 2)) + grad, [[0, 0], [1, 1], [0, 0]])
+
+
+def test_layer_max_norm_matches_torch(rng):
+    weight = rng.standard_normal((8, 4)).astype(np.float32) * 3
+    ours = Embedding(8, 4, max_norm=1.0, norm_type=1.5, _weight=weight.copy())
+    theirs = torch.nn.Embedding(8, 4, max_norm=1.0, norm_type=1.5, _weight=torch.from_numpy(weight.copy()))
+    ids = np.array([[1, 2], [2, 7]])
+    assert_allclose(ours(ids), theirs(torch.from_numpy(ids)).detach().numpy(), rtol=1e-6)
+    assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-6)
+    bag = EmbeddingBag(8, 4, max_norm=1.0, mode="sum", _weight=weight.copy())
+    torch_bag = torch.nn.EmbeddingBag(8, 4, max_norm=1.0, mode="sum", _weight=torch.from_numpy(weight.copy()))
+    assert_allclose(bag(ids), torch_bag(torch.from_numpy(ids)).detach().numpy(), rtol=1e-6)
+    assert_allclose(bag.weight.data, torch_bag.weight.detach().numpy(), rtol=1e-6)

@@ -26,11 +26,15 @@ class EmbtableError(Exception):
     """Base class of every error embtable raises on purpose."""
 
 
-class EmbeddingIndexError(EmbtableError, IndexError):
-    """An id lies outside ``0 .. num_embeddings - 1`` (torch: ``IndexError``)."""
+class EmbeddingIndexError(EmbtableError, IndexError, RuntimeError):
+    """An id lies outside ``0 .. num_embeddings - 1``.
+
+    torch raises ``IndexError`` (and ``RuntimeError`` for a lookup into a 0-row table); this
+    class is both.
+    """
 
 
-class BagIndexError(EmbeddingIndexError, RuntimeError):
+class BagIndexError(EmbeddingIndexError):
     """An ``EmbeddingBag`` id is out of range (torch raises ``RuntimeError`` there)."""
 
 

@@ -187,7 +187,13 @@ def _as_weight(weight: ArrayLike) -> NDArray[Any]:
 
 
 def check_float_weight(weight: NDArray[Any], what: str) -> None:
-    """Raise ``WeightDTypeError`` unless ``weight`` is floating-point (``what`` names the use)."""
+    """Raise ``WeightDTypeError`` unless ``weight`` is floating-point in native byte order
+    (``what`` names the use)."""
+    if not weight.dtype.isnative:
+        raise WeightDTypeError(
+            f"{what} needs a weight in native byte order, got {weight.dtype.str}; convert with "
+            f"weight.astype(weight.dtype.newbyteorder('='))"
+        )
     if weight.dtype.kind != "f":
         raise WeightDTypeError(
             f"{what} needs a floating-point weight (float16, float32 or float64), "
@@ -227,21 +233,10 @@ def check_max_norm(max_norm: float, norm_type: float) -> tuple[float, float]:
 # Embedding
 
 
-def embedding_renorm_(
+def _renorm_validated_(
     weight: NDArray[Any], flat_ids: NDArray[np.integer], max_norm: float, norm_type: float
 ) -> None:
-    """Rescale, in place, each distinct row of ``flat_ids`` whose norm exceeds ``max_norm``.
-
-    The ids must already be validated. A row whose norm is strictly greater than ``max_norm`` is
-    multiplied by ``max_norm / (norm + 1e-7)``.
-
-    Example:
-        >>> w = np.array([[3.0, 4.0], [0.3, 0.4]])
-        >>> embedding_renorm_(w, np.array([0, 1, 0]), 1.0, 2.0)
-        >>> w.round(6)
-        array([[0.6, 0.8],
-               [0.3, 0.4]])
-    """
+    """:func:`embedding_renorm_` without its checks: the ids, bound and weight are valid."""
     if flat_ids.size == 0:
         return
     rows = np.unique(flat_ids).astype(np.int64)
@@ -252,6 +247,33 @@ def embedding_renorm_(
         weight[rows] = block
     else:
         renorm(weight, rows, max_norm, norm_type)
+
+
+def embedding_renorm_(
+    weight: NDArray[Any], ids: ArrayLike, max_norm: float, norm_type: float = 2.0
+) -> None:
+    """Rescale, in place, each distinct row named by ``ids`` whose norm exceeds ``max_norm``.
+
+    A row whose ``norm_type``-norm is strictly greater than ``max_norm`` is multiplied by
+    ``max_norm / (norm + 1e-7)``; each row is rescaled once however often it appears.
+
+    Raises:
+        EmbeddingIndexError: an id is out of range (negative ids are not wrapped).
+        ValueError: ``max_norm`` is negative, or the weight is read-only.
+        WeightDTypeError: the weight is not floating-point.
+
+    Example:
+        >>> w = np.array([[3.0, 4.0], [0.3, 0.4]])
+        >>> embedding_renorm_(w, [0, 1, 0], 1.0)
+        >>> w.round(6)
+        array([[0.6, 0.8],
+               [0.3, 0.4]])
+    """
+    weight = _as_weight(weight)
+    max_norm, norm_type = check_max_norm(max_norm, norm_type)
+    check_renormalisable(weight)
+    flat, _ = check_ids(ids, weight.shape[0])
+    _renorm_validated_(weight, flat, max_norm, norm_type)
 
 
 def embedding(
@@ -308,12 +330,14 @@ def embedding(
     if max_norm is not None:
         max_norm, norm_type = check_max_norm(max_norm, norm_type)
         check_renormalisable(weight)
-        embedding_renorm_(weight, flat, max_norm, norm_type)
+        _renorm_validated_(weight, flat, max_norm, norm_type)
     out = np.empty((flat.size, dim), dtype=weight.dtype)
     if flat.size and dim:
         source, target = weight, out
-        if weight.dtype == np.float16:  # numba has no float16: move the bits as uint16
-            source, target = weight.view(np.uint16), out.view(np.uint16)
+        if weight.dtype == np.float16 or not weight.dtype.isnative:
+            # numba has no float16 (and no foreign byte order): move the bits as unsigned ints
+            bits = np.dtype(f"u{weight.dtype.itemsize}")
+            source, target = weight.view(bits), out.view(bits)
         kernels.load("gather").gather_rows(source, flat, target)
     return out.reshape(*shape, dim)
 
@@ -614,10 +638,19 @@ def bag_sizes(plan: BagPlan) -> NDArray[np.int64]:
     return cumulative[plan.bag_starts[1:]] - cumulative[plan.bag_starts[:-1]]
 
 
+def _check_plan_weight(plan: BagPlan, weight: NDArray[Any]) -> None:
+    if weight.shape[0] != plan.num_embeddings:
+        raise ShapeError(
+            f"the bags were planned for a table of {plan.num_embeddings} rows, got a weight of "
+            f"{weight.shape[0]} rows"
+        )
+
+
 def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating], BagState]:
     """Pool the bags of a validated plan. Returns the ``(B, D)`` output and the backward state."""
     weight = _as_weight(weight)
     check_float_weight(weight, "embedding_bag")
+    _check_plan_weight(plan, weight)
     table, ids, pad, rows = _local_table(weight, plan)
     dim = weight.shape[1]
     out = np.zeros((plan.num_bags, dim), dtype=table.dtype)
@@ -646,33 +679,45 @@ def bag_backward(
     scale_grad_by_freq: bool = False,
     sparse: bool = False,
     per_sample_weights_grad: bool = False,
-) -> tuple[NDArray[np.floating] | RowSparseGrad, NDArray[np.floating] | None]:
+    weight_grad: bool = True,
+) -> tuple[NDArray[np.floating] | RowSparseGrad | None, NDArray[np.floating] | None]:
     """Gradients of :func:`bag_forward`: the weight's, and optionally the per-sample weights'.
 
     ``weight`` is needed only for the per-sample-weights gradient
-    (``<grad_output[bag(i)], weight[ids[i]]>``, divided by the bag size in mean mode).
-    ``scale_grad_by_freq`` divides by each id's count in the whole input (torch's CPU kernel
-    uses a wrong count there; embtable uses the right one).
+    (``<grad_output[bag(i)], weight[ids[i]]>``, divided by the bag size in mean mode); when it
+    is given, ``grad_output`` must be as wide as it. ``scale_grad_by_freq`` divides by each id's
+    count in the whole input (torch's CPU kernel uses a wrong count there; embtable uses the
+    right one). With ``weight_grad=False`` only the per-sample-weights gradient is computed (a
+    frozen table), and the weight's is ``None``.
     """
     grad = np.asarray(grad_output)
     if grad.ndim != 2:
         raise ShapeError(f"grad_output must have shape (num_bags, D), got {grad.shape}")
-    grad = _check_grad_output(grad, (plan.num_bags, grad.shape[1]))
     dim = grad.shape[1]
+    if weight is not None:
+        dim = _as_weight(weight).shape[1]
+    elif state.max_indices is not None:
+        dim = state.max_indices.shape[1]
+    grad = _check_grad_output(grad, (plan.num_bags, dim))
     compute = _compute_dtype(grad.dtype)
     bag_of = plan.bag_of()
     pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
-    if plan.mode == "max":
-        if sparse:
-            raise SparseGradientError("max mode does not support sparse weights")
-        if state.max_indices is None:
-            raise ValueError("a max-mode backward needs the forward's max_indices")
+    if plan.mode == "max" and sparse:
+        raise SparseGradientError("max mode does not support sparse weights")
+    if plan.mode == "max" and (
+        state.max_indices is None or state.max_indices.shape != (plan.num_bags, dim)
+    ):
+        raise ValueError(f"a max-mode backward needs the forward's max_indices ({plan.num_bags}, {dim})")
+    result: NDArray[np.floating] | RowSparseGrad | None = None
+    if not weight_grad:
+        pass
+    elif plan.mode == "max":
         dense = np.zeros((plan.num_embeddings, dim), dtype=compute)
         if plan.num_bags and dim:
             kernels.load("bag").scatter_max_grad(
                 state.max_indices, np.ascontiguousarray(grad, dtype=compute), dense
             )
-        weight_grad: NDArray[np.floating] | RowSparseGrad = dense.astype(grad.dtype, copy=False)
+        result = dense.astype(grad.dtype, copy=False)
     else:
         scale = None
         if plan.per_sample_weights is not None:
@@ -680,7 +725,7 @@ def bag_backward(
         if plan.mode == "mean":
             inverse = 1.0 / np.maximum(state.bag_size, 1).astype(compute)
             scale = inverse[bag_of] if scale is None else scale * inverse[bag_of]
-        weight_grad = _scatter(
+        result = _scatter(
             plan.ids, grad, bag_of, scale,
             num_rows=plan.num_embeddings, padding_idx=plan.padding_idx,
             scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, out_dtype=grad.dtype,
@@ -689,7 +734,9 @@ def bag_backward(
     if per_sample_weights_grad:
         if weight is None:
             raise ValueError("the per_sample_weights gradient needs the weight")
-        table, ids, local_pad, _ = _local_table(_as_weight(weight), plan)
+        weight = _as_weight(weight)
+        _check_plan_weight(plan, weight)
+        table, ids, local_pad, _ = _local_table(weight, plan)
         psw_grad = np.zeros(plan.ids.size, dtype=compute)
         if plan.ids.size:
             kernels.load("bag").per_sample_weights_grad(
@@ -697,7 +744,7 @@ def bag_backward(
                 state.bag_size, _MODES[plan.mode], local_pad if pad >= 0 else _NO_PADDING, psw_grad,
             )
         psw_grad = psw_grad.astype(grad.dtype, copy=False)
-    return weight_grad, psw_grad
+    return result, psw_grad
 
 
 def embedding_bag(
@@ -752,7 +799,7 @@ def embedding_bag(
     if max_norm is not None:
         max_norm, norm_type = check_max_norm(max_norm, norm_type)
         check_renormalisable(weight)
-        embedding_renorm_(weight, plan.ids, max_norm, norm_type)
+        _renorm_validated_(weight, plan.ids, max_norm, norm_type)
     out, _ = bag_forward(weight, plan)
     return out
 
@@ -769,7 +816,8 @@ def embedding_bag_backward(
     per_sample_weights: ArrayLike | None = None,
     include_last_offset: bool = False,
     padding_idx: int | None = None,
-) -> tuple[NDArray[np.floating] | RowSparseGrad, NDArray[np.floating] | None]:
+    weight_grad: bool = True,
+) -> tuple[NDArray[np.floating] | RowSparseGrad | None, NDArray[np.floating] | None]:
     """Gradients of :func:`embedding_bag` with respect to the weight and per-sample weights.
 
     Max mode routes each feature's gradient to the row that won it (the first on ties),
@@ -777,7 +825,8 @@ def embedding_bag_backward(
 
     Returns:
         ``(weight_grad, per_sample_weights_grad)``: a dense ``(V, D)`` array or a
-        :class:`RowSparseGrad`, and ``None`` when no per-sample weights were given.
+        :class:`RowSparseGrad` (``None`` with ``weight_grad=False``), and ``None`` when no
+        per-sample weights were given.
 
     Example:
         >>> w = np.arange(8.0).reshape(4, 2)
@@ -801,4 +850,5 @@ def embedding_bag_backward(
     return bag_backward(
         plan, grad_output, state, weight=weight, scale_grad_by_freq=scale_grad_by_freq,
         sparse=sparse, per_sample_weights_grad=per_sample_weights is not None,
+        weight_grad=weight_grad,
     )

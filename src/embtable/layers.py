@@ -68,6 +68,12 @@ class Module:
         for name, array in arrays.items():
             own[name].data[...] = array
 
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
     def extra_repr(self) -> str:
         return ""
 
@@ -83,6 +89,19 @@ def _check_size(value: Any, name: str) -> int:
             f"Trying to create tensor with negative dimension {value}: {name} must be >= 0"
         )
     return int(value)
+
+
+def _grad_like(layer: Embedding | EmbeddingBag, grad_output: ArrayLike) -> NDArray[Any]:
+    """``grad_output`` in the weight's dtype (as torch's gradients are), as wide as the table."""
+    grad = np.asarray(grad_output)
+    if grad.ndim == 0 or grad.shape[-1] != layer.embedding_dim:
+        raise ShapeError(
+            f"grad_output must end in the embedding dimension {layer.embedding_dim}, "
+            f"got shape {grad.shape}"
+        )
+    if grad.dtype.kind == "f" and layer.weight.dtype.kind == "f":
+        grad = grad.astype(layer.weight.dtype, copy=False)
+    return grad
 
 
 def _make_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
@@ -201,8 +220,6 @@ class Embedding(Module):
             self.scale_grad_by_freq, self.sparse,
         )
 
-    __call__ = forward
-
     def backward(self, ids: ArrayLike, grad_output: ArrayLike) -> None:
         """Accumulate the gradient of a lookup of ``ids`` into ``weight.grad``.
 
@@ -218,7 +235,7 @@ class Embedding(Module):
             >>> emb = Embedding(4, 2, padding_idx=0, sparse=True, rng=0)
             >>> emb.backward([0, 3, 3], np.ones((3, 2)))
             >>> emb.weight.grad.rows, emb.weight.grad.values
-            (array([3]), array([[2., 2.]]))
+            (array([3]), array([[2., 2.]], dtype=float32))
         """
         if not self.weight.requires_grad:
             raise FrozenWeightError(
@@ -226,8 +243,8 @@ class Embedding(Module):
                 "to train it"
             )
         grad = F.embedding_backward(
-            ids, grad_output, self.num_embeddings, self.padding_idx, self.scale_grad_by_freq,
-            self.sparse,
+            ids, _grad_like(self, grad_output), self.num_embeddings, self.padding_idx,
+            self.scale_grad_by_freq, self.sparse,
         )
         self.weight.accumulate_grad(grad)
 
@@ -390,22 +407,15 @@ class EmbeddingBag(Module):
         self.include_last_offset = include_last_offset
         self.padding_idx = F.check_padding_idx(padding_idx, self.num_embeddings, wording="module_bag")
         self._rng = _make_generator(rng)
-        _init_weight(self, self.num_embeddings, self.embedding_dim, _weight, True, dtype)
-        if self.weight.dtype.kind != "f":
+        given = None if _weight is None else np.asarray(getattr(_weight, "data", _weight))
+        if given is not None and given.dtype.kind != "f":
             raise WeightDTypeError(
-                f"EmbeddingBag needs a floating-point weight (Half, BFloat16, Float, Double), "
-                f"got {self.weight.dtype}"
+                f"EmbeddingBag needs a floating-point weight (float16, float32 or float64) to "
+                f"pool, got {given.dtype}"
             )
+        _init_weight(self, self.num_embeddings, self.embedding_dim, _weight, True, dtype)
 
     reset_parameters = Embedding.reset_parameters
-
-    def _plan(self, ids: ArrayLike, offsets: ArrayLike | None, per_sample_weights: ArrayLike | None) -> F.BagPlan:
-        return F.plan_bags(
-            ids, self.num_embeddings, offsets, mode=self.mode,
-            per_sample_weights=per_sample_weights, include_last_offset=self.include_last_offset,
-            padding_idx=self.padding_idx, sparse=self.sparse,
-            scale_grad_by_freq=self.scale_grad_by_freq, weight_dtype=self.weight.dtype,
-        )
 
     def forward(
         self,
@@ -419,8 +429,6 @@ class EmbeddingBag(Module):
             self.scale_grad_by_freq, self.mode, self.sparse, per_sample_weights,
             self.include_last_offset, self.padding_idx,
         )
-
-    __call__ = forward
 
     def backward(
         self,
@@ -436,7 +444,8 @@ class EmbeddingBag(Module):
             none were given.
 
         Raises:
-            FrozenWeightError: the weight does not require gradients.
+            FrozenWeightError: the weight does not require gradients and no per-sample weights
+                were given (with them, a frozen table still yields their gradient).
 
         Example:
             >>> bag = EmbeddingBag(4, 2, mode="sum", _weight=np.ones((4, 2)))
@@ -446,18 +455,20 @@ class EmbeddingBag(Module):
             array([[0.5, 0.5],
                    [2. , 2. ]])
         """
-        if not self.weight.requires_grad:
+        trainable = self.weight.requires_grad
+        if not trainable and per_sample_weights is None:
             raise FrozenWeightError(
                 "the weight does not require gradients (frozen); set weight.requires_grad = True "
                 "to train it"
             )
         weight_grad, psw_grad = F.embedding_bag_backward(
-            ids, grad_output, self.weight.data, offsets,
+            ids, _grad_like(self, grad_output), self.weight.data, offsets,
             scale_grad_by_freq=self.scale_grad_by_freq, mode=self.mode, sparse=self.sparse,
             per_sample_weights=per_sample_weights, include_last_offset=self.include_last_offset,
-            padding_idx=self.padding_idx,
+            padding_idx=self.padding_idx, weight_grad=trainable,
         )
-        self.weight.accumulate_grad(weight_grad)
+        if weight_grad is not None:
+            self.weight.accumulate_grad(weight_grad)
         if psw_grad is None:
             return None
         return psw_grad.reshape(np.shape(per_sample_weights))

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ._errors import ShapeError
 from .sparse import RowSparseGrad
 
 __all__ = ["Parameter"]
@@ -62,6 +63,11 @@ class Parameter:
 
         Sparse plus sparse stays sparse; any dense term makes the sum dense.
         """
+        if grad.shape != self.data.shape:
+            raise ShapeError(
+                f"a gradient of shape {grad.shape} cannot accumulate into a parameter of shape "
+                f"{self.data.shape}"
+            )
         if self.grad is None:
             self.grad = grad
         elif isinstance(self.grad, RowSparseGrad):

@@ -35,6 +35,7 @@ class RowSparseGrad:
     """
 
     __slots__ = ("num_rows", "rows", "values")
+    __array_ufunc__ = None  # ``array + grad`` defers to ``__radd__``
 
     def __init__(self, rows: Any, values: Any, num_rows: int) -> None:
         rows = np.ascontiguousarray(rows, dtype=np.int64)

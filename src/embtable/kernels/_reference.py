@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bag_reduce", "gather_rows", "renorm_rows_", "scatter_add_rows"]
+__all__ = [
+    "bag_reduce",
+    "gather_rows",
+    "group_rows",
+    "per_sample_weights_grad",
+    "renorm_rows_",
+    "scatter_add_rows",
+    "scatter_max_grad",
+    "segment_sum_rows",
+]
 
 
 def gather_rows(weight, ids, out):
@@ -45,3 +54,38 @@ def bag_reduce(weight, ids, bag_starts, per_sample_weights, use_weights, mode, p
             out[b] = rows.sum(axis=0)
             if mode == 1:
                 out[b] /= len(positions)
+
+
+def group_rows(ids, num_rows, padding_idx):
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    unique_rows, starts, counts = np.unique(sorted_ids, return_index=True, return_counts=True)
+    keep = unique_rows != padding_idx
+    bounds = np.stack([starts[keep], starts[keep] + counts[keep]], axis=1).reshape(-1)
+    return order, unique_rows[keep].astype(np.int64), bounds.astype(np.int64)
+
+
+def segment_sum_rows(order, bounds, src, src_index, scale, divide_by_count, out):
+    for g in range(out.shape[0]):
+        positions = order[bounds[2 * g] : bounds[2 * g + 1]]
+        for i in positions:
+            j = i if src_index is None else src_index[i]
+            out[g] += src[j] if scale is None else scale[i] * src[j]
+        if divide_by_count:
+            out[g] *= 1.0 / len(positions)
+
+
+def scatter_max_grad(argmax, grad_output, out):
+    for b in range(argmax.shape[0]):
+        for d in range(argmax.shape[1]):
+            if argmax[b, d] >= 0:
+                out[argmax[b, d], d] += grad_output[b, d]
+
+
+def per_sample_weights_grad(weight, ids, bag_of, grad_output, bag_size, mode, padding_idx, out):
+    for i, row in enumerate(ids):
+        if row == padding_idx:
+            out[i] = 0.0
+            continue
+        value = grad_output[bag_of[i]] @ weight[row]
+        out[i] = value / bag_size[bag_of[i]] if mode == 1 else value

@@ -203,7 +203,7 @@ def embedding(
         flat, _ = _F.check_ids(ids_array, weight_array.shape[0])
         max_norm, norm_type = _F.check_max_norm(max_norm, norm_type)
         _F.check_float_weight(weight_array, "max_norm")
-        _F.embedding_renorm_(weight_array, flat, max_norm, norm_type)
+        _F._renorm_validated_(weight_array, flat, max_norm, norm_type)
         bump_version(weight)
     if torch.is_grad_enabled() and weight.requires_grad:
         return EmbeddingFunction.apply(  # type: ignore[no-any-return]
@@ -349,7 +349,7 @@ def embedding_bag(
     )
     if max_norm is not None:
         max_norm, norm_type = _F.check_max_norm(max_norm, norm_type)
-        _F.embedding_renorm_(weight_array, plan.ids, max_norm, norm_type)
+        _F._renorm_validated_(weight_array, plan.ids, max_norm, norm_type)
         bump_version(weight)
     needs_graph = torch.is_grad_enabled() and (
         weight.requires_grad
