@@ -323,3 +323,11 @@ def test_foreign_byte_order():
     assert_array_equal(F.embedding([2, 0], weight), [[4, 5], [0, 1]])
     with pytest.raises(WeightDTypeError, match="native byte order"):
         F.embedding_bag([0], weight, [0])
+
+
+def test_first_bad_id_is_reported_on_the_parallel_path(monkeypatch):
+    monkeypatch.setattr("embtable.kernels._parallel.PARALLEL_MIN_WORK", 0)
+    ids = np.zeros(100_000, np.int64)
+    ids[[70_000, 30_001, 99_999]] = [-5, 17, 10**9]
+    with pytest.raises(EmbeddingIndexError, match=re.escape("index 17 at position (30001,) is out of range")):
+        F.embedding(ids, np.ones((10, 4), np.float32))

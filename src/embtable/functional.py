@@ -124,7 +124,7 @@ def _as_ids(ids: ArrayLike, what: str = "ids") -> NDArray[np.integer]:
             array = np.asarray(ids)
             if array.size == 0 and array.dtype == np.float64:
                 array = array.astype(np.int64)  # [] and [[], []] are empty id lists
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+    if array.dtype.kind not in "iu":
         raise IdsTypeError(
             f"{what} must be an integer array, got {array.dtype}; "
             f"convert with {what}.astype(np.int64)"
@@ -168,14 +168,21 @@ def check_ids(
         flat = _kernel_ids(flat)
         position = int(kernels.load("gather").find_out_of_range(flat, num_embeddings)) if flat.size else -1
     if position >= 0:
-        value = int(array.reshape(-1)[position])
-        where = tuple(int(i) for i in np.unravel_index(position, shape)) if shape else ()
-        valid = f"valid: 0..{num_embeddings - 1}" if num_embeddings else "the table has no rows"
-        raise error(
-            f"index {value} at position {where} is out of range for an embedding table of "
-            f"{num_embeddings} rows ({valid})"
-        )
+        raise _index_error(array, position, num_embeddings, error)
     return _kernel_ids(flat), shape
+
+
+def _index_error(
+    ids: NDArray[np.integer], position: int, num_embeddings: int, error: type[EmbeddingIndexError]
+) -> EmbeddingIndexError:
+    """The error for the out-of-range id at flat ``position`` of ``ids``."""
+    value = int(ids.reshape(-1)[position])
+    where = tuple(int(i) for i in np.unravel_index(position, ids.shape)) if ids.shape else ()
+    valid = f"valid: 0..{num_embeddings - 1}" if num_embeddings else "the table has no rows"
+    return error(
+        f"index {value} at position {where} is out of range for an embedding table of "
+        f"{num_embeddings} rows ({valid})"
+    )
 
 
 def _as_weight(weight: ArrayLike) -> NDArray[Any]:
@@ -326,11 +333,15 @@ def embedding(
     weight = _as_weight(weight)
     num_rows, dim = weight.shape
     check_padding_idx(padding_idx, num_rows)
-    flat, shape = check_ids(ids, num_rows)
-    if max_norm is not None:
-        max_norm, norm_type = check_max_norm(max_norm, norm_type)
-        check_renormalisable(weight)
-        _renorm_validated_(weight, flat, max_norm, norm_type)
+    array = _as_ids(ids)
+    if max_norm is not None or not dim or (array.dtype.kind == "u" and array.dtype.itemsize >= 8):
+        flat, shape = check_ids(array, num_rows)  # check first: the renorm writes the table
+        if max_norm is not None:
+            max_norm, norm_type = check_max_norm(max_norm, norm_type)
+            check_renormalisable(weight)
+            _renorm_validated_(weight, flat, max_norm, norm_type)
+    else:  # the gather checks the ids as it goes; it writes only its fresh output
+        flat, shape = _kernel_ids(array.reshape(-1)), array.shape
     out = np.empty((flat.size, dim), dtype=weight.dtype)
     if flat.size and dim:
         source, target = weight, out
@@ -338,7 +349,9 @@ def embedding(
             # numba has no float16 (and no foreign byte order): move the bits as unsigned ints
             bits = np.dtype(f"u{weight.dtype.itemsize}")
             source, target = weight.view(bits), out.view(bits)
-        kernels.load("gather").gather_rows(source, flat, target)
+        position = kernels.load("gather").gather_rows(source, flat, target)
+        if position >= 0:
+            raise _index_error(array, position, num_rows, EmbeddingIndexError)
     return out.reshape(*shape, dim)
 
 

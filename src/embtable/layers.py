@@ -14,7 +14,7 @@ from . import functional as F
 from ._errors import FrozenWeightError, ShapeError, WeightDTypeError
 from .parameter import Parameter
 
-__all__ = ["Embedding", "EmbeddingBag", "Module"]
+__all__ = ["Embedding", "EmbeddingBag", "Module", "aligned_rows"]
 
 
 class Module:
@@ -102,6 +102,27 @@ def _grad_like(layer: Embedding | EmbeddingBag, grad_output: ArrayLike) -> NDArr
     if grad.dtype.kind == "f" and layer.weight.dtype.kind == "f":
         grad = grad.astype(layer.weight.dtype, copy=False)
     return grad
+
+
+def aligned_rows(
+    vectors: Any,
+    vocab: Any,
+    *,
+    oov: str,
+    padding_idx: int | None | str,
+    rng: int | np.random.Generator | None,
+    lowercase_fallback: bool,
+) -> tuple[NDArray[np.floating], int | None, Any]:
+    """``vectors.align(vocab, ...)`` with ``padding_idx="vocab"`` resolved to ``vocab.pad_id``.
+
+    Returns ``(matrix, padding_idx, coverage)``; shared by the NumPy and torch ``from_vectors``.
+    """
+    if padding_idx == "vocab":
+        padding_idx = getattr(vocab, "pad_id", None)
+    matrix, coverage = vectors.align(
+        vocab, oov=oov, padding_idx=padding_idx, rng=rng, lowercase_fallback=lowercase_fallback
+    )
+    return matrix, padding_idx, coverage  # type: ignore[return-value]
 
 
 def _make_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
@@ -325,10 +346,9 @@ class Embedding(Module):
             >>> emb.coverage.matched, emb.coverage.lowercase_matched, emb.coverage.missing_tokens
             (1, 1, ('emu',))
         """
-        if padding_idx == "vocab":
-            padding_idx = getattr(vocab, "pad_id", None)
-        matrix, coverage = vectors.align(
-            vocab, oov=oov, padding_idx=padding_idx, rng=rng, lowercase_fallback=lowercase_fallback
+        matrix, padding_idx, coverage = aligned_rows(
+            vectors, vocab, oov=oov, padding_idx=padding_idx, rng=rng,
+            lowercase_fallback=lowercase_fallback,
         )
         layer = cls.from_pretrained(matrix, freeze=freeze, padding_idx=padding_idx, **options)
         layer.coverage = coverage

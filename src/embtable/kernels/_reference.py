@@ -17,7 +17,11 @@ __all__ = [
 
 
 def gather_rows(weight, ids, out):
-    out[...] = weight[ids]
+    bad = np.flatnonzero((ids < 0) | (ids >= len(weight)))
+    valid = np.ones(len(ids), bool)
+    valid[bad] = False
+    out[valid] = weight[ids[valid]]
+    return int(bad[0]) if len(bad) else -1
 
 
 def scatter_add_rows(ids, src, src_index, scale, padding_idx, out):

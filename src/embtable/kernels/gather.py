@@ -23,11 +23,18 @@ def _gather_rows(parallel):
     def gather_rows(weight, ids, out):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
+        num_rows = weight.shape[0]
         dim = weight.shape[1]
-        for i in nb.prange(ids.shape[0]):
+        total = ids.shape[0]
+        first_bad = total
+        for i in nb.prange(total):
             row = ids[i]
-            for d in range(dim):
-                out[i, d] = weight[row, d]
+            if row < 0 or row >= num_rows:
+                first_bad = min(first_bad, i)
+            else:
+                for d in range(dim):
+                    out[i, d] = weight[row, d]
+        return first_bad if first_bad < total else -1
 
     return gather_rows
 
@@ -36,5 +43,6 @@ _GATHER_ROWS = twins(_gather_rows)
 
 
 def gather_rows(weight, ids, out):
-    """``out[i] = weight[ids[i]]`` for every position ``i``; all ids must be valid."""
-    pick(_GATHER_ROWS, ids.shape[0] * weight.shape[1])(weight, ids, out)
+    """``out[i] = weight[ids[i]]`` for every valid id; returns the position of the first id
+    outside ``0 .. len(weight) - 1`` (whose row of ``out`` is left unwritten), or -1."""
+    return pick(_GATHER_ROWS, ids.shape[0] * weight.shape[1])(weight, ids, out)

@@ -19,11 +19,12 @@ from numpy.typing import NDArray
 from .._errors import ShapeError
 from ..io.tables import load_table, save_table
 from ..layers import Embedding
-from .tokenize import Tokenizer
+from .tokenize import Tokenizer, get_tokenizer
 from .vocab import Vocab
 
 __all__ = [
     "TextEmbedding",
+    "build_vocab",
     "check_pairing",
     "layer_settings",
     "read_text_embedding",
@@ -32,6 +33,22 @@ __all__ = [
 
 _FORMAT = "embtable-text-embedding"
 _SETTINGS = ("max_norm", "norm_type", "scale_grad_by_freq", "sparse")
+
+
+def build_vocab(
+    texts: Iterable[str],
+    *,
+    tokenizer: str | Tokenizer = "regex",
+    min_freq: int = 1,
+    max_size: int | None = None,
+    specials: Sequence[str] = ("<unk>", "<pad>"),
+) -> Vocab:
+    """A :class:`Vocab` of the tokens of ``texts`` (see :meth:`Vocab.build`)."""
+    tokenize = get_tokenizer(tokenizer)
+    return Vocab.build(
+        (tokenize(text) for text in texts), specials=specials, min_freq=min_freq,
+        max_size=max_size,
+    )
 
 
 def check_pairing(vocab: Vocab, num_embeddings: int, padding_idx: int | None) -> None:
@@ -168,12 +185,8 @@ class TextEmbedding:
             >>> TextEmbedding.from_texts(["a b b", "b c"], 3, rng=0).vocab.id_to_token
             ['<unk>', '<pad>', 'b', 'a', 'c']
         """
-        from .tokenize import get_tokenizer
-
-        tokenize = get_tokenizer(tokenizer)
-        vocab = Vocab.build(
-            (tokenize(text) for text in texts), specials=specials, min_freq=min_freq,
-            max_size=max_size,
+        vocab = build_vocab(
+            texts, tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, specials=specials
         )
         return cls(vocab, embedding_dim=embedding_dim, tokenizer=tokenizer, rng=rng, **options)
 

@@ -16,13 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..layers import aligned_rows
 from ..text.text_embedding import (
+    build_vocab,
     check_pairing,
     layer_settings,
     read_text_embedding,
     table_config,
 )
-from ..text.tokenize import Tokenizer, get_tokenizer
+from ..text.tokenize import Tokenizer
 from ..text.vocab import Vocab
 from .modules import Embedding
 
@@ -42,10 +44,9 @@ def embedding_from_vectors(
     **options: Any,
 ) -> Embedding:
     """``cls.from_pretrained`` on ``vectors.align(vocab, ...)``; see ``Embedding.from_vectors``."""
-    if padding_idx == "vocab":
-        padding_idx = getattr(vocab, "pad_id", None)
-    matrix, coverage = vectors.align(
-        vocab, oov=oov, padding_idx=padding_idx, rng=rng, lowercase_fallback=lowercase_fallback
+    matrix, padding_idx, coverage = aligned_rows(
+        vectors, vocab, oov=oov, padding_idx=padding_idx, rng=rng,
+        lowercase_fallback=lowercase_fallback,
     )
     module = cls.from_pretrained(
         torch.from_numpy(np.ascontiguousarray(matrix)), freeze=freeze, padding_idx=padding_idx,
@@ -114,10 +115,8 @@ class TextEmbedding(torch.nn.Module):
         **options: Any,
     ) -> TextEmbedding:
         """Build the vocabulary from ``texts`` and a fresh table for it."""
-        tokenize = get_tokenizer(tokenizer)
-        vocab = Vocab.build(
-            (tokenize(text) for text in texts), specials=specials, min_freq=min_freq,
-            max_size=max_size,
+        vocab = build_vocab(
+            texts, tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, specials=specials
         )
         return cls(vocab, embedding_dim=embedding_dim, tokenizer=tokenizer, **options)
 
