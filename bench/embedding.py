@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import embtable  # noqa: E402
 from embtable import functional as F  # noqa: E402
@@ -42,41 +43,7 @@ except ImportError:  # pragma: no cover - the bench extra installs torch
     sys.exit("the benchmark compares with torch: pip install 'embtable[bench]'")
 
 import numba  # noqa: E402
-
-MiB = 1 << 20
-
-
-def _status(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def _can_reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-CAN_RESET_PEAK = _can_reset_peak()
-
-
-def peak_extra(call: Callable[[], object]) -> float | None:
-    """Peak resident memory during ``call`` above the level before it, in MiB."""
-    if not CAN_RESET_PEAK:
-        return None
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-    before = _status("VmRSS")
-    result = call()
-    peak = _status("VmHWM")
-    del result
-    return max(0.0, (peak - before) / MiB)
+from _memory import peak_extra  # noqa: E402
 
 
 def median_time(call: Callable[[], object], repeats: int) -> float:

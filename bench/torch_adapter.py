@@ -46,25 +46,10 @@ import numba
 import embtable
 import embtable.torch as et
 
-MiB = 1 << 20
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _memory import MiB, reset_peak, status_bytes  # noqa: E402
+
 THREADS = 2
-
-
-def _status(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def _measure(step: Callable[[], None], repeats: int) -> tuple[float, float | None]:
@@ -73,13 +58,13 @@ def _measure(step: Callable[[], None], repeats: int) -> tuple[float, float | Non
     step()
     times, peaks = [], []
     for _ in range(repeats):
-        can_reset = _reset_peak()
-        before = _status("VmRSS:")
+        can_reset = reset_peak()
+        before = status_bytes("VmRSS")
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
         if can_reset:
-            peaks.append(max(0, _status("VmHWM:") - before) / MiB)
+            peaks.append(max(0, status_bytes("VmHWM") - before) / MiB)
     return statistics.median(times), max(peaks) if peaks else None
 
 
