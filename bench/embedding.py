@@ -32,18 +32,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import embtable  # noqa: E402
-from embtable import functional as F  # noqa: E402
-from embtable import optim  # noqa: E402
-from embtable.parameter import Parameter  # noqa: E402
+import embtable
+from embtable import functional as F
+from embtable import optim
+from embtable.parameter import Parameter
 
 try:
     import torch
 except ImportError:  # pragma: no cover - the bench extra installs torch
     sys.exit("the benchmark compares with torch: pip install 'embtable[bench]'")
 
-import numba  # noqa: E402
-from _memory import peak_extra  # noqa: E402
+import numba
+from _memory import peak_extra
 
 
 def median_time(call: Callable[[], object], repeats: int) -> float:
@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"embtable {embtable.__version__}, torch {torch.__version__}, numba {numba.__version__}, "
         f"numpy {np.__version__}; threads: torch {torch.get_num_threads()}, numba "
-        f"{numba.get_num_threads()} ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()})"
+        f"{numba.get_num_threads()} ({os.cpu_count()} CPUs, "
+        f"{platform.processor() or platform.machine()})"
     )
     print(
         f"median of {repeats} repeats after a warm-up; float32 tables; ratio > 1: embtable faster\n"

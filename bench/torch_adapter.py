@@ -47,7 +47,7 @@ import embtable
 import embtable.torch as et
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _memory import MiB, reset_peak, status_bytes  # noqa: E402
+from _memory import MiB, reset_peak, status_bytes
 
 THREADS = 2
 

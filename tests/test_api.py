@@ -9,12 +9,29 @@ import embtable
 
 
 def test_public_names():
-    assert sorted(embtable.__all__) == sorted([
-        "BagIndexError", "Embedding", "EmbeddingBag", "EmbeddingIndexError", "EmbtableError",
-        "FrozenWeightError", "IdsTypeError", "ModeError", "OffsetsError", "PaddingIndexError",
-        "Parameter", "RowSparseGrad", "ShapeError", "SparseGradientError", "VectorFormatError",
-        "WeightDTypeError", "__version__", "functional", "optim",
-    ])
+    assert sorted(embtable.__all__) == sorted(
+        [
+            "BagIndexError",
+            "Embedding",
+            "EmbeddingBag",
+            "EmbeddingIndexError",
+            "EmbtableError",
+            "FrozenWeightError",
+            "IdsTypeError",
+            "ModeError",
+            "OffsetsError",
+            "PaddingIndexError",
+            "Parameter",
+            "RowSparseGrad",
+            "ShapeError",
+            "SparseGradientError",
+            "VectorFormatError",
+            "WeightDTypeError",
+            "__version__",
+            "functional",
+            "optim",
+        ]
+    )
 
 
 def test_import_loads_no_framework_and_compiles_nothing():
@@ -23,5 +40,7 @@ def test_import_loads_no_framework_and_compiles_nothing():
         "heavy = sorted(m for m in ('torch', 'numba', 'jax', 'gensim', 'scipy') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""

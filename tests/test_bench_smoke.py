@@ -15,7 +15,9 @@ def test_embedding_bench_quick():
     pytest.importorskip("torch")
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "embedding.py"), "--quick"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert "| forward |" in result.stdout and "| op | median torch/embtable |" in result.stdout
@@ -24,7 +26,9 @@ def test_embedding_bench_quick():
 def test_startup_bench_quick():
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "startup.py"), "--quick"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert "`import embtable`" in result.stdout and "| embedding |" in result.stdout

@@ -188,7 +188,9 @@ def test_dense_backward_is_bitwise_index_add(rng):
     # spec 5.1: float32 is bitwise equal to zeros.index_add_(0, idx, grad) without options.
     ids = rng.zipf(1.1, 50_000).astype(np.int64) % 1000
     grad_output = rng.standard_normal((50_000, 16)).astype(np.float32)
-    expected = torch.zeros(1000, 16).index_add_(0, torch.from_numpy(ids), torch.from_numpy(grad_output))
+    expected = torch.zeros(1000, 16).index_add_(
+        0, torch.from_numpy(ids), torch.from_numpy(grad_output)
+    )
     assert_array_equal(F.embedding_backward(ids, grad_output, 1000), expected.numpy())
 
 
@@ -250,8 +252,11 @@ def torch_bag(weight, ids, offsets=None, psw=None, **options):
     w = torch.from_numpy(weight.copy()).requires_grad_()
     t_psw = None if psw is None else torch.from_numpy(psw.copy()).requires_grad_()
     out = TF.embedding_bag(
-        torch.from_numpy(ids), w, None if offsets is None else torch.from_numpy(offsets),
-        per_sample_weights=t_psw, **options,
+        torch.from_numpy(ids),
+        w,
+        None if offsets is None else torch.from_numpy(offsets),
+        per_sample_weights=t_psw,
+        **options,
     )
     return w, t_psw, out
 
@@ -277,11 +282,18 @@ def test_bag_forward_and_backward_match_torch(rng, ids, offsets, mode, padding_i
     w, _, expected = torch_bag(weight, ids, offsets, **options)
     ours = F.embedding_bag(ids, weight, offsets, **options)
     assert ours.shape == expected.shape and ours.dtype == weight.dtype
-    assert_allclose(ours.astype(np.float64), expected.detach().double().numpy(), rtol=TOL[dtype], atol=TOL[dtype])
+    assert_allclose(
+        ours.astype(np.float64),
+        expected.detach().double().numpy(),
+        rtol=TOL[dtype],
+        atol=TOL[dtype],
+    )
     grad_output = rng.standard_normal(expected.shape).astype(dtype)
     expected.backward(torch.from_numpy(grad_output))
     grad, _ = F.embedding_bag_backward(ids, grad_output, weight, offsets, **options)
-    assert_allclose(grad.astype(np.float64), w.grad.double().numpy(), rtol=TOL[dtype], atol=TOL[dtype])
+    assert_allclose(
+        grad.astype(np.float64), w.grad.double().numpy(), rtol=TOL[dtype], atol=TOL[dtype]
+    )
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean"])
@@ -292,7 +304,9 @@ def test_bag_sparse_backward_matches_torch(rng, mode):
     grad_output = rng.standard_normal(out.shape).astype(np.float32)
     out.backward(torch.from_numpy(grad_output))
     expected = w.grad.coalesce()
-    ours, _ = F.embedding_bag_backward(ids, grad_output, weight, offsets, mode=mode, sparse=True, padding_idx=9)
+    ours, _ = F.embedding_bag_backward(
+        ids, grad_output, weight, offsets, mode=mode, sparse=True, padding_idx=9
+    )
     assert_array_equal(ours.rows, expected.indices()[0].numpy())
     assert_allclose(ours.values, expected.values().numpy(), rtol=1e-5, atol=1e-6)
 
@@ -307,7 +321,9 @@ def test_bag_include_last_offset_matches_torch(rng):
 
 
 def test_bag_include_last_offset_single_offset_and_no_ids():
-    assert F.embedding_bag(np.zeros(0, np.int64), np.ones((3, 2)), [0], include_last_offset=True).shape == (0, 2)
+    assert F.embedding_bag(
+        np.zeros(0, np.int64), np.ones((3, 2)), [0], include_last_offset=True
+    ).shape == (0, 2)
 
 
 @pytest.mark.parametrize("padding_idx", [None, 2])
@@ -316,12 +332,20 @@ def test_bag_per_sample_weights_sum_matches_torch(rng, padding_idx):
     ids, offsets = np.array([1, 2, 4, 2, 4, 3]), np.array([0, 2, 5])
     psw = rng.standard_normal(6)
     w, t_psw, out = torch_bag(weight, ids, offsets, psw, mode="sum", padding_idx=padding_idx)
-    ours = F.embedding_bag(ids, weight, offsets, mode="sum", per_sample_weights=psw, padding_idx=padding_idx)
+    ours = F.embedding_bag(
+        ids, weight, offsets, mode="sum", per_sample_weights=psw, padding_idx=padding_idx
+    )
     assert_allclose(ours, out.detach().numpy(), rtol=1e-12)
     grad_output = rng.standard_normal(out.shape)
     out.backward(torch.from_numpy(grad_output))
     grad, psw_grad = F.embedding_bag_backward(
-        ids, grad_output, weight, offsets, mode="sum", per_sample_weights=psw, padding_idx=padding_idx
+        ids,
+        grad_output,
+        weight,
+        offsets,
+        mode="sum",
+        per_sample_weights=psw,
+        padding_idx=padding_idx,
     )
     assert_allclose(grad, w.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert_allclose(psw_grad, t_psw.grad.numpy(), rtol=1e-12, atol=1e-12)
@@ -339,13 +363,23 @@ def test_bag_per_sample_weights_in_mean_mode(rng):
         ids, grad_output, weight, offsets, mode="mean", per_sample_weights=psw, padding_idx=5
     )
     assert_allclose(grad[1], 0.5 * grad_output[0] / 2)
-    assert_allclose(psw_grad, [weight[1] @ grad_output[0] / 2, weight[2] @ grad_output[0] / 2, 0.0, weight[0] @ grad_output[1]])
+    assert_allclose(
+        psw_grad,
+        [
+            weight[1] @ grad_output[0] / 2,
+            weight[2] @ grad_output[0] / 2,
+            0.0,
+            weight[0] @ grad_output[1],
+        ],
+    )
 
 
 def test_bag_scale_grad_by_freq_uses_the_right_count():
     # torch CPU quirk (spec 8, #190063): idx [1, 1, 3] in one sum bag gives row 3 a grad of 0.5.
     weight = np.ones((4, 2))
-    grad, _ = F.embedding_bag_backward([1, 1, 3], np.ones((1, 2)), weight, [0], mode="sum", scale_grad_by_freq=True)
+    grad, _ = F.embedding_bag_backward(
+        [1, 1, 3], np.ones((1, 2)), weight, [0], mode="sum", scale_grad_by_freq=True
+    )
     assert_array_equal(grad, [[0, 0], [1, 1], [0, 0], [1, 1]])
 
 
@@ -378,18 +412,26 @@ def test_bag_max_norm_renormalises_all_ids(rng):
     weight = table(rng, 6, 3) * 5
     theirs = torch.from_numpy(weight.copy())
     ids, offsets = np.array([0, 1, 5, 2]), np.array([0, 2])
-    expected = TF.embedding_bag(torch.from_numpy(ids), theirs, torch.from_numpy(offsets), max_norm=1.0)
+    expected = TF.embedding_bag(
+        torch.from_numpy(ids), theirs, torch.from_numpy(offsets), max_norm=1.0
+    )
     ours = F.embedding_bag(ids, weight, offsets, max_norm=1.0)
     assert_allclose(ours, expected.numpy(), rtol=1e-5)
     assert_allclose(weight, theirs.numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize(("id_dtype", "offset_dtype"), [(np.int32, np.int32), (np.int32, np.int64), (np.uint8, np.int64)])
+@pytest.mark.parametrize(
+    ("id_dtype", "offset_dtype"), [(np.int32, np.int32), (np.int32, np.int64), (np.uint8, np.int64)]
+)
 def test_bag_with_narrow_and_mixed_integer_dtypes(rng, id_dtype, offset_dtype):
     weight = table(rng, 10, 3)
     ids, offsets = np.array([1, 2, 4, 5, 4, 3], id_dtype), np.array([0, 2, 2], offset_dtype)
-    expected = TF.embedding_bag(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(weight),
-                                torch.from_numpy(offsets.astype(np.int64)), mode="sum")
+    expected = TF.embedding_bag(
+        torch.from_numpy(ids.astype(np.int64)),
+        torch.from_numpy(weight),
+        torch.from_numpy(offsets.astype(np.int64)),
+        mode="sum",
+    )
     assert_allclose(F.embedding_bag(ids, weight, offsets, mode="sum"), expected.numpy(), rtol=1e-6)
 
 
@@ -398,11 +440,22 @@ def test_bag_with_non_contiguous_inputs(rng):
     ids = rng.integers(0, 10, (6, 8))[:, ::2]
     psw = rng.random((6, 8))[:, ::2]
     grad_output = rng.standard_normal((6, 8))[:, ::2]
-    w, t_psw, out = torch_bag(np.ascontiguousarray(weight), np.ascontiguousarray(ids), None,
-                              np.ascontiguousarray(psw), mode="sum")
-    assert_allclose(F.embedding_bag(ids, weight, mode="sum", per_sample_weights=psw), out.detach().numpy(), rtol=1e-12)
+    w, t_psw, out = torch_bag(
+        np.ascontiguousarray(weight),
+        np.ascontiguousarray(ids),
+        None,
+        np.ascontiguousarray(psw),
+        mode="sum",
+    )
+    assert_allclose(
+        F.embedding_bag(ids, weight, mode="sum", per_sample_weights=psw),
+        out.detach().numpy(),
+        rtol=1e-12,
+    )
     out.backward(torch.from_numpy(np.ascontiguousarray(grad_output)))
-    grad, psw_grad = F.embedding_bag_backward(ids, grad_output, weight, mode="sum", per_sample_weights=psw)
+    grad, psw_grad = F.embedding_bag_backward(
+        ids, grad_output, weight, mode="sum", per_sample_weights=psw
+    )
     assert_allclose(grad, w.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert_allclose(psw_grad.reshape(6, 4), t_psw.grad.numpy(), rtol=1e-12, atol=1e-12)
 
@@ -413,7 +466,9 @@ def test_float16_sparse_backward(rng):
     sparse = F.embedding_backward(ids, grad_output, 9, sparse=True, padding_idx=0)
     dense = F.embedding_backward(ids, grad_output, 9, padding_idx=0)
     assert sparse.dtype == np.float16
-    assert_allclose(sparse.to_dense().astype(np.float32), dense.astype(np.float32), rtol=1e-3, atol=1e-3)
+    assert_allclose(
+        sparse.to_dense().astype(np.float32), dense.astype(np.float32), rtol=1e-3, atol=1e-3
+    )
 
 
 def test_large_inputs_on_the_parallel_kernels_match_torch(rng):
@@ -421,7 +476,10 @@ def test_large_inputs_on_the_parallel_kernels_match_torch(rng):
     weight = table(rng, 20_000, 32)
     ids = ((rng.zipf(1.1, 1 << 16) - 1) % 20_000).astype(np.int64)
     grad_output = rng.standard_normal((1 << 16, 32)).astype(np.float32)
-    assert_array_equal(F.embedding(ids, weight), TF.embedding(torch.from_numpy(ids), torch.from_numpy(weight)).numpy())
+    assert_array_equal(
+        F.embedding(ids, weight),
+        TF.embedding(torch.from_numpy(ids), torch.from_numpy(weight)).numpy(),
+    )
     expected = torch_grad(ids, grad_output, weight, padding_idx=0).numpy()
     assert_array_equal(F.embedding_backward(ids, grad_output, 20_000, padding_idx=0), expected)
     sparse = F.embedding_backward(ids, grad_output, 20_000, padding_idx=0, sparse=True)
@@ -429,7 +487,12 @@ def test_large_inputs_on_the_parallel_kernels_match_torch(rng):
     offsets = np.arange(0, 1 << 16, 16)
     for mode in ("sum", "mean", "max"):
         w, _, out = torch_bag(weight, ids, offsets, mode=mode)
-        assert_allclose(F.embedding_bag(ids, weight, offsets, mode=mode), out.detach().numpy(), rtol=1e-5, atol=1e-5)
+        assert_allclose(
+            F.embedding_bag(ids, weight, offsets, mode=mode),
+            out.detach().numpy(),
+            rtol=1e-5,
+            atol=1e-5,
+        )
         bag_grad = rng.standard_normal(out.shape).astype(np.float32)
         out.backward(torch.from_numpy(bag_grad))
         grad, _ = F.embedding_bag_backward(ids, bag_grad, weight, offsets, mode=mode)

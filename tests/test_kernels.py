@@ -50,7 +50,9 @@ def test_worker_threads_can_call_kernels_concurrently(rng):
     ids = zipf_ids(rng, 1 << 15, 1000)
     expected = F.embedding_backward(ids, F.embedding(ids, weight), 1000)
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: F.embedding_backward(ids, F.embedding(ids, weight), 1000), range(8)))
+        results = list(
+            pool.map(lambda _: F.embedding_backward(ids, F.embedding(ids, weight), 1000), range(8))
+        )
     for result in results:
         assert_array_equal(result, expected)
 
@@ -85,12 +87,14 @@ def test_results_do_not_depend_on_thread_count(rng, monkeypatch):
     previous = numba.get_num_threads()
     for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
         numba.set_num_threads(count)
-        results.append((
-            F.embedding_backward(ids, grad_output, 1000),
-            F.embedding_backward(ids, grad_output, 1000, sparse=True).values,
-            F.embedding_backward(ids, grad_output, 1000, scale_grad_by_freq=True),
-            F.embedding_bag(ids, grad_output[:1000], np.arange(0, 50000, 25), mode="mean"),
-        ))
+        results.append(
+            (
+                F.embedding_backward(ids, grad_output, 1000),
+                F.embedding_backward(ids, grad_output, 1000, sparse=True).values,
+                F.embedding_backward(ids, grad_output, 1000, scale_grad_by_freq=True),
+                F.embedding_bag(ids, grad_output[:1000], np.arange(0, 50000, 25), mode="mean"),
+            )
+        )
     numba.set_num_threads(previous)
     for first, second in zip(*results, strict=True):
         assert_array_equal(first, second)
@@ -136,7 +140,10 @@ def test_group_rows_and_segment_sum_match_reference(rng, threads, num_rows, padd
     assert_array_equal(rows, ref_rows)
     assert_array_equal(bounds, ref_bounds)
     for g in range(len(rows)):  # same positions, in input order, within each group
-        assert_array_equal(order[bounds[2 * g]:bounds[2 * g + 1]], ref_order[ref_bounds[2 * g]:ref_bounds[2 * g + 1]])
+        assert_array_equal(
+            order[bounds[2 * g] : bounds[2 * g + 1]],
+            ref_order[ref_bounds[2 * g] : ref_bounds[2 * g + 1]],
+        )
     src = rng.standard_normal((50, 6))
     src_index = rng.integers(0, 50, 5000)
     scale = rng.random(5000)
@@ -161,6 +168,8 @@ def test_scatter_max_grad_and_per_sample_weights_grad_match_reference(rng, threa
     bag_size = np.bincount(bag_of, minlength=300).astype(np.int64)
     for mode in (0, 1):
         out, expected = np.zeros(3000), np.zeros(3000)
-        load("bag").per_sample_weights_grad(weight, ids, bag_of, grad_output, bag_size, mode, 2, out)
+        load("bag").per_sample_weights_grad(
+            weight, ids, bag_of, grad_output, bag_size, mode, 2, out
+        )
         ref.per_sample_weights_grad(weight, ids, bag_of, grad_output, bag_size, mode, 2, expected)
         assert_allclose(out, expected, rtol=1e-12, atol=1e-12)

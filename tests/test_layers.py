@@ -19,7 +19,13 @@ torch = pytest.importorskip("torch")
         ({"padding_idx": -1}, "Embedding(10, 3, padding_idx=9)"),
         ({"max_norm": 2}, "Embedding(10, 3, max_norm=2)"),
         (
-            {"padding_idx": 9, "max_norm": 1.0, "norm_type": 1.0, "scale_grad_by_freq": True, "sparse": True},
+            {
+                "padding_idx": 9,
+                "max_norm": 1.0,
+                "norm_type": 1.0,
+                "scale_grad_by_freq": True,
+                "sparse": True,
+            },
             "Embedding(10, 3, padding_idx=9, max_norm=1.0, norm_type=1.0, scale_grad_by_freq=True, sparse=True)",
         ),
     ],
@@ -31,8 +37,18 @@ def test_embedding_repr_matches_torch(kwargs, text):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"mode": "sum"}, {"max_norm": 1.0, "norm_type": 1.5, "scale_grad_by_freq": True, "mode": "sum", "padding_idx": -2},
-     {"sparse": True, "include_last_offset": True}],
+    [
+        {},
+        {"mode": "sum"},
+        {
+            "max_norm": 1.0,
+            "norm_type": 1.5,
+            "scale_grad_by_freq": True,
+            "mode": "sum",
+            "padding_idx": -2,
+        },
+        {"sparse": True, "include_last_offset": True},
+    ],
 )
 def test_bag_repr_matches_torch(kwargs):
     assert repr(EmbeddingBag(10, 3, **kwargs)) == repr(torch.nn.EmbeddingBag(10, 3, **kwargs))
@@ -135,7 +151,9 @@ def test_gradients_accumulate_like_autograd(rng):
     weight = rng.standard_normal((6, 2)).astype(np.float32)
     for sparse in (False, True):
         ours = Embedding(6, 2, padding_idx=2, sparse=sparse, _weight=weight.copy())
-        theirs = torch.nn.Embedding(6, 2, padding_idx=2, sparse=sparse, _weight=torch.from_numpy(weight.copy()))
+        theirs = torch.nn.Embedding(
+            6, 2, padding_idx=2, sparse=sparse, _weight=torch.from_numpy(weight.copy())
+        )
         for _ in range(2):
             ours(ids)
             ours.backward(ids, grad_output)
@@ -158,7 +176,9 @@ def test_sparse_plus_dense_gradient_becomes_dense():
 def test_bag_module_backward_returns_per_sample_weight_grad(rng):
     weight = rng.standard_normal((7, 3))
     ours = EmbeddingBag(7, 3, mode="sum", _weight=weight.copy(), padding_idx=0)
-    theirs = torch.nn.EmbeddingBag(7, 3, mode="sum", _weight=torch.from_numpy(weight.copy()), padding_idx=0)
+    theirs = torch.nn.EmbeddingBag(
+        7, 3, mode="sum", _weight=torch.from_numpy(weight.copy()), padding_idx=0
+    )
     ids, offsets, psw = np.array([1, 0, 3, 6, 6]), np.array([0, 2]), rng.standard_normal(5)
     t_psw = torch.from_numpy(psw).requires_grad_()
     out = theirs(torch.from_numpy(ids), torch.from_numpy(offsets), t_psw)
@@ -177,8 +197,12 @@ def test_seed_walkthrough():
     for word in "you need to know how to code".split():
         vocab.setdefault(word, len(vocab))
     emb = Embedding(len(vocab), 3, padding_idx=vocab["<pad>"], rng=0)
-    ids = np.array([[vocab.get(w, vocab["<unk>"]) for w in "you need to run".split()],
-                    [vocab["code"], vocab["<pad>"], vocab["<pad>"], vocab["<pad>"]]])
+    ids = np.array(
+        [
+            [vocab.get(w, vocab["<unk>"]) for w in "you need to run".split()],
+            [vocab["code"], vocab["<pad>"], vocab["<pad>"], vocab["<pad>"]],
+        ]
+    )
     assert ids[0, 3] == vocab["<unk>"]
     before = emb.weight.data.copy()
     out = emb(ids)
@@ -219,11 +243,15 @@ def test_array_plus_row_sparse_grad():
 def test_layer_max_norm_matches_torch(rng):
     weight = rng.standard_normal((8, 4)).astype(np.float32) * 3
     ours = Embedding(8, 4, max_norm=1.0, norm_type=1.5, _weight=weight.copy())
-    theirs = torch.nn.Embedding(8, 4, max_norm=1.0, norm_type=1.5, _weight=torch.from_numpy(weight.copy()))
+    theirs = torch.nn.Embedding(
+        8, 4, max_norm=1.0, norm_type=1.5, _weight=torch.from_numpy(weight.copy())
+    )
     ids = np.array([[1, 2], [2, 7]])
     assert_allclose(ours(ids), theirs(torch.from_numpy(ids)).detach().numpy(), rtol=1e-6)
     assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-6)
     bag = EmbeddingBag(8, 4, max_norm=1.0, mode="sum", _weight=weight.copy())
-    torch_bag = torch.nn.EmbeddingBag(8, 4, max_norm=1.0, mode="sum", _weight=torch.from_numpy(weight.copy()))
+    torch_bag = torch.nn.EmbeddingBag(
+        8, 4, max_norm=1.0, mode="sum", _weight=torch.from_numpy(weight.copy())
+    )
     assert_allclose(bag(ids), torch_bag(torch.from_numpy(ids)).detach().numpy(), rtol=1e-6)
     assert_allclose(bag.weight.data, torch_bag.weight.detach().numpy(), rtol=1e-6)

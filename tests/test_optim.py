@@ -22,7 +22,8 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 # torch's own sparse Adagrad step warns once per process about its invariant checks
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:Sparse invariant checks are implicitly disabled:UserWarning")
+    "ignore:Sparse invariant checks are implicitly disabled:UserWarning"
+)
 
 V, D = 11, 3  # rows 9 and 10 are never touched by IDS
 TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-13}}
@@ -89,13 +90,18 @@ def run_both(name, kwargs, grads, dtype):
         topt.step()
         p.grad = grad.copy()
         opt.step()
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), **TOL[dtype],
-                                   err_msg=f"weight at step {step}")
+        np.testing.assert_allclose(
+            p.data, tp.detach().numpy(), **TOL[dtype], err_msg=f"weight at step {step}"
+        )
         tstate, state = topt.state[tp], opt.state[p]
         assert set(state) == set(tstate), (set(state), set(tstate))
         for key, tvalue in tstate.items():
-            np.testing.assert_allclose(state_as_dense(state[key]), state_as_dense(tvalue),
-                                       **TOL[dtype], err_msg=f"state {key!r} at step {step}")
+            np.testing.assert_allclose(
+                state_as_dense(state[key]),
+                state_as_dense(tvalue),
+                **TOL[dtype],
+                err_msg=f"state {key!r} at step {step}",
+            )
     assert p.data.dtype == dtype
     return p, opt
 
@@ -120,8 +126,10 @@ ADAGRAD_OPTIONS = [
     {"lr": 0.1, "eps": 1e-3},
     {"lr": 0.1, "lr_decay": 0.05, "maximize": True},
 ]
-ADAGRAD_DECAY_OPTIONS = [{"lr": 0.1, "weight_decay": 0.2},
-                         {"lr": 0.1, "weight_decay": 0.2, "lr_decay": 0.1, "maximize": True}]
+ADAGRAD_DECAY_OPTIONS = [
+    {"lr": 0.1, "weight_decay": 0.2},
+    {"lr": 0.1, "weight_decay": 0.2, "lr_decay": 0.1, "maximize": True},
+]
 ADAM_OPTIONS = [
     {"lr": 0.1},
     {"lr": 0.1, "amsgrad": True},
@@ -200,7 +208,8 @@ def test_embedding_layer_end_to_end(name):
         topt.zero_grad()
         sparse = name in ("SGD", "Adagrad", "SparseAdam")
         F.embedding(torch.from_numpy(ids), tw, sparse=sparse).backward(
-            torch.from_numpy(grad_output))
+            torch.from_numpy(grad_output)
+        )
         topt.step()
     if name in ("SGD", "Adagrad", "SparseAdam"):
         np.testing.assert_allclose(emb.weight.data, tw.detach().numpy(), rtol=1e-5, atol=1e-6)
@@ -268,24 +277,57 @@ def reference_run(name, kwargs, w0, grads):
     lr = kwargs["lr"]
     wd = kwargs.get("weight_decay", 1e-2 if name == "AdamW" else 0.0)
     maximize = kwargs.get("maximize", False)
-    state = {"exp_avg": np.zeros_like(w), "exp_avg_sq": np.zeros_like(w), "max": np.zeros_like(w),
-             "sum": np.full_like(w, kwargs.get("initial_accumulator_value", 0.0))}
+    state = {
+        "exp_avg": np.zeros_like(w),
+        "exp_avg_sq": np.zeros_like(w),
+        "max": np.zeros_like(w),
+        "sum": np.full_like(w, kwargs.get("initial_accumulator_value", 0.0)),
+    }
     for step, grad in enumerate(grads, start=1):
         rows, values = grad.rows, grad.values
         if name == "SGD":
             assert kwargs.get("momentum", 0) == 0
-            ref.sgd_rows_(w, rows, np.arange(len(rows)), values, np.empty((0, w.shape[1]), dtype),
-                          t(lr), t(0), t(1), t(wd), False, maximize, False)
+            ref.sgd_rows_(
+                w,
+                rows,
+                np.arange(len(rows)),
+                values,
+                np.empty((0, w.shape[1]), dtype),
+                t(lr),
+                t(0),
+                t(1),
+                t(wd),
+                False,
+                maximize,
+                False,
+            )
         elif name == "Adagrad":
             clr = lr / (1 + (step - 1) * kwargs.get("lr_decay", 0.0))
-            ref.adagrad_rows_(w, rows, values, state["sum"], t(clr), t(kwargs.get("eps", 1e-10)),
-                              t(wd), maximize)
+            ref.adagrad_rows_(
+                w, rows, values, state["sum"], t(clr), t(kwargs.get("eps", 1e-10)), t(wd), maximize
+            )
         else:
             b1, b2 = kwargs.get("betas", (0.9, 0.999))
-            ref.adam_rows_(w, rows, values, state["exp_avg"], state["exp_avg_sq"], state["max"],
-                           t(1 - b1), t(b2), t(1 - b2), t(kwargs.get("eps", 1e-8)), t(wd),
-                           t(1 - lr * wd), t(lr / (1 - b1**step)), t((1 - b2**step) ** 0.5),
-                           name == "AdamW", kwargs.get("amsgrad", False), maximize, False)
+            ref.adam_rows_(
+                w,
+                rows,
+                values,
+                state["exp_avg"],
+                state["exp_avg_sq"],
+                state["max"],
+                t(1 - b1),
+                t(b2),
+                t(1 - b2),
+                t(kwargs.get("eps", 1e-8)),
+                t(wd),
+                t(1 - lr * wd),
+                t(lr / (1 - b1**step)),
+                t((1 - b2**step) ** 0.5),
+                name == "AdamW",
+                kwargs.get("amsgrad", False),
+                maximize,
+                False,
+            )
     return w
 
 
@@ -393,8 +435,14 @@ def test_adagrad_kernel_matches_reference(dtype, weight_decay, maximize):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "flags",  # decoupled, amsgrad, maximize, sparse_adam
-    [(False, False, False, True), (False, False, True, True), (False, False, False, False),
-     (False, True, True, False), (True, True, False, False), (True, False, True, False)],
+    [
+        (False, False, False, True),
+        (False, False, True, True),
+        (False, False, False, False),
+        (False, True, True, False),
+        (True, True, False, False),
+        (True, False, True, False),
+    ],
 )
 @pytest.mark.parametrize("beta1", [0.9, 0.3])
 def test_adam_kernel_matches_reference(dtype, flags, beta1):
@@ -425,8 +473,12 @@ def test_kernels_single_thread_equal_multi_thread():
         for threads in (min(2, numba.config.NUMBA_NUM_THREADS), 1):
             numba.set_num_threads(threads)
             out = []
-            for name, kwargs in [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adagrad", {"lr": 0.1}),
-                                 ("SparseAdam", {"lr": 0.1}), ("AdamW", {"lr": 0.1})]:
+            for name, kwargs in [
+                ("SGD", {"lr": 0.1, "momentum": 0.9}),
+                ("Adagrad", {"lr": 0.1}),
+                ("SparseAdam", {"lr": 0.1}),
+                ("AdamW", {"lr": 0.1}),
+            ]:
                 p = Parameter(initial_weight(np.float32))
                 opt = getattr(eo, name)([p], **kwargs)
                 for _, grad in sparse_grads(np.float32):
@@ -484,14 +536,21 @@ def test_float16_sparse_steps_follow_float32(name):
     np.testing.assert_allclose(results[0], results[1], rtol=5e-3, atol=5e-3)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [("SGD", {"lr": 0.1, "momentum": 0.9}),
-                                              ("Adagrad", {"lr": 0.1}),
-                                              ("Adam", {"lr": 0.1, "amsgrad": True}),
-                                              ("AdamW", {"lr": 0.1})])
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("SGD", {"lr": 0.1, "momentum": 0.9}),
+        ("Adagrad", {"lr": 0.1}),
+        ("Adam", {"lr": 0.1, "amsgrad": True}),
+        ("AdamW", {"lr": 0.1}),
+    ],
+)
 def test_float16_dense_steps_follow_torch(name, kwargs):
     # NumPy and torch both round float16 after every operation; they agree to about one ulp.
-    grads = [(torch.from_numpy(g.astype(np.float16)), g.astype(np.float16))
-             for _, g in dense_grads(np.float32)]
+    grads = [
+        (torch.from_numpy(g.astype(np.float16)), g.astype(np.float16))
+        for _, g in dense_grads(np.float32)
+    ]
     w0 = initial_weight(np.float16)
     tp = torch.nn.Parameter(torch.from_numpy(w0.copy()))
     topt = getattr(torch.optim, name)([tp], **kwargs)
@@ -502,8 +561,9 @@ def test_float16_dense_steps_follow_torch(name, kwargs):
         topt.step()
         opt.step()
     assert p.dtype == np.float16
-    np.testing.assert_allclose(p.data.astype(np.float64), tp.detach().double().numpy(),
-                               rtol=0, atol=4e-3)
+    np.testing.assert_allclose(
+        p.data.astype(np.float64), tp.detach().double().numpy(), rtol=0, atol=4e-3
+    )
 
 
 # -- param groups, state dicts, frozen parameters, zero_grad ---------------------------------------
@@ -512,8 +572,9 @@ def test_param_groups_match_torch():
     w1 = initial_weight(np.float64, seed=5)
     tps = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in (w0, w1)]
     ps = [Parameter(w.copy()) for w in (w0, w1)]
-    topt = torch.optim.SGD([{"params": [tps[0]]}, {"params": [tps[1]], "lr": 0.5}], lr=0.1,
-                           momentum=0.9)
+    topt = torch.optim.SGD(
+        [{"params": [tps[0]]}, {"params": [tps[1]], "lr": 0.5}], lr=0.1, momentum=0.9
+    )
     opt = eo.SGD([{"params": [ps[0]]}, {"params": [ps[1]], "lr": 0.5}], lr=0.1, momentum=0.9)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
     assert opt.param_groups[1]["momentum"] == 0.9
@@ -570,8 +631,11 @@ def test_state_dict_round_trip(name):
     # same layout as torch's state_dict
     tp = torch.nn.Parameter(torch.from_numpy(w0.copy()))
     topt = getattr(torch.optim, name)([tp], **kwargs)
-    tp.grad = sparse_grads(np.float64)[0][0] if name in ("SGD", "Adagrad", "SparseAdam") else (
-        torch.from_numpy(grads[0].to_dense()))
+    tp.grad = (
+        sparse_grads(np.float64)[0][0]
+        if name in ("SGD", "Adagrad", "SparseAdam")
+        else (torch.from_numpy(grads[0].to_dense()))
+    )
     topt.step()
     tsaved = topt.state_dict()
     assert set(tsaved["state"][0]) == set(opt1.state_dict()["state"][0])
@@ -582,19 +646,26 @@ def test_load_state_dict_errors():
     a, b = Parameter(np.zeros((2, 2))), Parameter(np.zeros((3, 2)))
     opt = eo.Adam([a, b])
     other = eo.Adam([a])
-    with pytest.raises(ValueError, match=re.escape(
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
             "loaded state dict contains a parameter group that doesn't match the size of "
-            "optimizer's group")):
+            "optimizer's group"
+        ),
+    ):
         opt.load_state_dict(other.state_dict())
     two_groups = eo.Adam([{"params": [a]}, {"params": [b]}])
-    with pytest.raises(ValueError, match=re.escape(
-            "loaded state dict has a different number of parameter groups")):
+    with pytest.raises(
+        ValueError, match=re.escape("loaded state dict has a different number of parameter groups")
+    ):
         opt.load_state_dict(two_groups.state_dict())
     a.grad = np.ones((2, 2))
     other.step()
     target = eo.Adam([b], lr=0.5)
-    with pytest.raises(ShapeError, match=re.escape(
-            "state 'exp_avg' of parameter 0 has shape (2, 2), expected (3, 2)")):
+    with pytest.raises(
+        ShapeError,
+        match=re.escape("state 'exp_avg' of parameter 0 has shape (2, 2), expected (3, 2)"),
+    ):
         target.load_state_dict(other.state_dict())
     assert not target.state and target.param_groups[0]["lr"] == 0.5
 
@@ -667,13 +738,19 @@ HYPER_ERRORS = [
     ("SGD", {"momentum": -0.5}, "Invalid momentum value: -0.5"),
     ("SGD", {"weight_decay": -0.1}, "Invalid weight_decay value: -0.1"),
     ("SGD", {"nesterov": True}, "Nesterov momentum requires a momentum and zero dampening"),
-    ("SGD", {"nesterov": True, "momentum": 0.9, "dampening": 0.1},
-     "Nesterov momentum requires a momentum and zero dampening"),
+    (
+        "SGD",
+        {"nesterov": True, "momentum": 0.9, "dampening": 0.1},
+        "Nesterov momentum requires a momentum and zero dampening",
+    ),
     ("Adagrad", {"lr": -1.0}, "Invalid learning rate: -1.0"),
     ("Adagrad", {"lr_decay": -1.0}, "Invalid lr_decay value: -1.0"),
     ("Adagrad", {"weight_decay": -1.0}, "Invalid weight_decay value: -1.0"),
-    ("Adagrad", {"initial_accumulator_value": -1.0},
-     "Invalid initial_accumulator_value value: -1.0"),
+    (
+        "Adagrad",
+        {"initial_accumulator_value": -1.0},
+        "Invalid initial_accumulator_value value: -1.0",
+    ),
     ("Adagrad", {"eps": -1.0}, "Invalid epsilon value: -1.0"),
     ("Adam", {"lr": -1.0}, "Invalid learning rate: -1.0"),
     ("Adam", {"eps": -1.0}, "Invalid epsilon value: -1.0"),
@@ -704,9 +781,13 @@ def test_hyper_parameter_errors_match_torch(name, kwargs, message):
 def test_integer_parameters_are_rejected():
     p = Parameter(np.zeros((2, 2), dtype=np.int64))
     p.grad = np.ones((2, 2), dtype=np.int64)
-    with pytest.raises(WeightDTypeError, match=re.escape(
+    with pytest.raises(
+        WeightDTypeError,
+        match=re.escape(
             "parameter 0: cannot train a int64 parameter; optimizers update float16, float32 or "
-            "float64 arrays")):
+            "float64 arrays"
+        ),
+    ):
         eo.SGD([p], lr=1.0).step()
     np.testing.assert_array_equal(p.data, 0)
 
@@ -745,11 +826,15 @@ def test_sparse_adam_rejects_dense_gradients_before_any_update():
 @pytest.mark.parametrize(
     ("grad", "message"),
     [
-        (np.ones((2, 2)), "parameter 1: gradient of shape (2, 2) does not match the parameter's "
-                          "shape (3, 2)"),
-        (RowSparseGrad([0], np.ones((1, 2)), 4),
-         "parameter 1: a row-sparse gradient of shape (4, 2) does not match the parameter's "
-         "shape (3, 2)"),
+        (
+            np.ones((2, 2)),
+            "parameter 1: gradient of shape (2, 2) does not match the parameter's shape (3, 2)",
+        ),
+        (
+            RowSparseGrad([0], np.ones((1, 2)), 4),
+            "parameter 1: a row-sparse gradient of shape (4, 2) does not match the parameter's "
+            "shape (3, 2)",
+        ),
         ([1.0, 2.0], "parameter 1: gradient of shape list does not match"),
     ],
 )
@@ -767,15 +852,27 @@ def test_gradient_shape_errors_change_nothing(grad, message):
     ("params", "error", "message"),
     [
         ([], ValueError, "optimizer got an empty parameter list"),
-        (Parameter(np.zeros((2, 2))), TypeError,
-         "params argument given to the optimizer should be an iterable of Parameters or dicts, "
-         "but got Parameter"),
-        (np.zeros((2, 2)), TypeError, "should be an iterable of Parameters or dicts, but got "
-                                      "ndarray"),
-        ([np.zeros((2, 2))], TypeError,
-         "optimizer can only optimize Parameters, but one of the params is numpy.ndarray"),
-        ([{"params": {1}}], TypeError,
-         "optimizer parameters need to be organized in ordered collections"),
+        (
+            Parameter(np.zeros((2, 2))),
+            TypeError,
+            "params argument given to the optimizer should be an iterable of Parameters or dicts, "
+            "but got Parameter",
+        ),
+        (
+            np.zeros((2, 2)),
+            TypeError,
+            "should be an iterable of Parameters or dicts, but got ndarray",
+        ),
+        (
+            [np.zeros((2, 2))],
+            TypeError,
+            "optimizer can only optimize Parameters, but one of the params is numpy.ndarray",
+        ),
+        (
+            [{"params": {1}}],
+            TypeError,
+            "optimizer parameters need to be organized in ordered collections",
+        ),
     ],
 )
 def test_constructor_errors(params, error, message):
@@ -785,12 +882,15 @@ def test_constructor_errors(params, error, message):
 
 def test_group_errors():
     a, b = Parameter(np.zeros((2, 2))), Parameter(np.zeros((2, 2)))
-    with pytest.raises(ValueError, match=re.escape(
-            "optimizer contains a parameter group with duplicate parameters")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("optimizer contains a parameter group with duplicate parameters"),
+    ):
         eo.SGD([a, a])
     opt = eo.SGD([a])
-    with pytest.raises(ValueError, match=re.escape(
-            "some parameters appear in more than one parameter group")):
+    with pytest.raises(
+        ValueError, match=re.escape("some parameters appear in more than one parameter group")
+    ):
         opt.add_param_group({"params": [b, a]})
     with pytest.raises(TypeError, match=re.escape("param_group must be a dict, but got list")):
         opt.add_param_group([b])

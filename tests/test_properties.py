@@ -66,5 +66,9 @@ def test_bag_of_2d_ids_equals_reduced_lookup_without_padding(case, mode):
     if ids.shape[1] == 0:
         assert_array_equal(out, np.zeros((ids.shape[0], weight.shape[1])))
         return
-    expected = {"sum": rows_.sum(1), "mean": rows_.mean(1), "max": rows_.max(1) if rows_.size else rows_.sum(1)}[mode]
+    expected = {
+        "sum": rows_.sum(1),
+        "mean": rows_.mean(1),
+        "max": rows_.max(1) if rows_.size else rows_.sum(1),
+    }[mode]
     assert_allclose(out, expected, rtol=1e-12, atol=1e-9)

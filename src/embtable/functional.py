@@ -166,7 +166,9 @@ def check_ids(
         position = int(bad[0]) if len(bad) else -1
     else:
         flat = _kernel_ids(flat)
-        position = int(kernels.load("gather").find_out_of_range(flat, num_embeddings)) if flat.size else -1
+        position = (
+            int(kernels.load("gather").find_out_of_range(flat, num_embeddings)) if flat.size else -1
+        )
     if position >= 0:
         raise _index_error(array, position, num_embeddings, error)
     return _kernel_ids(flat), shape
@@ -390,7 +392,9 @@ def _scatter(
         order, rows, bounds = scatter.group_rows(flat, num_rows, pad)
         values = np.zeros((len(rows), dim), dtype=compute)
         if len(rows) and dim:
-            scatter.segment_sum_rows(order, bounds, src, src_index, scale, scale_grad_by_freq, values)
+            scatter.segment_sum_rows(
+                order, bounds, src, src_index, scale, scale_grad_by_freq, values
+            )
         if sparse:
             return RowSparseGrad(rows, values.astype(out_dtype, copy=False), num_rows)
         dense = np.zeros((num_rows, dim), dtype=out_dtype)
@@ -533,7 +537,9 @@ def _check_offsets(
         starts = array
     else:
         if array.size == 0 and num_ids:
-            raise OffsetsError(f"offsets is empty but there are {num_ids} ids; expected offsets[0] == 0")
+            raise OffsetsError(
+                f"offsets is empty but there are {num_ids} ids; expected offsets[0] == 0"
+            )
         starts = np.append(array, np.int64(num_ids))
     if array.size and array[0] != 0:
         raise OffsetsError(
@@ -608,7 +614,9 @@ def plan_bags(
     elif array.ndim == 1:
         starts = _check_offsets(offsets, array.size, include_last_offset)
     else:
-        raise ShapeError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {array.ndim}")
+        raise ShapeError(
+            f"input has to be 1D or 2D Tensor, but got Tensor of dimension {array.ndim}"
+        )
     checked_mode = check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
     if psw is not None and checked_mode == "max":
         raise ModeError(
@@ -673,9 +681,16 @@ def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating],
     psw = plan.per_sample_weights
     if plan.num_bags:
         kernels.load("bag").bag_reduce(
-            table, ids, plan.bag_starts,
-            psw if psw is not None else np.empty(0, table.dtype), psw is not None,
-            _MODES[plan.mode], pad, out, bag_size, argmax,
+            table,
+            ids,
+            plan.bag_starts,
+            psw if psw is not None else np.empty(0, table.dtype),
+            psw is not None,
+            _MODES[plan.mode],
+            pad,
+            out,
+            bag_size,
+            argmax,
         )
     if is_max and rows is not None and rows.size:
         argmax = np.where(argmax >= 0, rows[np.maximum(argmax, 0)], -1)
@@ -720,7 +735,9 @@ def bag_backward(
     if plan.mode == "max" and (
         state.max_indices is None or state.max_indices.shape != (plan.num_bags, dim)
     ):
-        raise ValueError(f"a max-mode backward needs the forward's max_indices ({plan.num_bags}, {dim})")
+        raise ValueError(
+            f"a max-mode backward needs the forward's max_indices ({plan.num_bags}, {dim})"
+        )
     result: NDArray[np.floating] | RowSparseGrad | None = None
     if not weight_grad:
         pass
@@ -739,9 +756,15 @@ def bag_backward(
             inverse = 1.0 / np.maximum(state.bag_size, 1).astype(compute)
             scale = inverse[bag_of] if scale is None else scale * inverse[bag_of]
         result = _scatter(
-            plan.ids, grad, bag_of, scale,
-            num_rows=plan.num_embeddings, padding_idx=plan.padding_idx,
-            scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, out_dtype=grad.dtype,
+            plan.ids,
+            grad,
+            bag_of,
+            scale,
+            num_rows=plan.num_embeddings,
+            padding_idx=plan.padding_idx,
+            scale_grad_by_freq=scale_grad_by_freq,
+            sparse=sparse,
+            out_dtype=grad.dtype,
         )
     psw_grad = None
     if per_sample_weights_grad:
@@ -753,8 +776,14 @@ def bag_backward(
         psw_grad = np.zeros(plan.ids.size, dtype=compute)
         if plan.ids.size:
             kernels.load("bag").per_sample_weights_grad(
-                table, ids, bag_of, np.ascontiguousarray(grad, dtype=compute),
-                state.bag_size, _MODES[plan.mode], local_pad if pad >= 0 else _NO_PADDING, psw_grad,
+                table,
+                ids,
+                bag_of,
+                np.ascontiguousarray(grad, dtype=compute),
+                state.bag_size,
+                _MODES[plan.mode],
+                local_pad if pad >= 0 else _NO_PADDING,
+                psw_grad,
             )
         psw_grad = psw_grad.astype(grad.dtype, copy=False)
     return result, psw_grad
@@ -804,9 +833,16 @@ def embedding_bag(
     """
     weight = _as_weight(weight)
     plan = plan_bags(
-        ids, weight.shape[0], offsets, mode=mode, per_sample_weights=per_sample_weights,
-        include_last_offset=include_last_offset, padding_idx=padding_idx, sparse=sparse,
-        scale_grad_by_freq=scale_grad_by_freq, weight_dtype=weight.dtype,
+        ids,
+        weight.shape[0],
+        offsets,
+        mode=mode,
+        per_sample_weights=per_sample_weights,
+        include_last_offset=include_last_offset,
+        padding_idx=padding_idx,
+        sparse=sparse,
+        scale_grad_by_freq=scale_grad_by_freq,
+        weight_dtype=weight.dtype,
     )
     check_float_weight(weight, "embedding_bag")
     if max_norm is not None:
@@ -852,16 +888,28 @@ def embedding_bag_backward(
     """
     weight = _as_weight(weight)
     plan = plan_bags(
-        ids, weight.shape[0], offsets, mode=mode, per_sample_weights=per_sample_weights,
-        include_last_offset=include_last_offset, padding_idx=padding_idx, sparse=sparse,
-        scale_grad_by_freq=scale_grad_by_freq, weight_dtype=weight.dtype,
+        ids,
+        weight.shape[0],
+        offsets,
+        mode=mode,
+        per_sample_weights=per_sample_weights,
+        include_last_offset=include_last_offset,
+        padding_idx=padding_idx,
+        sparse=sparse,
+        scale_grad_by_freq=scale_grad_by_freq,
+        weight_dtype=weight.dtype,
     )
     if plan.mode == "max":
         _, state = bag_forward(weight, plan)
     else:
         state = BagState(bag_sizes(plan), None)
     return bag_backward(
-        plan, grad_output, state, weight=weight, scale_grad_by_freq=scale_grad_by_freq,
-        sparse=sparse, per_sample_weights_grad=per_sample_weights is not None,
+        plan,
+        grad_output,
+        state,
+        weight=weight,
+        scale_grad_by_freq=scale_grad_by_freq,
+        sparse=sparse,
+        per_sample_weights_grad=per_sample_weights is not None,
         weight_grad=weight_grad,
     )

@@ -109,7 +109,7 @@ def aligned_rows(
     vocab: Any,
     *,
     oov: str,
-    padding_idx: int | None | str,
+    padding_idx: int | str | None,
     rng: int | np.random.Generator | None,
     lowercase_fallback: bool,
 ) -> tuple[NDArray[np.floating], int | None, Any]:
@@ -237,8 +237,13 @@ class Embedding(Module):
     def forward(self, ids: ArrayLike) -> NDArray[Any]:
         """Look up ``ids``; see :func:`embtable.functional.embedding`."""
         return F.embedding(
-            ids, self.weight.data, self.padding_idx, self.max_norm, self.norm_type,
-            self.scale_grad_by_freq, self.sparse,
+            ids,
+            self.weight.data,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
         )
 
     def backward(self, ids: ArrayLike, grad_output: ArrayLike) -> None:
@@ -264,8 +269,12 @@ class Embedding(Module):
                 "to train it"
             )
         grad = F.embedding_backward(
-            ids, _grad_like(self, grad_output), self.num_embeddings, self.padding_idx,
-            self.scale_grad_by_freq, self.sparse,
+            ids,
+            _grad_like(self, grad_output),
+            self.num_embeddings,
+            self.padding_idx,
+            self.scale_grad_by_freq,
+            self.sparse,
         )
         self.weight.accumulate_grad(grad)
 
@@ -300,8 +309,15 @@ class Embedding(Module):
             )
         rows, cols = array.shape
         return cls(
-            rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
-            _weight=array, _freeze=freeze,
+            rows,
+            cols,
+            padding_idx,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+            _weight=array,
+            _freeze=freeze,
         )
 
     @classmethod
@@ -312,7 +328,7 @@ class Embedding(Module):
         *,
         oov: str = "random",
         freeze: bool = True,
-        padding_idx: int | None | str = "vocab",
+        padding_idx: int | str | None = "vocab",
         rng: int | np.random.Generator | None = None,
         lowercase_fallback: bool = True,
         **options: Any,
@@ -340,14 +356,19 @@ class Embedding(Module):
             >>> from embtable.text import Vocab
             >>> from embtable.vectors import Vectors
             >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 2.0], [3.0, 4.0]]))
-            >>> emb = Embedding.from_vectors(vectors, Vocab.build([["cat", "Dog", "emu"]]), oov="zeros")
+            >>> vocab = Vocab.build([["cat", "Dog", "emu"]])
+            >>> emb = Embedding.from_vectors(vectors, vocab, oov="zeros")
             >>> emb
             Embedding(5, 2, padding_idx=1)
             >>> emb.coverage.matched, emb.coverage.lowercase_matched, emb.coverage.missing_tokens
             (1, 1, ('emu',))
         """
         matrix, padding_idx, coverage = aligned_rows(
-            vectors, vocab, oov=oov, padding_idx=padding_idx, rng=rng,
+            vectors,
+            vocab,
+            oov=oov,
+            padding_idx=padding_idx,
+            rng=rng,
             lowercase_fallback=lowercase_fallback,
         )
         layer = cls.from_pretrained(matrix, freeze=freeze, padding_idx=padding_idx, **options)
@@ -425,7 +446,9 @@ class EmbeddingBag(Module):
         self.mode = F.check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
         self.sparse = sparse
         self.include_last_offset = include_last_offset
-        self.padding_idx = F.check_padding_idx(padding_idx, self.num_embeddings, wording="module_bag")
+        self.padding_idx = F.check_padding_idx(
+            padding_idx, self.num_embeddings, wording="module_bag"
+        )
         self._rng = _make_generator(rng)
         given = None if _weight is None else np.asarray(getattr(_weight, "data", _weight))
         if given is not None and given.dtype.kind != "f":
@@ -445,9 +468,17 @@ class EmbeddingBag(Module):
     ) -> NDArray[np.floating]:
         """Pool the bags; see :func:`embtable.functional.embedding_bag`."""
         return F.embedding_bag(
-            ids, self.weight.data, offsets, self.max_norm, self.norm_type,
-            self.scale_grad_by_freq, self.mode, self.sparse, per_sample_weights,
-            self.include_last_offset, self.padding_idx,
+            ids,
+            self.weight.data,
+            offsets,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.mode,
+            self.sparse,
+            per_sample_weights,
+            self.include_last_offset,
+            self.padding_idx,
         )
 
     def backward(
@@ -482,10 +513,17 @@ class EmbeddingBag(Module):
                 "to train it"
             )
         weight_grad, psw_grad = F.embedding_bag_backward(
-            ids, _grad_like(self, grad_output), self.weight.data, offsets,
-            scale_grad_by_freq=self.scale_grad_by_freq, mode=self.mode, sparse=self.sparse,
-            per_sample_weights=per_sample_weights, include_last_offset=self.include_last_offset,
-            padding_idx=self.padding_idx, weight_grad=trainable,
+            ids,
+            _grad_like(self, grad_output),
+            self.weight.data,
+            offsets,
+            scale_grad_by_freq=self.scale_grad_by_freq,
+            mode=self.mode,
+            sparse=self.sparse,
+            per_sample_weights=per_sample_weights,
+            include_last_offset=self.include_last_offset,
+            padding_idx=self.padding_idx,
+            weight_grad=trainable,
         )
         if weight_grad is not None:
             self.weight.accumulate_grad(weight_grad)
@@ -518,8 +556,16 @@ class EmbeddingBag(Module):
             )
         rows, cols = array.shape
         layer = cls(
-            rows, cols, max_norm, norm_type, scale_grad_by_freq, mode, sparse, array,
-            include_last_offset, padding_idx,
+            rows,
+            cols,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            mode,
+            sparse,
+            array,
+            include_last_offset,
+            padding_idx,
         )
         layer.weight.requires_grad = not freeze
         return layer

@@ -106,8 +106,9 @@ class Optimizer:
         ValueError: ``params`` is empty, a parameter repeats, or a hyper-parameter is invalid.
     """
 
-    def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]],
-                 defaults: dict[str, Any]) -> None:
+    def __init__(
+        self, params: Iterable[Parameter] | Iterable[dict[str, Any]], defaults: dict[str, Any]
+    ) -> None:
         self.defaults = dict(defaults)
         self.state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
@@ -254,12 +255,14 @@ class Optimizer:
                     self._dense_update(p, grad, group, self.state[p])
         return loss
 
-    def _dense_update(self, p: Parameter, grad: NDArray[Any], group: dict[str, Any],
-                      state: dict[str, Any]) -> None:  # pragma: no cover - abstract
+    def _dense_update(
+        self, p: Parameter, grad: NDArray[Any], group: dict[str, Any], state: dict[str, Any]
+    ) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _sparse_update(self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:  # pragma: no cover - abstract
+    def _sparse_update(
+        self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     # -- state dicts --------------------------------------------------------------------------
@@ -279,9 +282,7 @@ class Optimizer:
             packed = {k: v for k, v in group.items() if k != "params"}
             packed["params"] = [mapping.setdefault(id(p), len(mapping)) for p in group["params"]]
             groups.append(packed)
-        state = {
-            mapping[id(p)]: dict(s) for p, s in self.state.items() if id(p) in mapping and s
-        }
+        state = {mapping[id(p)]: dict(s) for p, s in self.state.items() if id(p) in mapping and s}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -294,23 +295,27 @@ class Optimizer:
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
-        if any(len(g["params"]) != len(s["params"])
-               for g, s in zip(self.param_groups, saved_groups, strict=True)):
+        if any(
+            len(g["params"]) != len(s["params"])
+            for g, s in zip(self.param_groups, saved_groups, strict=True)
+        ):
             raise ValueError(
                 "loaded state dict contains a parameter group that doesn't match the size of "
                 "optimizer's group"
             )
-        id_map = dict(zip(chain.from_iterable(s["params"] for s in saved_groups),
-                          chain.from_iterable(g["params"] for g in self.param_groups),
-                          strict=True))
+        id_map = dict(
+            zip(
+                chain.from_iterable(s["params"] for s in saved_groups),
+                chain.from_iterable(g["params"] for g in self.param_groups),
+                strict=True,
+            )
+        )
         new_state: dict[Parameter, dict[str, Any]] = {}
         for key, saved in state_dict["state"].items():
             if key not in id_map:
                 continue
             p = id_map[key]
-            new_state[p] = {
-                name: _load_value(key, name, value, p) for name, value in saved.items()
-            }
+            new_state[p] = {name: _load_value(key, name, value, p) for name, value in saved.items()}
         new_groups = []
         for group, saved in zip(self.param_groups, saved_groups, strict=True):
             new_group = {k: v for k, v in saved.items() if k != "params"}
@@ -385,11 +390,25 @@ class SGD(Optimizer):
                [4. , 5. ]])
     """
 
-    def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]], lr: float = 1e-3,
-                 momentum: float = 0, dampening: float = 0, weight_decay: float = 0,
-                 nesterov: bool = False, *, maximize: bool = False) -> None:
-        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
-                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
         self._check_group(defaults)
         super().__init__(params, defaults)
 
@@ -400,8 +419,9 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def _dense_update(self, p: Parameter, grad: NDArray[Any], group: dict[str, Any],
-                      state: dict[str, Any]) -> None:
+    def _dense_update(
+        self, p: Parameter, grad: NDArray[Any], group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         t = p.dtype.type
         weight_decay = group["weight_decay"]
         g = np.negative(grad) if group["maximize"] else grad
@@ -409,8 +429,9 @@ class SGD(Optimizer):
             g = g + t(weight_decay) * p.data
         self._dense_momentum_step(p, g, group, state)
 
-    def _dense_momentum_step(self, p: Parameter, g: NDArray[Any], group: dict[str, Any],
-                             state: dict[str, Any]) -> None:
+    def _dense_momentum_step(
+        self, p: Parameter, g: NDArray[Any], group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         t = p.dtype.type
         momentum = group["momentum"]
         if momentum != 0:
@@ -429,8 +450,9 @@ class SGD(Optimizer):
             g = g + t(momentum) * buf if group["nesterov"] else buf
         p.data += t(-group["lr"]) * g
 
-    def _sparse_update(self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:
+    def _sparse_update(
+        self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         momentum = group["momentum"]
         buf = state.get("momentum_buffer") if momentum != 0 else None
         values = grad.values.astype(p.dtype, copy=False)
@@ -466,17 +488,29 @@ class SGD(Optimizer):
         if len(rows):
             compute = _compute_dtype(p.dtype)
             t = compute.type
-            scalars = (t(group["lr"]), t(momentum), t(1 - group["dampening"]),
-                       t(group["weight_decay"]), bool(group["nesterov"]),
-                       bool(group["maximize"]), init_buffer)
+            scalars = (
+                t(group["lr"]),
+                t(momentum),
+                t(1 - group["dampening"]),
+                t(group["weight_decay"]),
+                bool(group["nesterov"]),
+                bool(group["maximize"]),
+                init_buffer,
+            )
             kernel = _kernels().sgd_rows_
             if compute == p.dtype:
                 kernel(p.data, rows, grad_pos, values, buf_values, *scalars)
             else:
                 weight_rows = p.data[rows].astype(compute)
                 buf_rows = buf_values.astype(compute)
-                kernel(weight_rows, np.arange(len(rows), dtype=np.int64), grad_pos,
-                       values.astype(compute), buf_rows, *scalars)
+                kernel(
+                    weight_rows,
+                    np.arange(len(rows), dtype=np.int64),
+                    grad_pos,
+                    values.astype(compute),
+                    buf_rows,
+                    *scalars,
+                )
                 p.data[rows] = weight_rows
                 buf_values[...] = buf_rows
         if momentum != 0:
@@ -520,13 +554,25 @@ class Adagrad(Optimizer):
         array([ 9., 16.])
     """
 
-    def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]], lr: float = 1e-2,
-                 lr_decay: float = 0, weight_decay: float = 0,
-                 initial_accumulator_value: float = 0, eps: float = 1e-10, *,
-                 maximize: bool = False) -> None:
-        defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
-                    "initial_accumulator_value": initial_accumulator_value,
-                    "maximize": maximize}
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Iterable[dict[str, Any]],
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "maximize": maximize,
+        }
         self._check_group(defaults)
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -537,8 +583,12 @@ class Adagrad(Optimizer):
         _check_at_least("lr", "learning rate", group["lr"], 0.0)
         _check_at_least("lr_decay", "lr_decay value", group["lr_decay"], 0.0)
         _check_at_least("weight_decay", "weight_decay value", group["weight_decay"], 0.0)
-        _check_at_least("initial_accumulator_value", "initial_accumulator_value value",
-                        group["initial_accumulator_value"], 0.0)
+        _check_at_least(
+            "initial_accumulator_value",
+            "initial_accumulator_value value",
+            group["initial_accumulator_value"],
+            0.0,
+        )
         _check_at_least("eps", "epsilon value", group["eps"], 0.0)
 
     def _init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
@@ -553,8 +603,9 @@ class Adagrad(Optimizer):
         state["step"] += 1
         return state, group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
 
-    def _dense_update(self, p: Parameter, grad: NDArray[Any], group: dict[str, Any],
-                      state: dict[str, Any]) -> None:
+    def _dense_update(
+        self, p: Parameter, grad: NDArray[Any], group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         state, clr = self._clr(p, group)
         t = p.dtype.type
         g = np.negative(grad) if group["maximize"] else grad
@@ -569,8 +620,9 @@ class Adagrad(Optimizer):
         scratch /= std
         p.data += scratch
 
-    def _sparse_update(self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:
+    def _sparse_update(
+        self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         state, clr = self._clr(p, group)
         if grad.nnz == 0:
             return
@@ -630,12 +682,25 @@ class Adam(Optimizer):
 
     _decoupled = False
 
-    def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
-        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                    "amsgrad": amsgrad, "maximize": maximize}
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+        }
         self._check_group(defaults)
         super().__init__(params, defaults)
 
@@ -659,8 +724,9 @@ class Adam(Optimizer):
         bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
         return state, step_size, bias_correction2_sqrt
 
-    def _dense_update(self, p: Parameter, grad: NDArray[Any], group: dict[str, Any],
-                      state: dict[str, Any]) -> None:
+    def _dense_update(
+        self, p: Parameter, grad: NDArray[Any], group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         state, step_size, bias_correction2_sqrt = self._begin(p, group)
         t = p.dtype.type
         beta1, beta2 = group["betas"]
@@ -696,30 +762,65 @@ class Adam(Optimizer):
         update /= denom
         p.data += update
 
-    def _sparse_update(self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:
+    def _sparse_update(
+        self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         state, step_size, bias_correction2_sqrt = self._begin(p, group)
         beta1, beta2 = group["betas"]
-        _adam_rows(p, grad, state, group, one_minus_beta1=1 - beta1, beta2=beta2,
-                   one_minus_beta2=1 - beta2, weight_decay=group["weight_decay"],
-                   decay_factor=1 - group["lr"] * group["weight_decay"], step_size=step_size,
-                   bias_correction2_sqrt=bias_correction2_sqrt, decoupled=self._decoupled,
-                   amsgrad=bool(group["amsgrad"]), sparse_adam=False)
+        _adam_rows(
+            p,
+            grad,
+            state,
+            group,
+            one_minus_beta1=1 - beta1,
+            beta2=beta2,
+            one_minus_beta2=1 - beta2,
+            weight_decay=group["weight_decay"],
+            decay_factor=1 - group["lr"] * group["weight_decay"],
+            step_size=step_size,
+            bias_correction2_sqrt=bias_correction2_sqrt,
+            decoupled=self._decoupled,
+            amsgrad=bool(group["amsgrad"]),
+            sparse_adam=False,
+        )
 
 
-def _adam_rows(p: Parameter, grad: RowSparseGrad, state: dict[str, Any], group: dict[str, Any],
-               *, one_minus_beta1: float, beta2: float, one_minus_beta2: float,
-               weight_decay: float, decay_factor: float, step_size: float,
-               bias_correction2_sqrt: float, decoupled: bool, amsgrad: bool,
-               sparse_adam: bool) -> None:
+def _adam_rows(
+    p: Parameter,
+    grad: RowSparseGrad,
+    state: dict[str, Any],
+    group: dict[str, Any],
+    *,
+    one_minus_beta1: float,
+    beta2: float,
+    one_minus_beta2: float,
+    weight_decay: float,
+    decay_factor: float,
+    step_size: float,
+    bias_correction2_sqrt: float,
+    decoupled: bool,
+    amsgrad: bool,
+    sparse_adam: bool,
+) -> None:
     """Run the fused Adam-family kernel on the gradient's rows (float16: upcast those rows)."""
     if grad.nnz == 0:
         return
     compute = _compute_dtype(p.dtype)
     t = compute.type
-    scalars = (t(one_minus_beta1), t(beta2), t(one_minus_beta2), t(group["eps"]),
-               t(weight_decay), t(decay_factor), t(step_size), t(bias_correction2_sqrt),
-               bool(decoupled), bool(amsgrad), bool(group["maximize"]), bool(sparse_adam))
+    scalars = (
+        t(one_minus_beta1),
+        t(beta2),
+        t(one_minus_beta2),
+        t(group["eps"]),
+        t(weight_decay),
+        t(decay_factor),
+        t(step_size),
+        t(bias_correction2_sqrt),
+        bool(decoupled),
+        bool(amsgrad),
+        bool(group["maximize"]),
+        bool(sparse_adam),
+    )
     rows = grad.rows
     values = grad.values.astype(compute, copy=False)
     names = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if amsgrad else [])
@@ -771,10 +872,17 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
 
@@ -812,9 +920,14 @@ class SparseAdam(Optimizer):
                [ 0.1]])
     """
 
-    def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 maximize: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        maximize: bool = False,
+    ) -> None:
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "maximize": maximize}
         self._check_group(defaults)
         super().__init__(params, defaults)
@@ -832,8 +945,9 @@ class SparseAdam(Optimizer):
             )
         super()._check_grad(index, p)
 
-    def _sparse_update(self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:
+    def _sparse_update(
+        self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p.data)
@@ -844,7 +958,19 @@ class SparseAdam(Optimizer):
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         step_size = group["lr"] * math.sqrt(bias_correction2) / bias_correction1
-        _adam_rows(p, grad, state, group, one_minus_beta1=1 - beta1, beta2=beta2,
-                   one_minus_beta2=1 - beta2, weight_decay=0.0, decay_factor=1.0,
-                   step_size=step_size, bias_correction2_sqrt=1.0, decoupled=False,
-                   amsgrad=False, sparse_adam=True)
+        _adam_rows(
+            p,
+            grad,
+            state,
+            group,
+            one_minus_beta1=1 - beta1,
+            beta2=beta2,
+            one_minus_beta2=1 - beta2,
+            weight_decay=0.0,
+            decay_factor=1.0,
+            step_size=step_size,
+            bias_correction2_sqrt=1.0,
+            decoupled=False,
+            amsgrad=False,
+            sparse_adam=True,
+        )

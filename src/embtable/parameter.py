@@ -78,4 +78,6 @@ class Parameter:
             self.grad += grad
 
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.shape}, dtype={self.dtype}, requires_grad={self.requires_grad})"
+        return (
+            f"Parameter(shape={self.shape}, dtype={self.dtype}, requires_grad={self.requires_grad})"
+        )

@@ -68,7 +68,7 @@ def test_reads_file_written_by_safetensors(tmp_path) -> None:
         '{"format": "embtable-vocab", "version": 1, "tokens": ["a", "b", "c", "d"]}'
     )
     (tmp_path / "config.json").write_text("{}")
-    got, tokens, _ = load_table(tmp_path, mmap=True)
+    got, _, _ = load_table(tmp_path, mmap=True)
     assert_array_equal(got, weight)
     del got
 

@@ -61,7 +61,10 @@ def test_save_and_load_round_trip(tmp_path, mmap):
     unit = TextEmbedding.from_texts(["a b b c", "b d"], 5, rng=0, max_norm=2.0)
     unit.save(tmp_path / "table")
     assert sorted(p.name for p in (tmp_path / "table").iterdir()) == [
-        "config.json", "vocab.json", "weights.safetensors"]
+        "config.json",
+        "vocab.json",
+        "weights.safetensors",
+    ]
     loaded = TextEmbedding.load(tmp_path / "table", mmap=mmap)
     assert loaded.vocab == unit.vocab
     assert repr(loaded.embedding) == repr(unit.embedding)
@@ -70,7 +73,9 @@ def test_save_and_load_round_trip(tmp_path, mmap):
         data = loaded.embedding.weight.data
         assert not data.flags.owndata and not data.flags.writeable  # a view of the mapping
         assert not loaded.embedding.weight.requires_grad
-        with pytest.raises(ValueError, match="max_norm renormalises rows in place, but the weight is read-only"):
+        with pytest.raises(
+            ValueError, match="max_norm renormalises rows in place, but the weight is read-only"
+        ):
             loaded(["b d"])
         loaded.embedding.max_norm = unit.embedding.max_norm = None
     else:
@@ -80,9 +85,14 @@ def test_save_and_load_round_trip(tmp_path, mmap):
 
 def test_mismatched_table_is_refused():
     vocab = Vocab.build([["a", "b"]])
-    with pytest.raises(ShapeError, match=re.escape("the table has 3 rows but the vocabulary has 4 tokens")):
+    with pytest.raises(
+        ShapeError, match=re.escape("the table has 3 rows but the vocabulary has 4 tokens")
+    ):
         TextEmbedding(vocab, Embedding(3, 2, padding_idx=1))
-    with pytest.raises(ValueError, match=re.escape("the table's padding_idx None is not the vocabulary's <pad> id 1")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("the table's padding_idx None is not the vocabulary's <pad> id 1"),
+    ):
         TextEmbedding(vocab, Embedding(4, 2))
     with pytest.raises(TypeError, match="give an embedding, or embedding_dim"):
         TextEmbedding(vocab)

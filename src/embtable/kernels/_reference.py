@@ -39,8 +39,18 @@ def renorm_rows_(weight, rows, max_norm, norm_type):
             weight[row] *= max_norm / (norm + 1e-7)
 
 
-def bag_reduce(weight, ids, bag_starts, per_sample_weights, use_weights, mode, padding_idx,
-               out, bag_size, argmax):
+def bag_reduce(
+    weight,
+    ids,
+    bag_starts,
+    per_sample_weights,
+    use_weights,
+    mode,
+    padding_idx,
+    out,
+    bag_size,
+    argmax,
+):
     for b in range(len(bag_starts) - 1):
         positions = [i for i in range(bag_starts[b], bag_starts[b + 1]) if ids[i] != padding_idx]
         bag_size[b] = len(positions)

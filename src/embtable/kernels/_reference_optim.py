@@ -11,8 +11,20 @@ import numpy as np
 __all__ = ["adagrad_rows_", "adam_rows_", "sgd_rows_"]
 
 
-def sgd_rows_(weight, rows, grad_pos, grad_values, momentum_buffer, lr, momentum,
-              one_minus_dampening, weight_decay, nesterov, maximize, init_buffer):
+def sgd_rows_(
+    weight,
+    rows,
+    grad_pos,
+    grad_values,
+    momentum_buffer,
+    lr,
+    momentum,
+    one_minus_dampening,
+    weight_decay,
+    nesterov,
+    maximize,
+    init_buffer,
+):
     """Twin of :func:`embtable.kernels.optim.sgd_rows_`."""
     present = grad_pos >= 0
     g = np.zeros((len(rows), weight.shape[1]), dtype=weight.dtype)
@@ -42,9 +54,26 @@ def adagrad_rows_(weight, rows, grad_values, state_sum, clr, eps, weight_decay, 
     weight[rows] = weight[rows] + (-clr) * (g / std)
 
 
-def adam_rows_(weight, rows, grad_values, exp_avg, exp_avg_sq, max_exp_avg_sq, one_minus_beta1,
-               beta2, one_minus_beta2, eps, weight_decay, decay_factor, step_size,
-               bias_correction2_sqrt, decoupled, amsgrad, maximize, sparse_adam):
+def adam_rows_(
+    weight,
+    rows,
+    grad_values,
+    exp_avg,
+    exp_avg_sq,
+    max_exp_avg_sq,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    eps,
+    weight_decay,
+    decay_factor,
+    step_size,
+    bias_correction2_sqrt,
+    decoupled,
+    amsgrad,
+    maximize,
+    sparse_adam,
+):
     """Twin of :func:`embtable.kernels.optim.adam_rows_`."""
     g = -grad_values if maximize else grad_values
     m = exp_avg[rows]

@@ -15,8 +15,18 @@ __all__ = ["bag_reduce", "per_sample_weights_grad", "scatter_max_grad"]
 
 
 def _bag_reduce(parallel):
-    def bag_reduce(weight, ids, bag_starts, per_sample_weights, use_weights, mode, padding_idx,
-                   out, bag_size, argmax):
+    def bag_reduce(
+        weight,
+        ids,
+        bag_starts,
+        per_sample_weights,
+        use_weights,
+        mode,
+        padding_idx,
+        out,
+        bag_size,
+        argmax,
+    ):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         dim = weight.shape[1]
@@ -58,8 +68,18 @@ def _bag_reduce(parallel):
 _BAG_REDUCE = twins(_bag_reduce)
 
 
-def bag_reduce(weight, ids, bag_starts, per_sample_weights, use_weights, mode, padding_idx,
-               out, bag_size, argmax):
+def bag_reduce(
+    weight,
+    ids,
+    bag_starts,
+    per_sample_weights,
+    use_weights,
+    mode,
+    padding_idx,
+    out,
+    bag_size,
+    argmax,
+):
     """Pool each bag's rows into ``out[b]`` (zeros for an empty or all-padding bag).
 
     ``out`` must be zero-filled. ``bag_size[b]`` receives the number of non-padding ids. In max
@@ -68,8 +88,16 @@ def bag_reduce(weight, ids, bag_starts, per_sample_weights, use_weights, mode, p
     when strictly greater, so a NaN is kept only when it comes first, as in torch.
     """
     pick(_BAG_REDUCE, ids.shape[0] * weight.shape[1])(
-        weight, ids, bag_starts, per_sample_weights, use_weights, mode, padding_idx, out,
-        bag_size, argmax,
+        weight,
+        ids,
+        bag_starts,
+        per_sample_weights,
+        use_weights,
+        mode,
+        padding_idx,
+        out,
+        bag_size,
+        argmax,
     )
 
 
@@ -96,13 +124,14 @@ _SCATTER_MAX_GRAD = twins(_scatter_max_grad)
 def scatter_max_grad(argmax, grad_output, out):
     """``out[argmax[b, d], d] += grad_output[b, d]``, skipping ``argmax == -1``."""
     kernel = pick(_SCATTER_MAX_GRAD, argmax.size)
-    num_parts = 1 if kernel is _SCATTER_MAX_GRAD[0] else max(1, min(nb.get_num_threads(), out.shape[0]))
+    num_parts = (
+        1 if kernel is _SCATTER_MAX_GRAD[0] else max(1, min(nb.get_num_threads(), out.shape[0]))
+    )
     kernel(argmax, grad_output, num_parts, out)
 
 
 def _per_sample_weights_grad(parallel):
-    def per_sample_weights_grad(weight, ids, bag_of, grad_output, bag_size, mode, padding_idx,
-                                out):
+    def per_sample_weights_grad(weight, ids, bag_of, grad_output, bag_size, mode, padding_idx, out):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         dim = weight.shape[1]

@@ -22,8 +22,20 @@ __all__ = ["adagrad_rows_", "adam_rows_", "sgd_rows_"]
 
 
 def _sgd_rows_(parallel):
-    def sgd_rows_(weight, rows, grad_pos, grad_values, momentum_buffer, lr, momentum,
-                  one_minus_dampening, weight_decay, nesterov, maximize, init_buffer):
+    def sgd_rows_(
+        weight,
+        rows,
+        grad_pos,
+        grad_values,
+        momentum_buffer,
+        lr,
+        momentum,
+        one_minus_dampening,
+        weight_decay,
+        nesterov,
+        maximize,
+        init_buffer,
+    ):
         """SGD on ``weight[rows]``; ``grad_pos[i]`` is the gradient row of ``rows[i]`` or -1 (zero).
 
         With ``momentum != 0``, ``momentum_buffer[i]`` is the buffer of ``rows[i]`` (compact,
@@ -70,7 +82,7 @@ def sgd_rows_(weight, rows, *args):
 
 def _adagrad_rows_(parallel):
     def adagrad_rows_(weight, rows, grad_values, state_sum, clr, eps, weight_decay, maximize):
-        """Adagrad on ``weight[rows]`` with the gradient rows ``grad_values`` (torch's sparse rule)."""
+        """Adagrad on ``weight[rows]`` with gradient rows ``grad_values`` (torch's sparse rule)."""
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         dim = weight.shape[1]
@@ -99,15 +111,33 @@ def adagrad_rows_(weight, rows, *args):
 
 
 def _adam_rows_(parallel):
-    def adam_rows_(weight, rows, grad_values, exp_avg, exp_avg_sq, max_exp_avg_sq, one_minus_beta1,
-                   beta2, one_minus_beta2, eps, weight_decay, decay_factor, step_size,
-                   bias_correction2_sqrt, decoupled, amsgrad, maximize, sparse_adam):
+    def adam_rows_(
+        weight,
+        rows,
+        grad_values,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq,
+        one_minus_beta1,
+        beta2,
+        one_minus_beta2,
+        eps,
+        weight_decay,
+        decay_factor,
+        step_size,
+        bias_correction2_sqrt,
+        decoupled,
+        amsgrad,
+        maximize,
+        sparse_adam,
+    ):
         """Adam, AdamW or SparseAdam on ``weight[rows]``.
 
         ``sparse_adam`` selects torch's SparseAdam arithmetic (``step_size`` is then
         ``lr * sqrt(bc2) / bc1`` and ``bias_correction2_sqrt`` is unused); otherwise Adam's
-        single-tensor arithmetic (lerp for the first moment, ``step_size = lr / bc1``), with L2 weight
-        decay added to the gradient, or with ``decoupled`` AdamW decay ``weight *= decay_factor``.
+        single-tensor arithmetic (lerp for the first moment, ``step_size = lr / bc1``), with L2
+        weight decay added to the gradient, or with ``decoupled`` AdamW decay
+        ``weight *= decay_factor``.
         ``max_exp_avg_sq`` is used only with ``amsgrad``.
         """
         if parallel:  # the flag lives in the closure; see _parallel.twins

@@ -62,7 +62,8 @@ _RENORM_ROWS = twins(_renorm_rows)
 
 
 def renorm_rows_(weight, rows, max_norm, norm_type):
-    """Scale each ``weight[rows[k]]`` whose norm exceeds ``max_norm`` by ``max_norm / (norm + 1e-7)``.
+    """Scale each ``weight[rows[k]]`` whose norm exceeds ``max_norm`` by
+    ``max_norm / (norm + 1e-7)``.
 
     ``rows`` must be unique, so no two threads touch the same row.
     """

@@ -23,8 +23,9 @@ __all__ = ["group_rows", "scatter_add_rows", "segment_sum_rows"]
 
 
 def _scatter_add_rows(parallel):
-    def scatter_add_rows(ids, src, src_index, use_src_index, scale, use_scale, padding_idx,
-                         num_parts, out):
+    def scatter_add_rows(
+        ids, src, src_index, use_src_index, scale, use_scale, padding_idx, num_parts, out
+    ):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         num_rows = out.shape[0]
@@ -57,12 +58,19 @@ def scatter_add_rows(ids, src, src_index, scale, padding_idx, out):
     ``src_index`` and ``scale`` may be ``None`` (identity and 1).
     """
     kernel = pick(_SCATTER_ADD_ROWS, ids.shape[0] * out.shape[1])
-    num_parts = 1 if kernel is _SCATTER_ADD_ROWS[0] else max(1, min(nb.get_num_threads(), out.shape[0]))
+    num_parts = (
+        1 if kernel is _SCATTER_ADD_ROWS[0] else max(1, min(nb.get_num_threads(), out.shape[0]))
+    )
     kernel(
-        ids, src,
-        src_index if src_index is not None else np.empty(0, np.int64), src_index is not None,
-        scale if scale is not None else np.empty(0, out.dtype), scale is not None,
-        padding_idx, num_parts, out,
+        ids,
+        src,
+        src_index if src_index is not None else np.empty(0, np.int64),
+        src_index is not None,
+        scale if scale is not None else np.empty(0, out.dtype),
+        scale is not None,
+        padding_idx,
+        num_parts,
+        out,
     )
 
 
@@ -129,8 +137,9 @@ def group_rows(ids, num_rows, padding_idx):
 
 
 def _segment_sum_rows(parallel):
-    def segment_sum_rows(order, bounds, src, src_index, use_src_index, scale, use_scale,
-                         divide_by_count, out):
+    def segment_sum_rows(
+        order, bounds, src, src_index, use_src_index, scale, use_scale, divide_by_count, out
+    ):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         dim = out.shape[1]
@@ -165,8 +174,13 @@ def segment_sum_rows(order, bounds, src, src_index, scale, divide_by_count, out)
     each group's sum is divided by its size (``scale_grad_by_freq``).
     """
     pick(_SEGMENT_SUM_ROWS, order.shape[0] * out.shape[1])(
-        order, bounds, src,
-        src_index if src_index is not None else np.empty(0, np.int64), src_index is not None,
-        scale if scale is not None else np.empty(0, out.dtype), scale is not None,
-        divide_by_count, out,
+        order,
+        bounds,
+        src,
+        src_index if src_index is not None else np.empty(0, np.int64),
+        src_index is not None,
+        scale if scale is not None else np.empty(0, out.dtype),
+        scale is not None,
+        divide_by_count,
+        out,
     )

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+from .text_embedding import TextEmbedding
 from .tokenize import (
     Tokenizer,
     get_tokenizer,
@@ -18,7 +19,6 @@ from .tokenize import (
     regex_tokenize,
     whitespace_tokenize,
 )
-from .text_embedding import TextEmbedding
 from .vocab import Vocab
 
 __all__ = [

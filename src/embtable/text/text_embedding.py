@@ -46,7 +46,9 @@ def build_vocab(
     """A :class:`Vocab` of the tokens of ``texts`` (see :meth:`Vocab.build`)."""
     tokenize = get_tokenizer(tokenizer)
     return Vocab.build(
-        (tokenize(text) for text in texts), specials=specials, min_freq=min_freq,
+        (tokenize(text) for text in texts),
+        specials=specials,
+        min_freq=min_freq,
         max_size=max_size,
     )
 
@@ -65,8 +67,7 @@ def check_pairing(vocab: Vocab, num_embeddings: int, padding_idx: int | None) ->
         )
     if padding_idx != vocab.pad_id:
         raise ValueError(
-            f"the table's padding_idx {padding_idx} is not the vocabulary's <pad> id "
-            f"{vocab.pad_id}"
+            f"the table's padding_idx {padding_idx} is not the vocabulary's <pad> id {vocab.pad_id}"
         )
 
 
@@ -206,8 +207,14 @@ class TextEmbedding:
         """Pair ``vocab`` with the rows of pre-trained ``vectors`` (see
         :meth:`Embedding.from_vectors`); ``embedding.coverage`` reports the match."""
         embedding = Embedding.from_vectors(
-            vectors, vocab, oov=oov, freeze=freeze, padding_idx=vocab.pad_id, rng=rng,
-            lowercase_fallback=lowercase_fallback, **options,
+            vectors,
+            vocab,
+            oov=oov,
+            freeze=freeze,
+            padding_idx=vocab.pad_id,
+            rng=rng,
+            lowercase_fallback=lowercase_fallback,
+            **options,
         )
         return cls(vocab, embedding, tokenizer=tokenizer)
 
@@ -277,11 +284,15 @@ class TextEmbedding:
         weight, vocab, config = read_text_embedding(directory, mmap=mmap)
         trainable = bool(config.get("requires_grad", True)) and not mmap
         embedding = Embedding.from_pretrained(
-            weight, freeze=not trainable, padding_idx=config.get("padding_idx", vocab.pad_id),
+            weight,
+            freeze=not trainable,
+            padding_idx=config.get("padding_idx", vocab.pad_id),
             **layer_settings(config),
         )
         saved_tokenizer = config.get("tokenizer", "regex")
-        return cls(vocab, embedding, tokenizer=tokenizer if tokenizer is not None else saved_tokenizer)
+        return cls(
+            vocab, embedding, tokenizer=tokenizer if tokenizer is not None else saved_tokenizer
+        )
 
     def __repr__(self) -> str:
         return (

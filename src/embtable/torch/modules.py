@@ -130,7 +130,6 @@ class Embedding(torch.nn.Embedding):
             _attach(module, optimizer)
         return module  # type: ignore[return-value]
 
-
     @classmethod
     def from_vectors(
         cls,
@@ -139,7 +138,7 @@ class Embedding(torch.nn.Embedding):
         *,
         oov: str = "random",
         freeze: bool = True,
-        padding_idx: int | None | str = "vocab",
+        padding_idx: int | str | None = "vocab",
         rng: int | np.random.Generator | None = None,
         lowercase_fallback: bool = True,
         **options: Any,
@@ -152,8 +151,15 @@ class Embedding(torch.nn.Embedding):
         from .text import embedding_from_vectors
 
         return embedding_from_vectors(
-            cls, vectors, vocab, oov=oov, freeze=freeze, padding_idx=padding_idx, rng=rng,
-            lowercase_fallback=lowercase_fallback, **options,
+            cls,
+            vectors,
+            vocab,
+            oov=oov,
+            freeze=freeze,
+            padding_idx=padding_idx,
+            rng=rng,
+            lowercase_fallback=lowercase_fallback,
+            **options,
         )
 
 

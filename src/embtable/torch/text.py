@@ -38,18 +38,24 @@ def embedding_from_vectors(
     *,
     oov: str = "random",
     freeze: bool = True,
-    padding_idx: int | None | str = "vocab",
+    padding_idx: int | str | None = "vocab",
     rng: int | np.random.Generator | None = None,
     lowercase_fallback: bool = True,
     **options: Any,
 ) -> Embedding:
     """``cls.from_pretrained`` on ``vectors.align(vocab, ...)``; see ``Embedding.from_vectors``."""
     matrix, padding_idx, coverage = aligned_rows(
-        vectors, vocab, oov=oov, padding_idx=padding_idx, rng=rng,
+        vectors,
+        vocab,
+        oov=oov,
+        padding_idx=padding_idx,
+        rng=rng,
         lowercase_fallback=lowercase_fallback,
     )
     module = cls.from_pretrained(
-        torch.from_numpy(np.ascontiguousarray(matrix)), freeze=freeze, padding_idx=padding_idx,
+        torch.from_numpy(np.ascontiguousarray(matrix)),
+        freeze=freeze,
+        padding_idx=padding_idx,
         **options,
     )
     module.coverage = coverage
@@ -136,8 +142,14 @@ class TextEmbedding(torch.nn.Module):
         """Pair ``vocab`` with the rows of pre-trained ``vectors``; ``embedding.coverage``
         reports how many tokens were found."""
         embedding = Embedding.from_vectors(
-            vectors, vocab, oov=oov, freeze=freeze, padding_idx=vocab.pad_id, rng=rng,
-            lowercase_fallback=lowercase_fallback, **options,
+            vectors,
+            vocab,
+            oov=oov,
+            freeze=freeze,
+            padding_idx=vocab.pad_id,
+            rng=rng,
+            lowercase_fallback=lowercase_fallback,
+            **options,
         )
         return cls(vocab, embedding, tokenizer=tokenizer)
 
@@ -201,7 +213,10 @@ class TextEmbedding(torch.nn.Module):
             # torch tensors must be writable: map the same bytes copy-on-write.
             mapped = weight
             weight = np.memmap(
-                mapped.filename, dtype=mapped.dtype, mode="c", offset=mapped.offset,
+                mapped.filename,
+                dtype=mapped.dtype,
+                mode="c",
+                offset=mapped.offset,
                 shape=mapped.shape,
             )
         with warnings.catch_warnings():
@@ -211,11 +226,15 @@ class TextEmbedding(torch.nn.Module):
             tensor = tensor.to(device)
         trainable = bool(config.get("requires_grad", True)) and not mmap
         embedding = Embedding.from_pretrained(
-            tensor, freeze=not trainable, padding_idx=config.get("padding_idx", vocab.pad_id),
+            tensor,
+            freeze=not trainable,
+            padding_idx=config.get("padding_idx", vocab.pad_id),
             **layer_settings(config),
         )
         saved_tokenizer = config.get("tokenizer", "regex")
-        return cls(vocab, embedding, tokenizer=tokenizer if tokenizer is not None else saved_tokenizer)
+        return cls(
+            vocab, embedding, tokenizer=tokenizer if tokenizer is not None else saved_tokenizer
+        )
 
     def extra_repr(self) -> str:
         return f"vocab={len(self.vocab)} tokens, tokenizer={self.tokenizer!r}"
