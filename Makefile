@@ -29,5 +29,10 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) -m bench
 
+lint: $(VENV)/.installed-test
+	$(PIP) install --quiet ruff
+	$(PY) -m ruff check src bench tests examples
+	$(PY) -m ruff format --check src bench tests examples
+
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
