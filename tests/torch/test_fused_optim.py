@@ -202,3 +202,48 @@ def test_fused_api_errors():
         repr(et.RowOptimizer("adam", lr=0.1))
         == "RowOptimizer('adam', lr=0.1, eps=1e-08, betas=(0.9, 0.999))"
     )
+
+
+def test_fused_step_skips_a_frozen_bag_weight_when_only_psw_needs_grad():
+    bag = et.EmbeddingBag(6, 2, mode="sum", optimizer=et.RowOptimizer("sgd", lr=1.0))
+    bag.weight.requires_grad_(False)
+    before = bag.weight.detach().clone()
+    psw = torch.ones(3, requires_grad=True)
+    bag(torch.tensor([1, 2, 2]), torch.tensor([0]), psw).sum().backward()
+    assert torch.equal(bag.weight.detach(), before)
+    assert int(bag.optimizer.step) == 0 and psw.grad is not None
+
+
+def test_half_keeps_float32_optimizer_state():
+    torch.manual_seed(0)
+    layer = et.Embedding(4, 2, optimizer=et.RowOptimizer("adagrad", lr=0.01)).half()
+    assert layer.optimizer.sum.dtype == torch.float32
+    (layer(torch.tensor([1])).float() * 1e-4).sum().backward()
+    assert torch.isfinite(layer.weight).all()
+
+
+def test_fused_backward_from_threads_on_the_workqueue_layer(tmp_path):
+    # numba's workqueue layer aborts the process on concurrent launches; off the main thread
+    # every kernel, row-wise Adagrad included, must run serially.
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "threads.py"
+    script.write_text(
+        "import threading, torch, embtable.torch as et\n"
+        "mods = [et.Embedding(1000, 64, optimizer=et.RowOptimizer(rule, lr=0.1))\n"
+        "        for rule in ('rowwise_adagrad', 'adagrad', 'adam', 'sgd')]\n"
+        "ids = torch.randint(0, 1000, (4096,))\n"
+        "def work(m):\n"
+        "    for _ in range(10): m(ids).sum().backward()\n"
+        "threads = [threading.Thread(target=work, args=(m,)) for m in mods]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"

@@ -43,7 +43,9 @@ Differences from torch (deliberate; each is pinned by ``tests/torch/divergences.
 - The double backward of ``Embedding`` with ``scale_grad_by_freq`` is the true adjoint (torch's
   ignores the scaling); the sparse gradient is differentiable as a dense adjoint.
 - 2-D EmbeddingBag input with zero columns gives empty bags (torch: "step must be nonzero").
-- The sparse gradient is coalesced (torch's is not); the values are the same after
+- The sparse gradient the backward returns has sorted unique rows and is flagged coalesced
+  (torch's is not; ``.grad`` loses the flag when autograd accumulates it, the rows stay
+  unique); the values are the same after
   ``.coalesce()``, and torch's optimizers accept both.
 - ``per_sample_weights`` need not have the weight's dtype (torch raises ``RuntimeError``).
 - The legacy ``embedding_bag(weight, input)`` argument order is not swapped with a warning; it

@@ -264,7 +264,8 @@ class EmbeddingBagFunction(torch.autograd.Function):
             )
             if need_psw:
                 grad_psw = grad_psw.reshape(per_sample_weights.shape).to(per_sample_weights.dtype)
-        if optimizer is not None:  # after the psw gradient, which reads the weight as it was
+        if optimizer is not None and ctx.needs_input_grad[0]:
+            # after the psw gradient, which reads the weight as it was
             grad, _ = _F.bag_backward(
                 ctx.plan,
                 _numpy(grad_output),

@@ -121,6 +121,15 @@ class RowOptimizer(torch.nn.Module):
         self.reset_state()
         return self
 
+    def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        """``.to()``, ``.half()``, ...: the state follows the device but stays float32/float64
+        (float16 or bfloat16 accumulators would underflow, as they do in torch's optimizers)."""
+        super()._apply(fn, *args, **kwargs)
+        for name, buffer in self._buffers.items():
+            if buffer is not None and buffer.dtype in (torch.float16, torch.bfloat16):
+                self._buffers[name] = buffer.float()
+        return self
+
     @torch.no_grad()
     def reset_state(self) -> None:
         """Forget every step: zero moments, initial accumulators, ``step = 0``."""
