@@ -66,7 +66,7 @@ def trained(tmp_path_factory) -> Path:
 def test_train_writes_a_table_meta_and_word2vec_files(trained):
     weight, tokens, config = load_table(trained)
     assert weight.shape == (len(tokens), 12) and weight.dtype == np.float32
-    assert config == {"num_embeddings": len(tokens), "embedding_dim": 12}
+    assert config == {"num_embeddings": len(tokens), "embedding_dim": 12, "tokenizer": "regex"}
     meta = json.loads((trained / "meta.json").read_text())
     assert meta["hyperparameters"]["seed"] == 4 and meta["hyperparameters"]["epochs"] == 2
     assert meta["corpus"]["vocab_size"] == len(tokens)
@@ -186,8 +186,43 @@ def test_malformed_vectors_file_in_convert(tmp_path, capsys):
 
 
 def test_unknown_word_in_similar(trained, capsys):
-    err = _error(capsys, "similar", trained, "the", "zzzq", "-k", "2")
-    assert err.startswith("embtable: error: 'zzzq' not in the vocabulary of ")
+    assert main(["similar", str(trained), "the", "zzzq", "-k", "2"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        line for line in captured.err.splitlines() if line.startswith("embtable: error: ")
+    ]
+    assert captured.err.startswith("embtable: error: 'zzzq' not in the vocabulary of ")
+
+
+def test_convert_refuses_the_same_path_and_keeps_a_tables_vocabulary(trained, tmp_path, capsys):
+    err = _error(capsys, "convert", trained, trained)
+    assert err.startswith("embtable: error: IN and OUT are the same path")
+    assert main(["convert", str(trained), str(tmp_path / "copy")]) == 0
+    original = json.loads((trained / "vocab.json").read_text())
+    copied = json.loads((tmp_path / "copy" / "vocab.json").read_text())
+    assert copied == original and "counts" in copied
+    config = json.loads((tmp_path / "copy" / "config.json").read_text())
+    assert config == json.loads((trained / "config.json").read_text())
+    assert config["tokenizer"] == "regex"
+
+
+def test_convert_reports_tokens_a_text_format_cannot_hold(tmp_path, capsys):
+    from embtable.io import save_table
+
+    save_table(tmp_path / "spaced", np.ones((2, 3), np.float32), ["a b", "c"])
+    err = _error(capsys, "convert", tmp_path / "spaced", tmp_path / "out.txt")
+    assert err.startswith(f"embtable: error: cannot write {tmp_path / 'out.txt'} as word2vec: ")
+
+
+def test_info_with_a_malformed_meta_json(trained, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "table"
+    shutil.copytree(trained, copy)
+    (copy / "meta.json").write_text("{not json")
+    err = _error(capsys, "info", copy)
+    assert err.startswith(f"embtable: error: {copy / 'meta.json'}: not a valid meta.json: ")
     assert capsys.readouterr().out == ""
 
 

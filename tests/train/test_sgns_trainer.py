@@ -166,7 +166,11 @@ def test_save_writes_a_table_and_meta(lee, tmp_path):
     weight, tokens, config = load_table(tmp_path / "out")
     assert_array_equal(weight, model.input.weight.data)
     assert tokens == model.vocab.id_to_token
-    assert config == {"num_embeddings": len(tokens), "embedding_dim": 8}
+    assert config == {
+        "num_embeddings": len(tokens),
+        "embedding_dim": 8,
+        "tokenizer": model.config["tokenizer"],
+    }
     meta = json.loads((tmp_path / "out" / "meta.json").read_text())
     assert meta["hyperparameters"]["dim"] == 8 and meta["hyperparameters"]["min_count"] == 5
     assert meta["corpus"]["files"] == [str(LEE)]
@@ -194,3 +198,26 @@ def test_training_from_a_worker_thread_matches_the_main_thread(lee):
         results = [future.result() for future in [pool.submit(train) for _ in range(2)]]
     for result in results:
         assert_array_equal(result.input.weight.data, main.input.weight.data)
+
+
+def test_corpus_refuses_untokenised_strings():
+    with pytest.raises(
+        TypeError,
+        match=re.escape("sentences must be sequences of tokens, got the string 'the cat sat'"),
+    ):
+        Corpus.from_sentences(["the cat sat"], min_count=1)
+
+
+def test_an_epoch_without_pairs_is_an_error():
+    corpus = Corpus.from_sentences([["a"]] * 50, min_count=1)  # one-word sentences: no context
+    with pytest.raises(ValueError, match="epoch 1 trained no \\(word, context\\) pair"):
+        train_sgns(corpus, dim=4, epochs=1, threads=1, progress=False)
+
+
+def test_numpy_integer_options_save_as_json(lee, tmp_path):
+    model = train_sgns(
+        lee, dim=np.int64(4), epochs=np.int64(1), threads=np.int64(1), progress=False
+    )
+    model.save(tmp_path / "t")
+    meta = json.loads((tmp_path / "t" / "meta.json").read_text())
+    assert meta["hyperparameters"]["dim"] == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from embtable.cli._common import FORMATS, HelpFormatter, load_vectors
+from embtable.cli._common import FORMATS, HelpFormatter, fail, load_vectors
 
 __all__ = ["add_parser", "output_format", "run"]
 
@@ -73,9 +73,38 @@ def output_format(path: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Convert; return the exit status."""
-    vectors = load_vectors(args.input, args.source_format)
+    if os.path.exists(args.output) and os.path.realpath(args.input) == os.path.realpath(
+        args.output
+    ):
+        return fail(f"IN and OUT are the same path ({args.output}); write to a new path")
     target = args.target_format or output_format(args.output)
-    vectors.save(args.output, format=target)
+    if (
+        target == "embtable"
+        and args.source_format in (None, "embtable")
+        and os.path.isdir(os.path.join(args.input))
+        and os.path.isfile(os.path.join(args.input, "vocab.json"))
+    ):
+        return _copy_table(args.input, args.output)
+    vectors = load_vectors(args.input, args.source_format)
+    try:
+        vectors.save(args.output, format=target)
+    except ValueError as err:  # e.g. a token that the text format cannot hold
+        return fail(f"cannot write {args.output} as {target}: {err}")
     rows, dim = vectors.matrix.shape
     print(f"wrote {rows:,} x {dim} vectors to {os.fspath(args.output)} ({target})")
+    return 0
+
+
+def _copy_table(source: str, target: str) -> int:
+    """A table directory to another: the vocabulary (counts, specials) and the settings too."""
+    from embtable.io.tables import CONFIG_FILE, VOCAB_FILE, load_table, save_table
+    from embtable.text import Vocab
+
+    weight, _, config = load_table(source)
+    vocab = Vocab.load(os.path.join(source, VOCAB_FILE))
+    save_table(target, weight, vocab, config)
+    rows, dim = weight.shape
+    print(
+        f"wrote {rows:,} x {dim} vectors to {target} (embtable; {VOCAB_FILE} and {CONFIG_FILE} kept)"
+    )
     return 0

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from embtable.cli._common import FORMATS, HelpFormatter, load_vectors
+from embtable.cli._common import FORMATS, HelpFormatter, fail, load_vectors
 
 __all__ = ["add_parser", "run"]
 
@@ -42,16 +42,23 @@ def run(args: argparse.Namespace) -> int:
 
     vectors = load_vectors(args.directory, args.format)
     fmt = args.format or detect_format(args.directory)
+    meta = None
+    meta_path = os.path.join(args.directory, "meta.json")
+    if os.path.isdir(args.directory) and os.path.isfile(meta_path):
+        try:
+            with open(meta_path, encoding="utf-8") as stream:
+                meta = json.load(stream)
+            if not isinstance(meta, dict):
+                raise ValueError(f"expected a JSON object, got {type(meta).__name__}")
+        except ValueError as err:  # json.JSONDecodeError is a ValueError
+            return fail(f"{meta_path}: not a valid meta.json: {err}")
     rows, dim = vectors.matrix.shape
     print(f"path:    {os.fspath(args.directory)}")
     print(f"format:  {fmt}")
     print(f"vectors: {rows:,} x {dim} {vectors.matrix.dtype}")
     head = ", ".join(vectors.tokens[:10])
     print(f"tokens:  {head}{', ...' if rows > 10 else ''}")
-    meta_path = os.path.join(args.directory, "meta.json")
-    if os.path.isdir(args.directory) and os.path.isfile(meta_path):
-        with open(meta_path, encoding="utf-8") as stream:
-            meta = json.load(stream)
+    if meta is not None:
         print("training (meta.json):")
         for section in ("hyperparameters", "corpus", "training"):
             values = meta.get(section, {})

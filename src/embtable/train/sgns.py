@@ -70,6 +70,8 @@ class Corpus:
         tokens_read: tokens read, including those dropped by ``min_count`` or ``max_vocab``.
         files: the files read, in order (empty for in-memory sentences).
         min_count, max_vocab, max_sentence_length: the options it was built with.
+        tokenizer: the :func:`~embtable.text.get_tokenizer` name the files were split with
+            (``"regex"`` or ``"regex-cased"``); ``None`` for sentences tokenised by the caller.
 
     Example:
         >>> corpus = Corpus.from_sentences([["a", "b", "a"], ["c", "a", "b"]], min_count=2)
@@ -91,6 +93,7 @@ class Corpus:
     min_count: int = 1
     max_vocab: int | None = None
     max_sentence_length: int = 10_000
+    tokenizer: str | None = None
 
     def __len__(self) -> int:
         """Return the number of retained words."""
@@ -143,7 +146,8 @@ class Corpus:
             max_vocab=max_vocab,
             max_sentence_length=max_sentence_length,
         )
-        return dataclasses.replace(corpus, files=tuple(paths))
+        tokenizer = "regex" if lower else "regex-cased"
+        return dataclasses.replace(corpus, files=tuple(paths), tokenizer=tokenizer)
 
     @classmethod
     def from_sentences(
@@ -169,6 +173,11 @@ class Corpus:
         chunks: list[NDArray[np.int32]] = []
         lengths: list[int] = []
         for sentence in sentences:
+            if isinstance(sentence, str):
+                raise TypeError(
+                    f"sentences must be sequences of tokens, got the string {sentence[:40]!r}; "
+                    "split it first (e.g. embtable.text.regex_tokenize)"
+                )
             get = first_seen.setdefault
             provisional = [get(token, len(first_seen)) for token in sentence]
             chunks.append(np.asarray(provisional, dtype=np.int32))
@@ -343,6 +352,7 @@ class SkipGramModel:
             {
                 "num_embeddings": len(self.vocab),
                 "embedding_dim": int(self.input.weight.data.shape[1]),
+                "tokenizer": self.config.get("tokenizer"),
             },
         )
         meta = {
@@ -438,6 +448,10 @@ def train_sgns(
             f"the corpus has {len(corpus)} retained words in a vocabulary of {vocab_size}; "
             "training needs at least 2 (lower min_count or add text)"
         )
+    dim, window, negative, epochs, threads, seed = (
+        int(value) for value in (dim, window, negative, epochs, threads, seed)
+    )
+    sample, alpha, min_alpha = float(sample), float(alpha), float(min_alpha)
     config = {
         "dim": dim,
         "window": window,
@@ -448,6 +462,7 @@ def train_sgns(
         "min_alpha": min_alpha,
         "threads": threads,
         "seed": seed,
+        "tokenizer": corpus.tokenizer,
         "min_count": corpus.min_count,
         "max_vocab": corpus.max_vocab,
         "max_sentence_length": corpus.max_sentence_length,
@@ -549,7 +564,13 @@ def train_sgns(
                         refresh=False,
                     )
                     bar.update(block_words)
-            epoch_losses.append(epoch_loss / max(epoch_pairs, 1))
+            if epoch_pairs == 0:
+                raise ValueError(
+                    f"epoch {epoch + 1} trained no (word, context) pair: the corpus has "
+                    f"{n_words} retained words in sentences too short or too sub-sampled to "
+                    f"pair (lower sample={sample} or min_count, or add text)"
+                )
+            epoch_losses.append(epoch_loss / epoch_pairs)
         seconds = time.perf_counter() - started
     finally:
         numba.set_num_threads(previous_threads)
