@@ -144,7 +144,9 @@ def test_negative_size():
 
 
 def test_float_size():
-    with pytest.raises(TypeError, match=re.escape("num_embeddings must be an integer, got float 2.0")):
+    with pytest.raises(
+        TypeError, match=re.escape("num_embeddings must be an integer, got float 2.0")
+    ):
         embtable.Embedding(2.0, 3)
 
 

@@ -165,3 +165,43 @@ def test_bundled_files_are_the_shared_ones() -> None:
         assert len(text) > 5000
     with bundled_path("questions-words.txt") as path, open(path, encoding="utf-8") as lines:
         assert sum(1 for line in lines if not line.startswith(":")) == 19544
+
+
+def _tiny_vectors() -> Vectors:
+    return Vectors(["a", "b"], np.array([[1.0, 0], [0, 1]]))
+
+
+@pytest.mark.parametrize(
+    ("evaluate", "content", "message"),
+    [
+        (
+            evaluate_word_pairs,
+            b"a\tb\t1\ncaf\xe9\tb\t3\n",
+            "pairs.txt:2: the bytes b'\\xe9' are not valid utf-8",
+        ),
+        (
+            evaluate_analogies,
+            b": s\r\na b a b\r\n\xff b a b\r\n",
+            "pairs.txt:3: the bytes b'\\xff' are not valid utf-8",
+        ),
+    ],
+)
+def test_undecodable_file_names_the_line(tmp_path, evaluate, content, message) -> None:
+    path = tmp_path / "pairs.txt"
+    path.write_bytes(content)
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        evaluate(_tiny_vectors(), path)
+
+
+@pytest.mark.parametrize("evaluate", [evaluate_word_pairs, evaluate_analogies])
+def test_truncated_compressed_file(tmp_path, evaluate) -> None:
+    import gzip
+
+    data = gzip.compress(b": s\n" + b"a\tb\t1\n" * 50000)
+    path = tmp_path / "pairs.txt.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        VectorFormatError,
+        match=re.escape("pairs.txt.gz: the compressed file is truncated or corrupt"),
+    ):
+        evaluate(_tiny_vectors(), path)

@@ -202,3 +202,30 @@ def test_align_errors() -> None:
         ValueError, match=re.escape("oov='random' needs a non-empty table; use oov='zeros'")
     ):
         Vectors([], np.zeros((0, 2))).align(["a"])
+
+
+@pytest.mark.parametrize("k", [1, 5, 199])
+def test_most_similar_ties_keep_row_order(k) -> None:
+    matrix = np.zeros((200, 3))
+    matrix[:, 0] = 1
+    matrix[0] = [1, 1, 0]
+    vectors = Vectors([f"w{i}" for i in range(200)], matrix)
+    expected = [f"w{i}" for i in range(1, k + 1)]
+    assert [word for word, _ in vectors.most_similar("w0", k=k)] == expected
+    # w0 scores 0.707 against the query, every other row 1.0: the top k are w1..wk
+    assert [word for word, _ in vectors.most_similar([1.0, 0, 0], k=k)] == expected
+
+
+def test_most_similar_ties_across_scores() -> None:
+    # rows 1, 3, 5 tie above rows 0, 2, 4 (which tie too); the cut falls inside the second tie
+    matrix = np.array([[1, 1], [1, 0], [1, 1], [1, 0], [1, 1], [1, 0], [0, 1]], float)
+    vectors = Vectors([f"w{i}" for i in range(7)], matrix)
+    found = vectors.most_similar([1.0, 0], k=5)
+    assert [word for word, _ in found] == ["w1", "w3", "w5", "w0", "w2"]
+    assert [word for word, _ in vectors.most_similar([1.0, 0], k=5, exclude=["w3"])] == [
+        "w1",
+        "w5",
+        "w0",
+        "w2",
+        "w4",
+    ]

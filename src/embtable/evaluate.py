@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._errors import VectorFormatError
-from .io._open import open_text_read
+from .io._open import iter_text_lines
 from .vectors import Vectors
 
 __all__ = [
@@ -308,7 +308,8 @@ def evaluate_word_pairs(
         dummy4unknown: keep pairs with unknown words, with similarity 0.
 
     Raises:
-        VectorFormatError: no usable pair in the file.
+        VectorFormatError: no usable pair in the file; text that is not valid ``encoding``
+            (naming the file and line); a truncated or corrupt gzip/bzip2 file.
 
     Example:
         >>> vectors = Vectors(
@@ -326,11 +327,8 @@ def evaluate_word_pairs(
     model: list[float] = []
     oov = 0
     skipped: list[int] = []
-    with (
-        _resolve(path, "wordsim353.tsv") as file,
-        open_text_read(file, encoding=encoding) as stream,
-    ):
-        for line_no, line in enumerate(stream, start=1):
+    with _resolve(path, "wordsim353.tsv") as file:
+        for line_no, line in enumerate(iter_text_lines(file, encoding=encoding), start=1):
             if line.startswith("#"):
                 continue
             fields = line.split(delimiter)
@@ -444,7 +442,9 @@ def evaluate_analogies(
         encoding: the file's encoding.
 
     Raises:
-        VectorFormatError: a question before the first section line, or no question at all.
+        VectorFormatError: a question before the first section line, or no question at all;
+            text that is not valid ``encoding`` (naming the file and line); a truncated or
+            corrupt gzip/bzip2 file.
 
     Example:
         >>> vectors = Vectors(
@@ -461,11 +461,8 @@ def evaluate_analogies(
     names: list[str] = []
     questions: list[tuple[int, Quadruplet]] = []  # (section index, words)
     skipped: list[int] = []
-    with (
-        _resolve(path, "questions-words.txt") as file,
-        open_text_read(file, encoding=encoding) as stream,
-    ):
-        for line_no, line in enumerate(stream, start=1):
+    with _resolve(path, "questions-words.txt") as file:
+        for line_no, line in enumerate(iter_text_lines(file, encoding=encoding), start=1):
             if line.startswith(": "):
                 names.append(line.lstrip(": ").strip())
                 continue

@@ -316,8 +316,15 @@ class Vectors:
         k = min(int(k), scores.size - len(set(excluded)))
         if k <= 0:
             return []
-        best = np.argpartition(scores, scores.size - k)[scores.size - k :]
-        best = best[np.argsort(-scores[best], kind="stable")]
+        # The k best, ties kept in row order: every row above the k-th best score, then the
+        # first rows equal to it (argpartition alone picks tied rows in no set order).
+        # NaN ranks below every number, but above the excluded rows (-inf).
+        ranked = np.where(np.isnan(scores), np.finfo(scores.dtype).min, scores)
+        threshold = np.partition(ranked, ranked.size - k)[ranked.size - k]
+        above = np.flatnonzero(ranked > threshold)
+        tied = np.flatnonzero(ranked == threshold)[: k - above.size]
+        best = np.concatenate((above, tied))
+        best = best[np.lexsort((best, -ranked[best]))]
         tokens = self._tokens
         return [(tokens[i], float(scores[i])) for i in best.tolist()]
 

@@ -62,6 +62,9 @@ def test_crlf_blank_lines_and_no_final_newline(tmp_path) -> None:
             b"a 1\nb 2\na 3\n",
             "glove.6B.50d.txt:3: duplicate token 'a', first seen at glove.6B.50d.txt:1",
         ),
+        (b"", "glove.6B.50d.txt: the file is empty (it holds no vector line)"),
+        (b"\n\n  \r\n\t\n", "glove.6B.50d.txt: the file is empty (it holds no vector line)"),
+        (b"\xef\xbb\xbf", "glove.6B.50d.txt: the file is empty (it holds no vector line)"),
     ],
 )
 def test_errors(tmp_path, content, message) -> None:
@@ -87,3 +90,39 @@ def test_bad_limit_and_dtype(tmp_path) -> None:
         match=re.escape("dtype must be a floating dtype (float16, float32, float64), got int32"),
     ):
         read_glove(DATA / "test_glove.txt", dtype=np.int32)
+
+
+def test_empty_file_with_limit_zero_reads_nothing(tmp_path) -> None:
+    path = tmp_path / "g.txt"
+    path.write_bytes(b"")
+    tokens, matrix = read_glove(path, limit=0)
+    assert tokens == [] and matrix.shape == (0, 0)
+
+
+def test_utf8_bom_is_skipped(tmp_path) -> None:
+    path = tmp_path / "g.txt"
+    path.write_bytes(b"\xef\xbb\xbfcat 1 2\r\ndog 3 4\r\n")
+    assert detect_format(path) == "glove"
+    tokens, matrix = read_glove(path)
+    assert tokens == ["cat", "dog"]
+    assert_array_equal(matrix, np.array([[1, 2], [3, 4]], np.float32))
+    # only at the start: elsewhere it is part of a token
+    path.write_bytes(b"cat 1 2\n\xef\xbb\xbfdog 3 4\n")
+    assert read_glove(path)[0] == ["cat", "\ufeffdog"]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2"])
+def test_truncated_or_corrupt_compressed_file(tmp_path, suffix) -> None:
+    import bz2
+    import gzip
+
+    compress = gzip.compress if suffix == ".gz" else bz2.compress
+    data = compress(b"".join(b"w%d 0.5 0.25\n" % i for i in range(20000)))
+    path = tmp_path / f"glove.txt{suffix}"
+    path.write_bytes(data[: len(data) // 2])
+    message = f"glove.txt{suffix}: the compressed file is truncated or corrupt"
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        read_glove(path)
+    path.write_bytes(data[:12] + b"\xff" * 64 + data[76:])
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        read_glove(path)

@@ -174,3 +174,93 @@ def test_unsupported_dtype(tmp_path) -> None:
 def test_missing_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError):
         load_table(tmp_path)
+
+
+def _edit_weight_entry(directory, **changes) -> None:
+    path = directory / "weights.safetensors"
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    header["weight"].update(changes)
+    encoded = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + length :])
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"data_offsets": [-8, 16]},
+            "weights.safetensors: tensor 'weight' of shape [2, 3] needs 24 bytes, but its "
+            "data_offsets are [-8, 16]",
+        ),
+        (
+            {"data_offsets": ["0", "24"]},
+            "weights.safetensors: tensor 'weight' of shape [2, 3] needs 24 bytes, but its "
+            "data_offsets are ['0', '24']",
+        ),
+        (
+            {"data_offsets": [0.0, 24.0]},
+            "weights.safetensors: tensor 'weight' of shape [2, 3] needs 24 bytes, but its "
+            "data_offsets are [0.0, 24.0]",
+        ),
+        (
+            {"dtype": ["F32"]},
+            "weights.safetensors: tensor 'weight' has dtype ['F32']; supported: F16, F32, F64",
+        ),
+        (
+            {"shape": [True, 3]},
+            "weights.safetensors: tensor 'weight' must be 2-D with integer sizes >= 0, "
+            "has shape [True, 3]",
+        ),
+    ],
+)
+@pytest.mark.parametrize("mmap", [False, True])
+def test_bad_safetensors_entries(tmp_path, changes, message, mmap) -> None:
+    save_table(tmp_path, np.ones((2, 3), np.float32), ["a", "b"])
+    _edit_weight_entry(tmp_path, **changes)
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        load_table(tmp_path, mmap=mmap)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"specials": [["a"]]}, 'vocab.json: "specials" must be a list of tokens'),
+        ({"specials": [1]}, 'vocab.json: "specials" must be a list of tokens'),
+        (
+            {"specials": ["a"], "unk_token": ["a"]},
+            "vocab.json: \"unk_token\" ['a'] must be null or one of the specials ['a']",
+        ),
+    ],
+)
+def test_bad_vocab_specials(tmp_path, fields, message) -> None:
+    save_table(tmp_path, np.ones((2, 3), np.float32), ["a", "b"])
+    document = {"format": "embtable-vocab", "version": 1, "tokens": ["a", "b"], **fields}
+    (tmp_path / "vocab.json").write_text(json.dumps(document))
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        load_table(tmp_path)
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        Vocab.load(tmp_path / "vocab.json")
+
+
+def test_config_not_utf8(tmp_path) -> None:
+    save_table(tmp_path, np.ones((2, 3), np.float32), ["a", "b"])
+    (tmp_path / "config.json").write_bytes(b"\xff\xfe")
+    with pytest.raises(
+        VectorFormatError, match=re.escape("config.json: not valid UTF-8 (invalid start byte)")
+    ):
+        load_table(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "config", "message"),
+    [
+        (["a", "\ud800"], {}, "token 1 ('\\ud800') cannot be saved: it is not encodable as UTF-8"),
+        (["a", "b"], {"x": "\udcff"}, "config cannot be saved as UTF-8: it holds '\\udcff'"),
+    ],
+)
+def test_unencodable_text_writes_nothing(tmp_path, tokens, config, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        save_table(tmp_path / "t", np.ones((2, 3), np.float32), tokens, config)
+    assert not (tmp_path / "t").exists()

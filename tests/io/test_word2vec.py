@@ -114,10 +114,7 @@ def test_shipped_files_equal_gensim(name, binary, kwargs) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (
-            b"",
-            "v.txt:1: expected a header '<count> <dimension>' (two integers, dimension >= 1), found ''",
-        ),
+        (b"", "v.txt: the file is empty"),
         (
             b"2 x\na 1\n",
             "v.txt:1: expected a header '<count> <dimension>' (two integers, dimension >= 1), found '2 x'",
@@ -243,3 +240,167 @@ def test_compressed_text_reading(tmp_path) -> None:
             read_word2vec_text(tmp_path / name)[1],
             read_word2vec_text(DATA / "word2vec_pre_kv_c")[1],
         )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"2 3\ncat 1 0 0\ndog 0 1 0\n",  # short numbers: 4*D bytes run past the line
+        b"2 3\r\ncat 1 0 0\r\ndog 0 1 0\r\n",  # CRLF
+        b"2 2\ncat 0.1 0.2\ndog 0.3 0.4\n",
+        b"2 2\ncat 0.1234 0.2345\ndog 0.3 0.4\n",
+        b"1 2\ncat nan -inf\n",
+        b"1 1\nx 1",  # no final line break
+        b"1 2\n\ncat\t1e-3 +2\n",  # blank line, tab, exponent and sign
+        b"\xef\xbb\xbf2 3\ncat 1 0 0\ndog 0 1 0\n",  # UTF-8 BOM
+    ],
+)
+def test_detects_text_with_short_numbers(tmp_path, content) -> None:
+    path = tmp_path / "f.txt"
+    path.write_bytes(content)
+    assert detect_format(path) == "word2vec"
+    tokens, matrix = read_word2vec_text(path)
+    assert matrix.shape[0] == len(tokens)
+    gz = tmp_path / "f.txt.gz"
+    gz.write_bytes(gzip.compress(content))
+    assert detect_format(gz) == "word2vec"
+
+
+def test_detects_gensim_integer_text(tmp_path) -> None:
+    gensim = pytest.importorskip("gensim")
+    path = tmp_path / "g.txt"
+    kv = gensim.models.KeyedVectors(3)
+    kv.add_vectors(["a", "b"], np.array([[1, 0, 0], [0, 1, 0]], np.float32))
+    kv.save_word2vec_format(str(path))
+    assert detect_format(path) == "word2vec"
+    from embtable.vectors import Vectors
+
+    assert Vectors.load(path).tokens == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "matrix",
+    [
+        np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),  # bytes 00 00 80 3f
+        np.full((2, 3), np.frombuffer(b"\x01\n\x00\x00", "<f4")[0]),  # "\n" inside the data
+        np.full((2, 3), np.frombuffer(b"12e\x00", "<f4")[0]),  # number bytes, then one not
+    ],
+)
+@pytest.mark.parametrize("newline", [True, False])
+def test_detects_binary(tmp_path, matrix, newline) -> None:
+    path = tmp_path / "f.bin"
+    write_word2vec_binary(path, ["cat", "dog"], matrix)
+    if not newline:  # gensim writes no line break after a vector
+        data = path.read_bytes().replace(b"\ndog", b"dog")
+        path.write_bytes(data[:-1])
+    assert detect_format(path) == "word2vec-binary"
+    assert read_word2vec_binary(path)[0] == ["cat", "dog"]
+
+
+def test_detects_glove_like_header_as_text_and_reports_counts(tmp_path) -> None:
+    # a first record with number bytes but another count stays text, so the error names it
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"10 5\n20 6\n")
+    assert detect_format(path) == "word2vec"
+
+
+def test_utf8_bom_before_header(tmp_path) -> None:
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"\xef\xbb\xbf1 2\ncat 1 2\n")
+    assert read_word2vec_text(path)[0] == ["cat"]
+    binary = tmp_path / "v.bin"
+    write_word2vec_binary(binary, ["cat"], np.ones((1, 2)))
+    binary.write_bytes(b"\xef\xbb\xbf" + binary.read_bytes())
+    assert detect_format(binary) == "word2vec-binary"
+    assert read_word2vec_binary(binary)[0] == ["cat"]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2"])
+@pytest.mark.parametrize("binary", [False, True])
+def test_truncated_or_corrupt_compressed_file(tmp_path, suffix, binary) -> None:
+    path = tmp_path / f"v{suffix}"
+    tokens = [f"w{i}" for i in range(5000)]
+    matrix = np.arange(5000 * 8, dtype=np.float32).reshape(5000, 8) / 7
+    (write_word2vec_binary if binary else write_word2vec_text)(path, tokens, matrix)
+    data = path.read_bytes()
+    read = read_word2vec_binary if binary else read_word2vec_text
+    message = f"v{suffix}: the compressed file is truncated or corrupt"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        read(path)
+    path.write_bytes(data[:40] + b"\xff" * 64 + data[104:])
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        read(path)
+    # detection reads the first 64 KiB: a gzip file cut later is still told (bzip2 decodes
+    # 900 kB blocks whole), one cut sooner fails
+    if suffix == ".gz":
+        path.write_bytes(data[: len(data) - 30])
+        assert detect_format(path) == ("word2vec-binary" if binary else "word2vec")
+    path.write_bytes(data[:60])
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        detect_format(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"99999999999 100\nab",
+            "v.bin: record 1 of 99999999999 (byte 16): the file is truncated; it ends inside a "
+            "token (its size leaves room for at most 0 vectors of 100 numbers: the header "
+            "'99999999999 100' may be corrupt)",
+        ),
+        (
+            b"1000000 2\ncat \x00\x00\x80?\x00\x00\x80?\n",
+            "v.bin: record 2 of 1000000 (byte 22): the file is truncated; it ends (its size "
+            "leaves room for at most 1 vectors of 2 numbers: the header '1000000 2' may be "
+            "corrupt)",
+        ),
+        (
+            b"1 9999999999\nab",
+            "v.bin:1: the header declares dimension 9999999999, more than the 16777216 "
+            "embtable reads; the header is corrupt",
+        ),
+    ],
+)
+def test_corrupt_header_count_does_not_allocate(tmp_path, content, message) -> None:
+    path = tmp_path / "v.bin"
+    path.write_bytes(content)
+    with pytest.raises(VectorFormatError, match=re.escape(message)):
+        read_word2vec_binary(path)
+    gz = tmp_path / "v.bin.gz"
+    gz.write_bytes(gzip.compress(content))
+    with pytest.raises(
+        VectorFormatError,
+        match=re.escape("the file is truncated")
+        if b"9999999999\n" not in content
+        else re.escape("the header is corrupt"),
+    ):
+        read_word2vec_binary(gz)
+
+
+def test_corrupt_header_count_text(tmp_path) -> None:
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"99999999999 2\ncat 1 2\n")
+    with pytest.raises(
+        VectorFormatError,
+        match=re.escape(
+            "v.txt:1: the header declares 99999999999 vectors, but the file holds 1; "
+            "the file is truncated"
+        ),
+    ):
+        read_word2vec_text(path)
+
+
+def test_compressed_binary_grows_its_matrix(tmp_path, rng, monkeypatch) -> None:
+    from embtable.io import _parse
+
+    monkeypatch.setattr(_parse, "_GROW_ROWS_BYTES", 3 * 4 * 5)  # start at 3 rows, then double
+    tokens = [f"w{i}" for i in range(37)]
+    matrix = rng.normal(size=(37, 5)).astype(np.float32)
+    path = tmp_path / "v.bin.gz"
+    write_word2vec_binary(path, tokens, matrix)
+    read_tokens, read_matrix = read_word2vec_binary(path)
+    assert read_tokens == tokens
+    assert_array_equal(read_matrix, matrix)
+    assert_array_equal(read_word2vec_binary(path, limit=10)[1], matrix[:10])

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from embtable import VectorFormatError
 from embtable.text import (
     get_tokenizer,
     iter_lines,
@@ -121,9 +122,83 @@ def test_iter_lines_rejects_bad_paths_and_bad_bytes(tmp_path) -> None:
         list(iter_lines([3]))  # type: ignore[list-item]
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok\n\xff\xfe\n")
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(
+        VectorFormatError,
+        match=re.escape(
+            "bad.txt:2: the bytes b'\\xff' are not valid utf-8 (invalid start byte); "
+            "re-encode the file as utf-8, or pass the encoding it uses"
+        ),
+    ):
         list(iter_lines(bad))
     assert list(iter_lines(bad, errors="replace")) == ["ok", "\ufffd\ufffd"]
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"\xe9", 1),
+        (b"a\r\nb\r\ncaf\xe9\n", 3),  # CRLF
+        (b"a\rb\rc\r\xe9\n", 4),  # lone CR ends lines too
+        (b"a\n" * 20000 + b"x\xe9\n", 20001),  # far beyond the text layer's first chunk
+        (b"ok\n\xe2\x82", 2),  # cut inside a multi-byte character at the end
+    ],
+)
+def test_iter_lines_names_the_line_of_undecodable_bytes(tmp_path, content, line) -> None:
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(content)
+    with pytest.raises(VectorFormatError, match=re.escape(f"corpus.txt:{line}: the bytes ")):
+        list(iter_lines(path))
+    gz = tmp_path / "corpus.txt.gz"
+    gz.write_bytes(gzip.compress(content))
+    with pytest.raises(VectorFormatError, match=re.escape(f"corpus.txt.gz:{line}: the bytes ")):
+        list(iter_lines(gz))
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress])
+def test_iter_lines_truncated_or_corrupt_compressed_file(tmp_path, compress) -> None:
+    data = compress(("word " * 20 + "\n").encode() * 5000)
+    truncated = tmp_path / "truncated.txt.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        VectorFormatError,
+        match=re.escape("truncated.txt.gz: the compressed file is truncated or corrupt"),
+    ):
+        list(iter_lines(truncated))
+    corrupt = tmp_path / "corrupt.txt.gz"
+    corrupt.write_bytes(data[:12] + b"\xff" * 64 + data[76:])
+    with pytest.raises(
+        VectorFormatError,
+        match=re.escape("corrupt.txt.gz: the compressed file is truncated or corrupt"),
+    ):
+        list(iter_lines(corrupt))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("カタ・カナ", ["カ", "タ", "カ", "ナ"]),  # U+30FB middle dot is punctuation
+        ("ア\u30a0イ", ["ア", "イ"]),  # U+30A0 double hyphen
+        ("か\u309b き\u309c", ["か", "き"]),  # spacing sound marks are symbols
+        ("ー\u309dヽヿ", ["ー", "\u309d", "ヽ", "ヿ"]),  # length and iteration marks are letters
+    ],
+)
+def test_kana_punctuation_is_dropped(text, expected) -> None:
+    assert regex_tokenize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\u0301abc", ["abc"]),  # a leading mark is dropped, not glued to the word
+        ("x \u0301\u0302 y", ["x", "y"]),  # marks after a space are dropped
+        ("(\u0301a)", ["a"]),
+        ("a\u0301b", ["áb"]),  # NFC composes; a mark after a letter stays in the word
+        ("\u0915\u093f", ["\u0915\u093f"]),  # Devanagari vowel sign continues the word
+        ("l'\u0301a", ["l", "a"]),  # nor does a mark start the part after an apostrophe
+    ],
+)
+def test_combining_marks_never_start_a_token(text, expected) -> None:
+    assert regex_tokenize(text) == expected
 
 
 def test_iter_tokenized_on_real_corpus() -> None:

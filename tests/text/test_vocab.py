@@ -256,3 +256,40 @@ def test_eq_and_repr() -> None:
     assert repr(Vocab.build(DATA)) == (
         "Vocab(7 tokens: '<unk>', '<pad>', 'a', 'b', 'c', ...; unk='<unk>', pad='<pad>')"
     )
+
+
+def test_lookup_indices_of_an_iterator_without_unk() -> None:
+    vocab = Vocab.build([["a"]], specials=(), unk_token=None, pad_token=None)
+    message = "token 'zz' at position 1 is not in the vocabulary of 1 tokens"
+    with pytest.raises(KeyError, match=re.escape(message)):
+        vocab.lookup_indices(iter(["a", "zz"]))
+    with pytest.raises(KeyError, match=re.escape(message)):
+        vocab.lookup_indices(token for token in ["a", "zz"])
+    assert_array_equal(vocab.lookup_indices(iter(["a"])), [0])
+
+
+def test_save_unencodable_token_writes_nothing(tmp_path) -> None:
+    vocab = Vocab.build([["a", "\ud800"]])
+    path = tmp_path / "vocab.json"
+    with pytest.raises(
+        ValueError,
+        match=re.escape("token 3 ('\\ud800') cannot be saved: it is not encodable as UTF-8"),
+    ):
+        vocab.save(path)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("ids", "shown"),
+    [
+        (np.array([2**64 - 1], np.uint64), "id 18446744073709551615 at position 0"),
+        (np.array([1, 2**63], np.uint64), "id 9223372036854775808 at position 1"),
+        (np.array([[0], [255]], np.uint8), "id 255 at position (1, 0)"),
+        (np.array([-1], np.int8), "id -1 at position 0"),
+    ],
+)
+def test_lookup_tokens_reports_the_real_id(ids, shown) -> None:
+    vocab = Vocab.build([["a"]])
+    with pytest.raises(EmbeddingIndexError, match=re.escape(shown)):
+        vocab.lookup_tokens(ids)
+    assert vocab.lookup_tokens(np.array([2], np.uint64)) == ["a"]

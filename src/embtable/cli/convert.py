@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if (
         target == "embtable"
         and args.source_format in (None, "embtable")
-        and os.path.isdir(os.path.join(args.input))
+        and os.path.isdir(args.input)
         and os.path.isfile(os.path.join(args.input, "vocab.json"))
     ):
         return _copy_table(args.input, args.output)
@@ -104,7 +104,6 @@ def _copy_table(source: str, target: str) -> int:
     vocab = Vocab.load(os.path.join(source, VOCAB_FILE))
     save_table(target, weight, vocab, config)
     rows, dim = weight.shape
-    print(
-        f"wrote {rows:,} x {dim} vectors to {target} (embtable; {VOCAB_FILE} and {CONFIG_FILE} kept)"
-    )
+    kept = f"{VOCAB_FILE} and {CONFIG_FILE} kept"
+    print(f"wrote {rows:,} x {dim} vectors to {target} (embtable; {kept})")
     return 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Literal
+from typing import IO, Literal
 
 from .._errors import VectorFormatError
 from ._open import open_binary_read
-from ._parse import display_name
+from ._parse import UTF8_BOM, display_name
 from .fasttext import FASTTEXT_BIN_MAGIC
 from .tables import WEIGHTS_FILE
 
@@ -16,7 +16,7 @@ __all__ = ["detect_format"]
 
 Format = Literal["word2vec", "word2vec-binary", "glove", "embtable"]
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
-_TEXT_NUMBER_BYTES = frozenset(b"0123456789+-.eEnaifNAIFtyTY \t\r\n")
+_TEXT_NUMBER_BYTES = b"0123456789+-.eEnaifNAIFtyTY \t\r"  # bytes of written numbers
 
 
 def detect_format(path: str | os.PathLike[str]) -> Format:
@@ -26,22 +26,24 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
 
     1. a directory is an embtable table (it must hold ``weights.safetensors``);
     2. a file starting with fastText's ``.bin`` magic is refused (a model, not vectors);
-    3. a file whose first line is exactly two integers has a word2vec header. It is
-       ``"word2vec-binary"`` if, after the header, the ``4 * D`` bytes following the first
-       token's space hold a byte that cannot occur in a written number (digits, signs, ``.``,
-       ``e``, ``nan``/``inf`` letters and whitespace); otherwise ``"word2vec"`` text (this
-       covers fastText ``.vec`` too). Random float32 bytes pass as text with odds below
-       ``(30/256) ** (4 * D)``;
+    3. a file whose first line is exactly two integers ``N D`` has a word2vec header. It is
+       ``"word2vec"`` text (this covers fastText ``.vec`` too) if the first record's line (up
+       to its ``\n``) holds, after the token, only bytes of written numbers (digits, signs,
+       ``.``, ``e``/``E``, ``nan``/``inf`` letters, spaces, tabs, ``\r``); otherwise
+       ``"word2vec-binary"``. (A text line with another count than ``D`` stays text, so the
+       text reader names the line; a header without records reads as text too.) Random
+       float32 bytes pass as text with odds below ``(30/256) ** (4 * D)``;
     4. anything else is ``"glove"`` (no header), unless its first 64 bytes hold a NUL byte:
        binary data (e.g. an old fastText ``.bin`` model) is refused. A GloVe file whose first
        line is a number token with a single number, e.g. ``"10 5"``, reads as a header: pass
        ``format="glove"`` then.
 
-    Compressed files (gzip, bzip2) are looked into.
+    Compressed files (gzip, bzip2) are looked into, and a leading UTF-8 BOM is skipped.
 
     Raises:
         FileNotFoundError: ``path`` does not exist, or a directory lacks ``weights.safetensors``.
-        VectorFormatError: ``path`` is a fastText ``.bin`` model or other binary data, or empty.
+        VectorFormatError: ``path`` is a fastText ``.bin`` model or other binary data, empty,
+            or a truncated or corrupt compressed file.
 
     Example:
         >>> import tempfile, pathlib
@@ -71,6 +73,7 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
                 f"{display_name(path)}: this is a fastText .bin model, not a vectors file; "
                 f"load the .vec file that fastText writes next to it"
             )
+        head = head.removeprefix(UTF8_BOM)
         newline = head.find(b"\n")
         first = head if newline < 0 else head[: newline + 1]
         header = _HEADER.fullmatch(first)
@@ -82,11 +85,52 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
                     f"that fastText writes next to it"
                 )
             return "glove"
-        dim = int(header.group(2))
-        sample = head[len(first) :]
-        sample += stream.read(max(0, min(4 * dim, 1 << 20) + 4096 - len(sample)))
-    space = sample.find(b" ")
-    data = sample[space + 1 : space + 1 + 4 * dim] if space >= 0 else b""
-    if any(byte not in _TEXT_NUMBER_BYTES for byte in data):
-        return "word2vec-binary"
-    return "word2vec"
+        record = _first_record_line(head[len(first) :], stream)
+    return "word2vec" if _is_text_record(record) else "word2vec-binary"
+
+
+def _first_record_line(data: bytes, stream: IO[bytes]) -> bytes:
+    """The first non-blank line after the header (without its ``\n``), read as needed.
+
+    Reading stops early at a byte that no written number holds after the token, since one
+    such byte already makes the record binary.
+    """
+    data = data.lstrip(b" \t\r\n")
+    while not data:
+        more = stream.read(1 << 16)
+        if not more:
+            return b""
+        data = more.lstrip(b" \t\r\n")
+    checked = 0  # data[:checked] is known to hold no line break
+    while True:
+        newline = data.find(b"\n", checked)
+        if newline >= 0:
+            return data[:newline]
+        token_end = _token_end(data)
+        if token_end is not None and data[max(token_end, checked) :].translate(
+            None, _TEXT_NUMBER_BYTES
+        ):
+            return data
+        checked = len(data)
+        more = stream.read(1 << 16)
+        if not more:
+            return data
+        data += more
+
+
+def _token_end(line: bytes) -> int | None:
+    """Where the first field of ``line`` ends (its first space or tab), or ``None``."""
+    ends = [i for i in (line.find(b" "), line.find(b"\t")) if i >= 0]
+    return min(ends) if ends else None
+
+
+def _is_text_record(line: bytes) -> bool:
+    if not line:
+        return True  # no record at all: the text reader reports the missing vectors
+    token_end = _token_end(line)
+    if token_end is None:
+        return False
+    # Only number bytes: text. A count of fields other than ``dim`` still reads as text, so
+    # that the text reader names the line and the counts, rather than the binary reader
+    # misreading digits as float32 bytes.
+    return not line[token_end:].translate(None, _TEXT_NUMBER_BYTES)

@@ -8,19 +8,79 @@ start with ``1f 8b`` and bzip2 files with ``BZh``. When writing, the suffix deci
 from __future__ import annotations
 
 import bz2
+import codecs
 import contextlib
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Iterator
-from typing import IO, Literal
+from typing import IO, Any, Literal
+
+from .._errors import VectorFormatError
 
 __all__: list[str] = []
+
+# What gzip and bz2 raise on a truncated (EOFError) or corrupt (zlib.error, BadGzipFile and
+# bz2's "Invalid data stream", both OSError) compressed stream.
+_DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BZIP2_MAGIC = b"BZh"
 
 Compression = Literal["gzip", "bz2", None]
+
+
+def display_name(path: str | os.PathLike[str]) -> str:
+    """The name used in error messages: the file's base name."""
+    return os.path.basename(os.fspath(path)) or os.fspath(path)
+
+
+def corrupt_compressed_error(path: str | os.PathLike[str]) -> VectorFormatError:
+    """The error for a compressed file that ends early or holds bad data."""
+    return VectorFormatError(f"{display_name(path)}: the compressed file is truncated or corrupt")
+
+
+class _CheckedStream(io.BufferedIOBase):
+    """A decompressing stream whose truncation and corruption errors name the file.
+
+    gzip and bz2 raise a bare ``EOFError`` (truncated) or ``OSError``/``zlib.error`` (corrupt)
+    from whichever read meets the problem; this wrapper turns them into
+    :class:`~embtable.VectorFormatError` naming the file.
+    """
+
+    def __init__(self, stream: IO[bytes], path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self._stream = stream
+        self._path = path
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, method)(*args)
+        except _DECOMPRESSION_ERRORS as err:
+            raise corrupt_compressed_error(self._path) from err
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._call("read", -1 if size is None else size)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._call("read1", size)
+
+    def readinto(self, buffer: Any) -> int:
+        return self._call("readinto", buffer)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._call("readline", -1 if size is None else size)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._stream.close()
+            finally:
+                super().close()
 
 
 def _sniff_compression(path: str | os.PathLike[str]) -> Compression:
@@ -47,9 +107,9 @@ def open_binary_read(path: str | os.PathLike[str]) -> IO[bytes]:
     """Open ``path`` for reading bytes, decompressing gzip or bzip2 by magic."""
     compression = _sniff_compression(path)
     if compression == "gzip":
-        return gzip.open(path, "rb")
+        return _CheckedStream(gzip.open(path, "rb"), path)  # type: ignore[arg-type]
     if compression == "bz2":
-        return bz2.open(path, "rb")
+        return _CheckedStream(bz2.open(path, "rb"), path)  # type: ignore[arg-type]
     return open(path, "rb")
 
 
@@ -59,10 +119,10 @@ def reading_with_raw(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], 
     compression = _sniff_compression(path)
     with open(path, "rb") as raw:
         if compression == "gzip":
-            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+            with _CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), path) as stream:
                 yield stream, raw
         elif compression == "bz2":
-            with bz2.BZ2File(raw, "rb") as stream:
+            with _CheckedStream(bz2.BZ2File(raw, "rb"), path) as stream:
                 yield stream, raw
         else:
             yield raw, raw
@@ -73,6 +133,57 @@ def open_text_read(
 ) -> IO[str]:
     """Open ``path`` for reading text (universal newlines), decompressing by magic."""
     return io.TextIOWrapper(open_binary_read(path), encoding=encoding, errors=errors)
+
+
+def iter_text_lines(
+    path: str | os.PathLike[str], *, encoding: str = "utf-8", errors: str = "strict"
+) -> Iterator[str]:
+    """Yield the lines of ``path`` as :func:`open_text_read` reads them (line breaks kept).
+
+    Raises:
+        VectorFormatError: the text is not valid ``encoding`` (naming the file, line and
+            bytes), or a compressed file is truncated or corrupt.
+    """
+    with open_text_read(path, encoding=encoding, errors=errors) as stream:
+        try:
+            yield from stream
+        except UnicodeDecodeError as err:
+            # The text layer decodes ahead in chunks, so the line is found in a second pass.
+            line, bad = _locate_decode_error(path, encoding)
+            shown = bad if bad is not None else err.object[err.start : err.end]
+            raise VectorFormatError(
+                f"{display_name(path)}:{line}: the bytes {bytes(shown)!r} are not valid "
+                f"{encoding} ({err.reason}); re-encode the file as {encoding}, or pass the "
+                f"encoding it uses"
+            ) from err
+
+
+def _locate_decode_error(path: str | os.PathLike[str], encoding: str) -> tuple[int, bytes | None]:
+    """Return ``(line, bad bytes)`` of the first decoding error in ``path`` (1-based line)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    line = 1
+    last_was_cr = False
+
+    def count(text: str) -> None:
+        # universal newlines: "\n", "\r\n" and a lone "\r" each end one line
+        nonlocal line, last_was_cr
+        if text:
+            line += text.count("\n") + text.count("\r") - text.count("\r\n")
+            line -= last_was_cr and text.startswith("\n")
+            last_was_cr = text.endswith("\r")
+
+    with open_binary_read(path) as stream:
+        for piece in stream:  # pieces end at b"\n": exact for ASCII-compatible encodings
+            try:
+                count(decoder.decode(piece))
+            except UnicodeDecodeError as err:
+                count(err.object[: err.start].decode(encoding, "replace"))
+                return line, err.object[err.start : err.end]
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as err:
+            return line, err.object[err.start : err.end]
+    return line, None  # pragma: no cover - only called after a decoding error
 
 
 def open_binary_write(path: str | os.PathLike[str]) -> IO[bytes]:

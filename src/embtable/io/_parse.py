@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .._errors import VectorFormatError
-from ._open import open_binary_write, reading_with_raw
+from ._open import display_name, is_compressed, open_binary_write, reading_with_raw
 
 __all__: list[str] = []
 
@@ -27,11 +27,9 @@ _DUPLICATE_MODES = ("error", "first", "last")
 _CHUNK = 1 << 24  # 16 MiB blocks
 _PROGRESS_MIN_BYTES = 1 << 26  # a bar for files of 64 MiB and more, when stderr is a terminal
 _SPACE, _TAB, _LF, _CR = 32, 9, 10, 13
-
-
-def display_name(path: str | os.PathLike[str]) -> str:
-    """The name used in error messages: the file's base name."""
-    return os.path.basename(os.fspath(path)) or os.fspath(path)
+UTF8_BOM = b"\xef\xbb\xbf"
+MAX_DIM = 1 << 24  # a larger header dimension is taken for a corrupt header
+_GROW_ROWS_BYTES = 1 << 26  # compressed binary files: first 64 MiB of rows, then doubling
 
 
 def check_duplicates_mode(duplicates: str) -> None:
@@ -102,7 +100,10 @@ def resolve_duplicates(
 
 
 def parse_header(line: bytes, name: str) -> tuple[int, int]:
-    """Parse a word2vec header ``"<count> <dimension>"``."""
+    """Parse a word2vec header ``"<count> <dimension>"`` (a leading UTF-8 BOM is skipped)."""
+    if not line:
+        raise VectorFormatError(f"{name}: the file is empty")
+    line = line.removeprefix(UTF8_BOM)
     fields = line.split()
     try:
         if len(fields) != 2:
@@ -116,6 +117,11 @@ def parse_header(line: bytes, name: str) -> tuple[int, int]:
             f"{name}:1: expected a header '<count> <dimension>' (two integers, dimension >= 1), "
             f"found {shown!r}; headerless files are GloVe format (format='glove')"
         ) from None
+    if dim > MAX_DIM:
+        raise VectorFormatError(
+            f"{name}:1: the header declares dimension {dim}, more than the {MAX_DIM} embtable "
+            f"reads; the header is corrupt"
+        )
     return count, dim
 
 
@@ -304,9 +310,13 @@ def read_text(
         reader = _TextReader(name, dim, dtype, encoding, unicode_errors)
         pending = b""
         overflow = False
+        first_block = True
         while reader.rows < wanted:
             block = stream.read(_CHUNK)
             update(raw.tell())
+            if first_block and not header:
+                block = block.removeprefix(UTF8_BOM)
+            first_block = False
             data = pending + block
             if block:
                 cut = data.rfind(b"\n") + 1
@@ -323,6 +333,8 @@ def read_text(
         if declared is not None and limit is None and not overflow:
             overflow = bool((pending + stream.read(_CHUNK)).strip())
         tokens, matrix, lines = reader.result()
+    if not header and reader.dim is None and wanted > 0:
+        raise VectorFormatError(f"{name}: the file is empty (it holds no vector line)")
     if declared is not None and (reader.rows < wanted or (limit is None and overflow)):
         found = f"more than {declared}" if reader.rows == declared else f"{reader.rows}"
         raise VectorFormatError(
@@ -351,12 +363,22 @@ def read_binary(
     check_limit(limit)
     dtype = float_dtype(dtype)
     name = display_name(path)
+    compressed = is_compressed(path)
     with reading_with_raw(path) as (stream, raw), progress_bar(path, progress) as update:
         header_line = stream.readline()
         declared, dim = parse_header(header_line, name)
         rows = declared if limit is None else min(declared, limit)
         width = 4 * dim
-        matrix = np.empty((rows, dim), dtype=np.dtype("<f4"))
+        # Allocate no more rows than the file can hold, so that a corrupt header count fails
+        # as a truncated file instead of a huge allocation; a compressed file's decompressed
+        # size is unknown, so its matrix starts at 64 MiB and doubles as records arrive.
+        if compressed:
+            capacity = None
+            allocated = min(rows, max(1, _GROW_ROWS_BYTES // width))
+        else:
+            capacity = (os.path.getsize(path) - len(header_line)) // (width + 1)
+            allocated = min(rows, capacity)
+        matrix = np.empty((allocated, dim), dtype=np.dtype("<f4"))
         tokens: list[str] = []
         buf = b""
         pos = 0
@@ -367,7 +389,9 @@ def read_binary(
                 more = stream.read(_CHUNK)
                 update(raw.tell())
                 if not more:
-                    _raise_truncated(name, row, declared, consumed + pos, buf[pos:], width)
+                    _raise_truncated(
+                        name, row, declared, consumed + pos, buf[pos:], width, capacity
+                    )
                 consumed += pos
                 buf = buf[pos:] + more
                 pos = 0
@@ -381,6 +405,11 @@ def read_binary(
                     f"{raw_token[:40]!r} is not valid {encoding} ({err.reason}); "
                     f"pass unicode_errors='replace' to load it"
                 ) from err
+            if row == allocated:
+                allocated = min(rows, max(1, 2 * allocated))
+                grown = np.empty((allocated, dim), dtype=matrix.dtype)
+                grown[:row] = matrix
+                matrix = grown
             matrix[row] = np.frombuffer(buf, dtype="<f4", count=dim, offset=space + 1)
             pos = space + 1 + width
         if limit is None:
@@ -400,7 +429,13 @@ def read_binary(
 
 
 def _raise_truncated(
-    name: str, row: int, declared: int, offset: int, rest: bytes, width: int
+    name: str,
+    row: int,
+    declared: int,
+    offset: int,
+    rest: bytes,
+    width: int,
+    capacity: int | None,
 ) -> None:
     space = rest.find(b" ")
     if space < 0:
@@ -410,8 +445,15 @@ def _raise_truncated(
         detail = (
             f"the token {token!r} has {len(rest) - space - 1} of its {width} bytes of vector data"
         )
+    hint = ""
+    if capacity is not None and declared > 2 * capacity + 1:
+        hint = (
+            f" (its size leaves room for at most {capacity} vectors of {width // 4} numbers: "
+            f"the header '{declared} {width // 4}' may be corrupt)"
+        )
     raise VectorFormatError(
-        f"{name}: record {row + 1} of {declared} (byte {offset}): the file is truncated; {detail}"
+        f"{name}: record {row + 1} of {declared} (byte {offset}): the file is truncated; "
+        f"{detail}{hint}"
     )
 
 

@@ -85,8 +85,8 @@ def save_table(
 
     Raises:
         ValueError: ``weight`` is not 2-D floating, does not have one row per token, tokens
-            repeat or are not strings, or ``config`` is not JSON-serialisable. Nothing is
-            written then.
+            repeat, are not strings or are not UTF-8 encodable, or ``config`` is not
+            JSON-serialisable. Nothing is written then.
     """
     array = np.ascontiguousarray(weight)
     if array.ndim != 2 or array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
@@ -100,8 +100,8 @@ def save_table(
             f"got {len(vocab_document['tokens'])} tokens for a weight of {array.shape[0]} rows; "
             f"they must match"
         )
-    config_text = json.dumps(dict(config or {}), ensure_ascii=False, indent=2)
-    vocab_text = json.dumps(vocab_document, ensure_ascii=False)
+    config_bytes = _utf8(json.dumps(dict(config or {}), ensure_ascii=False, indent=2), "config")
+    vocab_bytes = _encode_vocab(vocab_document)
 
     from safetensors.numpy import save_file
 
@@ -112,8 +112,8 @@ def save_table(
         str(target / WEIGHTS_FILE),
         metadata={"format": "embtable-table", "version": str(TABLE_FORMAT_VERSION)},
     )
-    (target / VOCAB_FILE).write_text(vocab_text + "\n", encoding="utf-8")
-    (target / CONFIG_FILE).write_text(config_text + "\n", encoding="utf-8")
+    (target / VOCAB_FILE).write_bytes(vocab_bytes)
+    (target / CONFIG_FILE).write_bytes(config_bytes)
 
 
 def load_table(
@@ -161,6 +161,8 @@ def load_table(
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise VectorFormatError(f"{CONFIG_FILE}:{err.lineno}: not valid JSON ({err.msg})") from err
+    except UnicodeDecodeError as err:
+        raise VectorFormatError(f"{CONFIG_FILE}: not valid UTF-8 ({err.reason})") from err
     if not isinstance(config, dict):
         raise VectorFormatError(
             f"{CONFIG_FILE}: expected a JSON object, found {type(config).__name__}"
@@ -195,24 +197,24 @@ def _read_safetensors_header(path: Path) -> tuple[np.dtype, tuple[int, int], int
         raise VectorFormatError(
             f"{name}: no tensor named 'weight' (found {found}); embtable tables store one"
         )
-    dtype = _DTYPES.get(entry.get("dtype"))
+    dtype_name = entry.get("dtype")
+    dtype = _DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
     if dtype is None:
         raise VectorFormatError(
             f"{name}: tensor 'weight' has dtype {entry.get('dtype')!r}; supported: F16, F32, F64"
         )
     shape = entry.get("shape")
     offsets = entry.get("data_offsets")
-    if (
-        not isinstance(shape, list)
-        or len(shape) != 2
-        or not all(isinstance(n, int) and n >= 0 for n in shape)
-    ):
-        raise VectorFormatError(f"{name}: tensor 'weight' must be 2-D, has shape {shape!r}")
+    if not isinstance(shape, list) or len(shape) != 2 or not all(_is_count(n) for n in shape):
+        raise VectorFormatError(
+            f"{name}: tensor 'weight' must be 2-D with integer sizes >= 0, has shape {shape!r}"
+        )
     begin = 8 + header_length
     nbytes = shape[0] * shape[1] * dtype.itemsize
     if (
         not isinstance(offsets, list)
         or len(offsets) != 2
+        or not all(_is_count(n) for n in offsets)
         or offsets[1] - offsets[0] != nbytes
         or begin + offsets[1] > size
     ):
@@ -222,6 +224,11 @@ def _read_safetensors_header(path: Path) -> tuple[np.dtype, tuple[int, int], int
             f"is truncated or corrupt"
         )
     return dtype, (shape[0], shape[1]), begin + offsets[0]
+
+
+def _is_count(value: object) -> bool:
+    """Whether a JSON value is an integer >= 0 (``true`` is not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _vocab_document_of(tokens: Sequence[str] | Any) -> dict[str, Any]:
@@ -276,7 +283,8 @@ def write_vocab_json(
     """Write ``vocab.json`` (the layout in this module's docstring).
 
     Raises:
-        ValueError: a token is not a string or repeats.
+        ValueError: a token is not a string, repeats or cannot be encoded as UTF-8 (e.g. a
+            lone surrogate); nothing is written then.
     """
     document = _vocab_document(
         list(tokens),
@@ -285,7 +293,32 @@ def write_vocab_json(
         unk_token=unk_token,
         pad_token=pad_token,
     )
-    Path(path).write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
+    data = _encode_vocab(document)  # before opening: a failure leaves no empty file
+    Path(path).write_bytes(data)
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"{what} cannot be saved as UTF-8: it holds {text[err.start : err.end]!r} "
+            f"({err.reason})"
+        ) from err
+
+
+def _encode_vocab(document: dict[str, Any]) -> bytes:
+    """``vocab.json``'s bytes; a token that UTF-8 cannot encode is named."""
+    for index, token in enumerate(document["tokens"]):
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(
+                f"token {index} ({token!r}) cannot be saved: it is not encodable as UTF-8 "
+                f"({err.reason}); lone surrogates usually come from decoding with "
+                f"errors='surrogateescape'"
+            ) from err
+    return _utf8(json.dumps(document, ensure_ascii=False), "the vocabulary")
 
 
 def read_vocab_json(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -335,12 +368,14 @@ def read_vocab_json(path: str | os.PathLike[str]) -> dict[str, Any]:
             f'{name}: "counts" must be a list of {len(tokens)} integers >= 0, one per token'
         )
     specials = document.get("specials", [])
-    if not isinstance(specials, list) or not all(s in seen for s in specials):
+    if not isinstance(specials, list) or not all(
+        isinstance(s, str) and s in seen for s in specials
+    ):
         raise VectorFormatError(f'{name}: "specials" must be a list of tokens of the vocabulary')
     result: dict[str, Any] = {"tokens": tokens, "counts": counts, "specials": specials}
     for key in ("unk_token", "pad_token"):
         value = document.get(key)
-        if value is not None and value not in specials:
+        if value is not None and (not isinstance(value, str) or value not in specials):
             raise VectorFormatError(
                 f'{name}: "{key}" {value!r} must be null or one of the specials {specials}'
             )

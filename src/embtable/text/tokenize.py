@@ -6,11 +6,13 @@
 * a *word* is a run of letters, digits, underscores and combining marks (so Devanagari
   ``"हु"`` and Hangul ``"안녕하세요"`` stay whole), which may hold apostrophes between
   letters: ``"don't"``, ``"rock'n'roll"``, ``"l'été"`` (ASCII and typographic
-  apostrophes both count);
+  apostrophes both count). A combining mark only continues a word: one with no letter
+  before it (at the start of the text, or after a space or punctuation) is dropped;
 * CJK ideographs, Hiragana and Katakana are written without spaces, and no dictionary is at
   hand to segment them, so **each such character is a token of its own** (as BERT's basic
-  tokenizer does): ``"東京に行く"`` gives ``["東", "京", "に", "行", "く"]``. Hangul is
-  spaced like Latin script and keeps whole words;
+  tokenizer does): ``"東京に行く"`` gives ``["東", "京", "に", "行", "く"]``. The Kana
+  blocks' punctuation (``"・"``, ``"゛"``, ``"゜"``, U+30A0 double hyphen) is dropped like
+  any other. Hangul is spaced like Latin script and keeps whole words;
 * everything else (punctuation, symbols, emoji, whitespace) separates tokens and is dropped;
   numbers split at ``.`` and ``,`` (``"3.14"`` gives ``["3", "14"]``);
 * with ``lower=True`` (the default) tokens are lower-cased with :meth:`str.lower`.
@@ -25,7 +27,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import Union
 
-from ..io._open import open_text_read
+from ..io._open import iter_text_lines
 
 __all__ = [
     "Tokenizer",
@@ -39,10 +41,14 @@ __all__ = [
 Tokenizer = Callable[[str], list[str]]
 PathOrPaths = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
 
-# Han (with extensions and compatibility ideographs), Hiragana, Katakana (and its extensions).
+# Han (with extensions and compatibility ideographs), Hiragana, Katakana (and its extensions):
+# their letters only. The Kana blocks' punctuation and symbols are left out, so they are
+# dropped as everywhere else: U+30A0 (double hyphen), U+30FB (・, middle dot) and U+309B,
+# U+309C (゛゜, spacing sound marks); the combining sound marks U+3099, U+309A are marks.
 _CJK_RANGES = (
     "\u3005\u3007\u3021-\u3029\u3038-\u303b"
-    "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
     "\U00020000-\U0003134f"
 )
 _APOSTROPHES = "'\u2019"
@@ -72,8 +78,10 @@ def _combining_mark_ranges() -> str:
 @functools.cache
 def _word_pattern() -> re.Pattern[str]:
     marks = _combining_mark_ranges()
-    letter = f"(?:[^\\W{_CJK_RANGES}]|[{marks}])"
-    word = f"{letter}+(?:[{_APOSTROPHES}]{letter}+)*"
+    base = f"[^\\W{_CJK_RANGES}]"
+    # a combining mark continues a word but never starts one: a stray leading mark is dropped
+    part = f"{base}(?:{base}|[{marks}])*"
+    word = f"{part}(?:[{_APOSTROPHES}]{part})*"
     return re.compile(f"[{_CJK_RANGES}]|{word}")
 
 
@@ -180,7 +188,11 @@ def iter_lines(
     Args:
         paths: a path, or an iterable of paths read in order.
         encoding: text encoding.
-        errors: decoding error handling (``"strict"`` raises ``UnicodeDecodeError``).
+        errors: decoding error handling: ``"strict"`` raises, ``"replace"``, ``"ignore"``.
+
+    Raises:
+        VectorFormatError: with ``errors="strict"``, bytes that are not valid ``encoding``
+            (naming the file and line); a truncated or corrupt gzip/bzip2 file.
 
     Example:
         >>> import gzip, tempfile, pathlib
@@ -192,9 +204,8 @@ def iter_lines(
         >>> tmp.cleanup()
     """
     for path in _as_paths(paths):
-        with open_text_read(path, encoding=encoding, errors=errors) as stream:
-            for line in stream:
-                yield line.rstrip("\n")
+        for line in iter_text_lines(path, encoding=encoding, errors=errors):
+            yield line.rstrip("\n")
 
 
 def iter_tokenized(

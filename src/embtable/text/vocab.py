@@ -268,9 +268,9 @@ class Vocab:
         unk = self.unk_id
         if isinstance(tokens, str):
             raise TypeError(f"expected an iterable of tokens{where}, got the str {tokens[:40]!r}")
+        tokens = tokens if isinstance(tokens, Sequence) else list(tokens)  # iterated twice
         ids = [get(token, unk) for token in tokens]
         if unk is None and None in ids:
-            tokens = list(tokens)
             position = ids.index(None)
             raise KeyError(
                 f"token {tokens[position]!r} at position {position}{where} is not in the "
@@ -292,8 +292,12 @@ class Vocab:
         array = np.asarray(ids)
         if array.size and array.dtype.kind not in "iu":
             raise TypeError(f"ids must be integers, got {array.dtype}")
-        flat = array.reshape(-1).astype(np.int64, copy=False)
-        bad = np.flatnonzero((flat < 0) | (flat >= len(self)))
+        flat = array.reshape(-1)
+        # compare in the ids' own dtype: casting uint64 to int64 first would wrap 2**64 - 1
+        # to -1 and report that
+        bad = np.flatnonzero(
+            (flat >= len(self)) | ((flat < 0) if flat.dtype.kind == "i" else False)
+        )
         if bad.size:
             position = np.unravel_index(int(bad[0]), array.shape) if array.ndim > 1 else int(bad[0])
             where = tuple(int(p) for p in position) if array.ndim > 1 else position
@@ -302,7 +306,7 @@ class Vocab:
                 f"of {len(self)} tokens (valid: 0..{len(self) - 1})"
             )
         table = self.id_to_token
-        return [table[i] for i in flat.tolist()]
+        return [table[i] for i in flat.astype(np.int64, copy=False).tolist()]
 
     # -- encoding -------------------------------------------------------------------------
 
