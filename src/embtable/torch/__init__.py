@@ -13,8 +13,11 @@ and a ``torch.autograd.Function`` calls :mod:`embtable.functional` (checks and n
 Anything else (CUDA, MPS, meta, bfloat16, which NumPy lacks, integer or complex tables, tensor
 subclasses, ``torch.func`` transforms, forward-mode AD) takes a torch-ops path with the same
 semantics and embtable's validation (:func:`~embtable.torch.functional.uses_kernels` tells which).
-``torch.jit.script`` and ``torch.compile`` graphs are not supported on the kernel path (the
-kernels are opaque to them; ``torch.compile`` falls back to eager around them).
+``torch.jit.script`` is not supported on the kernel path. Under ``torch.compile`` (also
+``fullgraph=True``), ``Embedding`` with a dense gradient (``padding_idx``, ``scale_grad_by_freq``,
+``max_norm``) and ``EmbeddingBag`` in sum/mean/max with a dense gradient run as torch custom ops
+(``embtable::*``, :mod:`embtable.torch._ops`); sparse gradients, fused optimizers and bag
+``max_norm`` / ``per_sample_weights`` run eagerly behind a graph break.
 
 Update-in-backward: ``Embedding(V, D, optimizer=RowOptimizer("adagrad", lr=0.1))`` applies
 the optimizer to the touched rows inside the backward (SGD, Adagrad, row-wise Adagrad, lazy Adam),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .._errors import ModeError
-from . import _autograd, _fallback
+from . import _autograd, _fallback, _ops
 
 if TYPE_CHECKING:
     from ._optim import RowOptimizer
@@ -111,6 +111,22 @@ def embedding(
     """
     _check_tensor(input, "indices", 2, "embedding")
     _check_tensor(weight, "weight", 1, "embedding")
+    if torch.compiler.is_compiling():  # Dynamo is tracing: see embtable.torch._ops
+        if not (FORCE_TORCH_OPS or sparse or optimizer is not None) and _ops.covers(weight, input):
+            return _ops.embedding(
+                input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq
+            )
+        # the eager paths are opaque to Dynamo: run them eagerly, outside the graph (a break)
+        return torch.compiler.disable(embedding)(  # type: ignore[no-any-return]
+            input,
+            weight,
+            padding_idx,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+            optimizer=optimizer,
+        )
     path = _autograd if uses_kernels(weight, input) else _fallback
     return path.embedding(
         input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, optimizer
@@ -168,6 +184,32 @@ def embedding_bag(
     _check_tensor(weight, "weight", 2, "embedding_bag")
     if optimizer is not None and mode == "max":
         raise ModeError("max mode does not support a fused optimizer (it needs sparse gradients)")
+    if torch.compiler.is_compiling():  # Dynamo is tracing: see embtable.torch._ops
+        if (
+            not (FORCE_TORCH_OPS or sparse or optimizer is not None)
+            and max_norm is None
+            and per_sample_weights is None
+            and _ops.covers(weight, input, offsets)
+            and _ops.embedding_bag_covers(input, offsets, include_last_offset)
+        ):
+            return _ops.embedding_bag(
+                input, weight, offsets, scale_grad_by_freq, mode, include_last_offset, padding_idx
+            )
+        # the eager paths are opaque to Dynamo: run them eagerly, outside the graph (a break)
+        return torch.compiler.disable(embedding_bag)(  # type: ignore[no-any-return]
+            input,
+            weight,
+            offsets,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            mode,
+            sparse,
+            per_sample_weights,
+            include_last_offset,
+            padding_idx,
+            optimizer=optimizer,
+        )
     path = _autograd if uses_kernels(weight, input, offsets, per_sample_weights) else _fallback
     return path.embedding_bag(
         input,
