@@ -49,17 +49,23 @@ from _memory import peak_extra
 def median_time(call: Callable[[], object], repeats: int) -> float:
     # Warm-up: numba compilation, torch's first call, and the kernel's first transparent huge
     # pages for NumPy's large outputs (their first faults can stall on memory compaction):
-    # at least 3 calls and 0.2 s, so the repeats measure the steady state of a training loop.
+    # at least 3 calls and 0.5 s, so the repeats measure the steady state of a training loop
+    # (the first lookups of a process run at half speed for a few tenths of a second).
     start = time.perf_counter()
-    for count in range(1000):
+    for count in range(100_000):
         call()
-        if count >= 2 and time.perf_counter() - start > 0.2:
+        if count >= 2 and time.perf_counter() - start > 0.5:
             break
+    per_call = (time.perf_counter() - start) / (count + 1)
+    # Each repeat times enough calls to last about 5 ms, so that cases of microseconds are not
+    # measured at the timer's and the scheduler's resolution (as timeit does).
+    calls = max(1, min(1000, int(0.005 / max(per_call, 1e-9))))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
+        for _ in range(calls):
+            call()
+        times.append((time.perf_counter() - start) / calls)
     return statistics.median(times)
 
 
@@ -274,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.processor() or platform.machine()})"
     )
     print(
-        f"median of {repeats} repeats after a warm-up; float32 tables; ratio > 1: embtable faster\n"
+        f"median of {repeats} repeats (each at least ~5 ms of calls) after a warm-up; "
+        "float32 tables; ratio > 1: embtable faster\n"
     )
     print(reference_rates(args.quick) + "\n")
     print("| " + " | ".join(HEADER) + " |")
