@@ -45,6 +45,8 @@ except ImportError:  # pragma: no cover - the bench extra installs torch
 import numba
 from _memory import peak_extra
 
+WARMUP_SECONDS = 0.5  # --quick: 0.02
+
 
 def median_time(call: Callable[[], object], repeats: int) -> float:
     # Warm-up: numba compilation, torch's first call, and the kernel's first transparent huge
@@ -54,7 +56,7 @@ def median_time(call: Callable[[], object], repeats: int) -> float:
     start = time.perf_counter()
     for count in range(100_000):
         call()
-        if count >= 2 and time.perf_counter() - start > 0.5:
+        if count >= 2 and time.perf_counter() - start > WARMUP_SECONDS:
             break
     per_call = (time.perf_counter() - start) / (count + 1)
     # Each repeat times enough calls to last about 5 ms, so that cases of microseconds are not
@@ -264,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     if args.quick:
+        global WARMUP_SECONDS
+        WARMUP_SECONDS = 0.02
         tables, batches, repeats = [(1000, 16), (5000, 8)], [64, 2048], args.repeats or 2
         sparse_table, bag_tables = (5000, 8), [(1000, 16)]
         bags = 64
