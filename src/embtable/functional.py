@@ -30,6 +30,7 @@ from ._errors import (
     SparseGradientError,
     WeightDTypeError,
 )
+from .parameter import Parameter
 from .sparse import RowSparseGrad
 
 __all__ = [
@@ -189,7 +190,7 @@ def _index_error(
 
 def _as_weight(weight: ArrayLike) -> NDArray[Any]:
     """The weight as a 2-D ndarray, without copying (a ``Parameter`` gives its ``data``)."""
-    array = weight.data if hasattr(weight, "requires_grad") else np.asarray(weight)
+    array = np.asarray(weight.data if isinstance(weight, Parameter) else weight)
     if array.ndim != 2:
         raise ShapeError(f"'weight' must be 2-D, got an array of shape {array.shape}")
     return array
@@ -642,7 +643,12 @@ def _local_table(
         return weight, plan.ids, pad, None
     rows, local_ids = np.unique(plan.ids, return_inverse=True)
     local_pad = int(np.searchsorted(rows, pad)) if pad in rows else _NO_PADDING
-    return weight[rows].astype(np.float32), local_ids.astype(np.int64), local_pad, rows
+    return (
+        weight[rows].astype(np.float32),
+        local_ids.astype(np.int64),
+        local_pad,
+        rows.astype(np.int64),
+    )
 
 
 def bag_sizes(plan: BagPlan) -> NDArray[np.int64]:

@@ -201,6 +201,8 @@ class Embedding(Module):
         array([0., 0., 0.], dtype=float32)
     """
 
+    coverage: Any  # set by from_vectors: how many tokens had a pre-trained vector
+
     def __init__(
         self,
         num_embeddings: int,
@@ -443,7 +445,9 @@ class EmbeddingBag(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        self.mode = F.check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
+        self.mode: F.BagMode = F.check_mode(
+            mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq
+        )
         self.sparse = sparse
         self.include_last_offset = include_last_offset
         self.padding_idx = F.check_padding_idx(
@@ -527,7 +531,7 @@ class EmbeddingBag(Module):
         )
         if weight_grad is not None:
             self.weight.accumulate_grad(weight_grad)
-        if psw_grad is None:
+        if psw_grad is None or per_sample_weights is None:
             return None
         return psw_grad.reshape(np.shape(per_sample_weights))
 
