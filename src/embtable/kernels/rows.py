@@ -1,4 +1,4 @@
-"""Row primitives shared by the row-sparse kernels (SGNS training, sparse SGD).
+"""Row primitives of the SGNS training kernel (:mod:`embtable.kernels.sgns`).
 
 Each function works on one row (a contiguous 1-D array, usually ``weight[i]``) and is compiled
 with ``inline="always"``, so a calling kernel pays no call overhead and LLVM sees the whole loop.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["axpy_row", "dot_rows", "scale_row"]
+__all__ = ["axpy_row", "dot_rows"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -54,10 +54,3 @@ def axpy_row(alpha, x, y):  # pragma: no cover - compiled
     """Add ``alpha * x`` to ``y`` in place (BLAS ``axpy`` on one row)."""
     for k in range(x.shape[0]):
         y[k] += alpha * x[k]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def scale_row(alpha, y):  # pragma: no cover - compiled
-    """Multiply ``y`` by ``alpha`` in place."""
-    for k in range(y.shape[0]):
-        y[k] *= alpha
