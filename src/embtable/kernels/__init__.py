@@ -2,8 +2,10 @@
 
 Every check lives in :mod:`embtable.functional`; a kernel never raises and never validates. The
 kernel modules import numba, so they are loaded on first use through :func:`load`, never at
-``import embtable``. Each kernel has a NumPy twin in :mod:`embtable.kernels._reference` that the
-tests compare against.
+``import embtable``. Each kernel has a NumPy twin that the tests compare against: in
+:mod:`embtable.kernels._reference` (lookups, scatters, renorm, bags) and
+:mod:`embtable.kernels._reference_optim` (optimizer steps); the SGNS kernel's twin lives in its
+tests.
 
 Conventions: ids are 1-D integer arrays, tables are C-contiguous 2-D arrays of float32 or float64
 (float16 storage is handled by :mod:`embtable.functional`, which computes in float32), outputs are
