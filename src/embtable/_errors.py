@@ -8,15 +8,21 @@ from __future__ import annotations
 
 __all__ = [
     "BagIndexError",
+    "CorpusError",
+    "DistributedError",
     "EmbeddingIndexError",
     "EmbtableError",
     "FrozenWeightError",
     "IdsTypeError",
     "ModeError",
     "OffsetsError",
+    "OptionError",
+    "OptionTypeError",
+    "OutputError",
     "PaddingIndexError",
     "ShapeError",
     "SparseGradientError",
+    "TokenError",
     "VectorFormatError",
     "WeightDTypeError",
 ]
@@ -80,3 +86,37 @@ class FrozenWeightError(EmbtableError, RuntimeError):
 
 class VectorFormatError(EmbtableError, ValueError):
     """A malformed vectors or vocabulary file; the message names the file and line."""
+
+
+class OptionError(EmbtableError, ValueError):
+    """An option or argument has a value outside its valid range (``max_norm=-1``, ``lr=-0.1``,
+    ``negative=0``); the message names the option, the value and the valid range."""
+
+
+class OptionTypeError(EmbtableError, TypeError):
+    """An option or argument has the wrong type (a string where a number is needed)."""
+
+
+class TokenError(EmbtableError, KeyError):
+    """A token is not in a vocabulary or vectors table (``KeyError``, as a ``dict`` raises).
+
+    ``str()`` of the error is its message, not the quoted repr ``KeyError`` would print.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class OutputError(EmbtableError, OSError):
+    """A file cannot be read or written as asked: a FIFO or device where a regular file is
+    needed, an output that is not writable, a full disk. The message names the path."""
+
+
+class CorpusError(EmbtableError, ValueError):
+    """A training corpus is malformed: ids out of range, offsets that do not tile the ids,
+    an empty or undecodable corpus."""
+
+
+class DistributedError(EmbtableError, RuntimeError):
+    """A collective operation failed on some rank (a bad id on one rank, a timeout, a world
+    size a checkpoint cannot be loaded into)."""
