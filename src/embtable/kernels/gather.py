@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numba as nb
 
+from ._cache import CACHE
 from ._parallel import pick, twins
 
 __all__ = ["find_out_of_range", "gather_rows"]
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def find_out_of_range(ids, num_rows):
     """Position of the first id outside ``0 .. num_rows - 1``, or -1 when all are valid."""
     for i in range(ids.shape[0]):

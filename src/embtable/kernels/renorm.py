@@ -6,12 +6,13 @@ import math
 
 import numba as nb
 
+from ._cache import CACHE
 from ._parallel import pick, twins
 
 __all__ = ["renorm_rows_"]
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=CACHE, nogil=True, inline="always")
 def _row_norm(weight, row, norm_type):
     dim = weight.shape[1]
     acc = 0.0

@@ -25,10 +25,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._cache import CACHE
+
 __all__ = ["axpy_row", "dot_rows"]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def dot_rows(x, y):  # pragma: no cover - compiled
     """Return ``sum(x * y)`` in the rows' dtype, with four interleaved partial sums."""
     n = x.shape[0]
@@ -49,7 +51,7 @@ def dot_rows(x, y):  # pragma: no cover - compiled
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def axpy_row(alpha, x, y):  # pragma: no cover - compiled
     """Add ``alpha * x`` to ``y`` in place (BLAS ``axpy`` on one row)."""
     for k in range(x.shape[0]):

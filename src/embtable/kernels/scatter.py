@@ -17,6 +17,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._cache import CACHE
 from ._parallel import pick, twins
 
 __all__ = ["group_rows", "scatter_add_rows", "segment_sum_rows"]
@@ -74,7 +75,7 @@ def scatter_add_rows(ids, src, src_index, scale, padding_idx, out):
     )
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _group_sorted(sorted_ids, order, padding_idx, unique_rows, bounds):
     n = 0
     i = 0
@@ -93,7 +94,7 @@ def _group_sorted(sorted_ids, order, padding_idx, unique_rows, bounds):
     return n
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _group_counting(ids, num_rows, padding_idx, order, unique_rows, bounds):
     cursor = np.zeros(num_rows, dtype=np.int64)
     for i in range(ids.shape[0]):
