@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from embtable import VectorFormatError
+from embtable import EmbtableError, VectorFormatError
 from embtable.io import load_table, save_table
 from embtable.text import Vocab
 
@@ -92,16 +92,16 @@ def test_empty_table(tmp_path) -> None:
         (
             np.zeros((2, 2), np.int32),
             ["a", "b"],
-            "weight must be a 2-D float16, float32 or float64 array, got shape (2, 2) and dtype int32",
+            "weight must be a float16, float32 or float64 array, got dtype int32",
         ),
-        (np.zeros(2), ["a", "b"], "weight must be a 2-D float16"),
+        (np.zeros(2), ["a", "b"], "weight must be a 2-D (tokens, dimension) array, got shape (2,)"),
         (np.zeros((2, 2)), ["a"], "got 1 tokens for a weight of 2 rows; they must match"),
         (np.zeros((2, 2)), ["a", "a"], "token 'a' appears twice, at ids 0 and 1"),
         (np.zeros((1, 2)), [3], "token 0 must be a string, got int"),
     ],
 )
 def test_save_errors_write_nothing(tmp_path, weight, tokens, message) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(EmbtableError, match=re.escape(message)):
         save_table(tmp_path / "t", weight, tokens)
     assert not (tmp_path / "t").exists()
 
@@ -248,7 +248,7 @@ def test_config_not_utf8(tmp_path) -> None:
     save_table(tmp_path, np.ones((2, 3), np.float32), ["a", "b"])
     (tmp_path / "config.json").write_bytes(b"\xff\xfe")
     with pytest.raises(
-        VectorFormatError, match=re.escape("config.json: not valid UTF-8 (invalid start byte)")
+        VectorFormatError, match=re.escape("config.json: not valid UTF-8 (byte 0: invalid start byte)")
     ):
         load_table(tmp_path)
 

@@ -200,7 +200,7 @@ def test_unicode_errors_replace(tmp_path) -> None:
         ),
         (
             b"1 1\na \x00\x00\x80?junk",
-            "v.bin:1: the header declares 1 vectors, but 4 more bytes follow the last of them",
+            "v.bin:1: the header declares 1 vectors, but more data follows the last of them (from byte 10)",
         ),
         (
             b"2 1\na \x00\x00\x80?a \x00\x00\x80?",

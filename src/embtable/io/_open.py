@@ -1,8 +1,10 @@
 """Open plain, gzip and bzip2 files transparently.
 
 The compression is told by the file's first bytes (its *magic*), not by its name: gzip files
-start with ``1f 8b`` and bzip2 files with ``BZh``. When writing, the suffix decides (``.gz``,
-``.bz2``; anything else is written plain), because there are no bytes to look at yet.
+start with ``1f 8b`` and bzip2 files with ``BZh``. When writing (:func:`embtable.io._atomic.atomic_file`),
+the suffix decides (``.gz``, ``.bz2``; anything else is written plain), because there are no
+bytes to look at yet. Every file is opened by :func:`open_regular`, which refuses FIFOs,
+devices and directories without blocking.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ from __future__ import annotations
 import bz2
 import codecs
 import contextlib
+import errno
 import gzip
 import io
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any, Literal
 
-from .._errors import VectorFormatError
+from .._errors import OutputError, VectorFormatError
 
 __all__: list[str] = []
 
@@ -49,10 +53,13 @@ class _CheckedStream(io.BufferedIOBase):
     :class:`~embtable.VectorFormatError` naming the file.
     """
 
-    def __init__(self, stream: IO[bytes], path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, stream: IO[bytes], path: str | os.PathLike[str], raw: IO[bytes] | None = None
+    ) -> None:
         super().__init__()
         self._stream = stream
         self._path = path
+        self._raw = raw  # closed with the stream when the stream owns it
 
     def _call(self, method: str, *args: Any) -> Any:
         try:
@@ -79,13 +86,67 @@ class _CheckedStream(io.BufferedIOBase):
         if not self.closed:
             try:
                 self._stream.close()
+                if self._raw is not None:
+                    self._raw.close()
             finally:
                 super().close()
 
 
+def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open ``path`` for reading bytes, refusing anything but a regular file.
+
+    The file is opened non-blocking and checked with ``fstat`` on the open descriptor, so a
+    FIFO, device or socket is refused without blocking and without a race between a check
+    and the open (:func:`embtable.io._atomic.check_input_file` checks a path ahead of work).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        OutputError: ``path`` is a directory, FIFO, device or socket.
+
+    Example:
+        >>> open_regular("/dev/zero")
+        Traceback (most recent call last):
+        ...
+        embtable._errors.OutputError: [Errno 22] cannot read '/dev/zero': it is a character device, not a regular file
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "no such file or directory", os.fspath(path)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OutputError(
+                errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+                f"cannot read {os.fspath(path)!r}: it is {_kind(mode)}, not a regular file",
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular ``st_mode`` is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"  # pragma: no cover - no other kinds on POSIX
+
+
 def _sniff_compression(path: str | os.PathLike[str]) -> Compression:
     """Return ``"gzip"``, ``"bz2"`` or ``None`` from the first bytes of ``path``."""
-    with open(path, "rb") as raw:
+    with open_regular(path) as raw:
         head = raw.read(3)
     if head.startswith(_GZIP_MAGIC):
         return "gzip"
@@ -94,30 +155,31 @@ def _sniff_compression(path: str | os.PathLike[str]) -> Compression:
     return None
 
 
-def _suffix_compression(path: str | os.PathLike[str]) -> Compression:
-    name = os.fspath(path).lower()
-    if name.endswith(".gz"):
-        return "gzip"
-    if name.endswith(".bz2"):
-        return "bz2"
-    return None
-
-
 def open_binary_read(path: str | os.PathLike[str]) -> IO[bytes]:
     """Open ``path`` for reading bytes, decompressing gzip or bzip2 by magic."""
-    compression = _sniff_compression(path)
-    if compression == "gzip":
-        return _CheckedStream(gzip.open(path, "rb"), path)  # type: ignore[arg-type]
-    if compression == "bz2":
-        return _CheckedStream(bz2.open(path, "rb"), path)  # type: ignore[arg-type]
-    return open(path, "rb")
+    raw = open_regular(path)
+    try:
+        head = raw.read(3)
+        raw.seek(0)
+        if head.startswith(_GZIP_MAGIC):
+            return _CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), path, raw)  # type: ignore[arg-type]
+        if head.startswith(_BZIP2_MAGIC):
+            return _CheckedStream(bz2.BZ2File(raw, "rb"), path, raw)  # type: ignore[arg-type]
+    except BaseException:
+        raw.close()
+        raise
+    return raw
 
 
 @contextlib.contextmanager
 def reading_with_raw(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
     """Yield ``(stream, raw)``: decompressed bytes, and the raw file (``tell()`` = progress)."""
-    compression = _sniff_compression(path)
-    with open(path, "rb") as raw:
+    with open_regular(path) as raw:
+        head = raw.read(3)
+        raw.seek(0)
+        compression: Compression = (
+            "gzip" if head.startswith(_GZIP_MAGIC) else "bz2" if head.startswith(_BZIP2_MAGIC) else None
+        )
         if compression == "gzip":
             with _CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), path) as stream:
                 yield stream, raw
@@ -184,17 +246,6 @@ def _locate_decode_error(path: str | os.PathLike[str], encoding: str) -> tuple[i
         except UnicodeDecodeError as err:
             return line, err.object[err.start : err.end]
     return line, None  # pragma: no cover - only called after a decoding error
-
-
-def open_binary_write(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open ``path`` for writing bytes, compressing when its name ends in ``.gz`` or ``.bz2``."""
-    compression = _suffix_compression(path)
-    if compression == "gzip":
-        # mtime=0 keeps the output byte-for-byte reproducible.
-        return gzip.GzipFile(path, "wb", mtime=0)  # type: ignore[return-value]
-    if compression == "bz2":
-        return bz2.open(path, "wb")
-    return open(path, "wb")
 
 
 def is_compressed(path: str | os.PathLike[str]) -> bool:

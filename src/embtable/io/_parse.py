@@ -17,31 +17,45 @@ from typing import IO, Literal
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from .._errors import VectorFormatError
-from ._open import display_name, is_compressed, open_binary_write, reading_with_raw
+from .._errors import OptionError, OptionTypeError, ShapeError, VectorFormatError
+from ._atomic import atomic_file
+from ._open import display_name, is_compressed, reading_with_raw
 
 __all__: list[str] = []
 
 Duplicates = Literal["error", "first", "last"]
 _DUPLICATE_MODES = ("error", "first", "last")
-_CHUNK = 1 << 24  # 16 MiB blocks
+_CHUNK = 1 << 23  # 8 MiB blocks
+#: The longest line (or binary token) the readers hold in memory; a longer one is a
+#: VectorFormatError. 16 MiB holds about 1.5 million written float32 numbers.
+MAX_LINE_BYTES = 1 << 24
 _PROGRESS_MIN_BYTES = 1 << 26  # a bar for files of 64 MiB and more, when stderr is a terminal
 _SPACE, _TAB, _LF, _CR = 32, 9, 10, 13
 UTF8_BOM = b"\xef\xbb\xbf"
+_MAX_HEADER_BYTES = 4096  # a word2vec header line is two integers
 MAX_DIM = 1 << 24  # a larger header dimension is taken for a corrupt header
 _GROW_ROWS_BYTES = 1 << 26  # compressed binary files: first 64 MiB of rows, then doubling
 
 
 def check_duplicates_mode(duplicates: str) -> None:
-    if duplicates not in _DUPLICATE_MODES:
-        raise ValueError(f"duplicates must be one of 'error', 'first', 'last', got {duplicates!r}")
+    if not isinstance(duplicates, str) or duplicates not in _DUPLICATE_MODES:
+        raise OptionError(
+            f"duplicates must be one of 'error', 'first', 'last', got {duplicates!r}"
+        )
 
 
 def float_dtype(dtype: DTypeLike) -> np.dtype:
     """Check that ``dtype`` is a floating dtype and return it."""
-    result = np.dtype(dtype)
-    if result.kind != "f":
-        raise TypeError(f"dtype must be a floating dtype (float16, float32, float64), got {result}")
+    try:
+        result = np.dtype(dtype)
+    except TypeError:
+        raise OptionTypeError(
+            f"dtype must be a floating dtype (float16, float32, float64), got {dtype!r}"
+        ) from None
+    if result.kind != "f" or result.itemsize not in (2, 4, 8):
+        raise OptionTypeError(
+            f"dtype must be a floating dtype (float16, float32, float64), got {result}"
+        )
     return result
 
 
@@ -105,24 +119,30 @@ def parse_header(line: bytes, name: str) -> tuple[int, int]:
         raise VectorFormatError(f"{name}: the file is empty")
     line = line.removeprefix(UTF8_BOM)
     fields = line.split()
-    try:
-        if len(fields) != 2:
-            raise ValueError
+    count = dim = -1
+    if len(fields) == 2 and all(field.isdigit() and len(field) <= 20 for field in fields):
         count, dim = int(fields[0]), int(fields[1])
-        if count < 0 or dim < 1:
-            raise ValueError
-    except ValueError:
+    if count < 0 or dim < 1:
         shown = line.rstrip(b"\r\n")[:80].decode("utf-8", "replace")
         raise VectorFormatError(
             f"{name}:1: expected a header '<count> <dimension>' (two integers, dimension >= 1), "
             f"found {shown!r}; headerless files are GloVe format (format='glove')"
-        ) from None
+        )
     if dim > MAX_DIM:
         raise VectorFormatError(
             f"{name}:1: the header declares dimension {dim}, more than the {MAX_DIM} embtable "
             f"reads; the header is corrupt"
         )
     return count, dim
+
+
+def _check_line_length(length: int, name: str, line: int) -> None:
+    """Refuse a line (still without its end) longer than :data:`MAX_LINE_BYTES`."""
+    if length > MAX_LINE_BYTES:
+        raise VectorFormatError(
+            f"{name}:{line}: the line is longer than {MAX_LINE_BYTES} bytes, embtable's "
+            f"maximum line length; the file is not a vectors file, or is corrupt"
+        )
 
 
 def _bad_number(field: bytes, dtype: np.dtype) -> bool:
@@ -167,24 +187,30 @@ class _TextReader:
         is_space = (buf == _SPACE) | (buf == _TAB) | (buf == _LF) | (buf == _CR)
         field_start = ~is_space
         field_start[1:] &= is_space[:-1]
-        before = np.zeros(buf.size + 1, dtype=np.int64)
-        np.cumsum(field_start, out=before[1:])
-        fields = before[ends] - before[starts]
+        field_positions = np.flatnonzero(field_start)  # where each field begins
+        del field_start
+        # fields of a line: those beginning between its start and its end
+        first_field = np.searchsorted(field_positions, starts)
+        fields = np.searchsorted(field_positions, ends) - first_field
         line_numbers = first_line + np.arange(ends.size, dtype=np.int64)
         filled = fields > 0  # blank lines are skipped
         starts, fields, line_numbers = starts[filled], fields[filled], line_numbers[filled]
+        first_field = first_field[filled]
         overflow = starts.size > room
         if overflow:
             starts, fields, line_numbers = starts[:room], fields[:room], line_numbers[:room]
+            first_field = first_field[:room]
             data_end = int(ends[filled][room - 1])
         else:
             data_end = buf.size
         if starts.size == 0:
             return overflow
-        field_positions = np.flatnonzero(field_start)
-        token_starts = field_positions[before[starts]]
+        token_starts = field_positions[first_field]
+        del field_positions, first_field
         space_positions = np.append(np.flatnonzero(is_space), buf.size)
+        del is_space
         token_ends = space_positions[np.searchsorted(space_positions, token_starts)]
+        del space_positions
         tokens = self._decode_tokens(data, token_starts, token_ends, line_numbers)
         counts = fields - 1
         if self.dim is None:
@@ -201,15 +227,23 @@ class _TextReader:
                 f"{self.name}:{line_numbers[at]}: expected {self.dim} numbers after the token "
                 f"{tokens[at]!r}, found {counts[at]}"
             )
-        numeric = buf[:data_end].copy()
         marks = np.zeros(data_end + 1, dtype=np.int8)
         np.add.at(marks, token_starts, 1)
         np.add.at(marks, token_ends, -1)
-        numeric[np.cumsum(marks[:-1]) > 0] = _SPACE
+        # marks are +1 at a token's start and -1 at its end: their running sum (0 or 1, so
+        # int8 suffices) is 1 exactly on token bytes, which are blanked out
+        inside = np.cumsum(marks[:-1], dtype=np.int8).view(np.bool_)
+        del marks
+        numeric = buf[:data_end].copy()
+        numeric[inside] = _SPACE
+        del inside
+        text = numeric.tobytes()
+        del numeric
         try:
-            values = np.fromstring(numeric.tobytes(), dtype=self.parse_dtype, sep=" ")
+            values = np.fromstring(text, dtype=self.parse_dtype, sep=" ")
         except ValueError:
             values = None
+        del text
         if values is None or values.size != starts.size * self.dim:
             self._raise_bad_number(data, token_ends, ends[filled], line_numbers, tokens)
         matrix = values.reshape(starts.size, self.dim)
@@ -302,7 +336,7 @@ def read_text(
         declared: int | None = None
         dim: int | None = None
         if header:
-            declared, dim = parse_header(stream.readline(), name)
+            declared, dim = parse_header(stream.readline(_MAX_HEADER_BYTES), name)
             line_no = 1
         wanted = declared if declared is not None else sys.maxsize
         if limit is not None:
@@ -317,18 +351,24 @@ def read_text(
             if first_block and not header:
                 block = block.removeprefix(UTF8_BOM)
             first_block = False
+            at_end = not block
             data = pending + block
-            if block:
+            del block
+            if not at_end:
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:
+                    _check_line_length(len(data), name, line_no + 1)
                     pending = data
                     continue
                 data, pending = data[:cut], data[cut:]
             else:
                 pending = b""
+            lines_in_data = data.count(b"\n")
+            _check_line_length(len(pending), name, line_no + lines_in_data + 1)
             overflow = reader.feed(data, line_no + 1, wanted - reader.rows)
-            line_no += data.count(b"\n")
-            if not block:
+            del data
+            line_no += lines_in_data
+            if at_end:
                 break
         if declared is not None and limit is None and not overflow:
             overflow = bool((pending + stream.read(_CHUNK)).strip())
@@ -365,7 +405,7 @@ def read_binary(
     name = display_name(path)
     compressed = is_compressed(path)
     with reading_with_raw(path) as (stream, raw), progress_bar(path, progress) as update:
-        header_line = stream.readline()
+        header_line = stream.readline(_MAX_HEADER_BYTES)
         declared, dim = parse_header(header_line, name)
         rows = declared if limit is None else min(declared, limit)
         width = 4 * dim
@@ -386,6 +426,12 @@ def read_binary(
         for row in range(rows):
             space = buf.find(b" ", pos)
             while space < 0 or len(buf) - space - 1 < width:
+                if (space < 0 and len(buf) - pos > MAX_LINE_BYTES) or space - pos > MAX_LINE_BYTES:
+                    raise VectorFormatError(
+                        f"{name}: record {row + 1} (byte {consumed + pos}): no token ends within "
+                        f"{MAX_LINE_BYTES} bytes (embtable's maximum token length); the file is "
+                        f"not word2vec binary, or is corrupt"
+                    )
                 more = stream.read(_CHUNK)
                 update(raw.tell())
                 if not more:
@@ -413,13 +459,23 @@ def read_binary(
             matrix[row] = np.frombuffer(buf, dtype="<f4", count=dim, offset=space + 1)
             pos = space + 1 + width
         if limit is None:
-            rest = buf[pos:] + stream.read()
-            update(raw.tell())
-            if rest.strip():
-                raise VectorFormatError(
-                    f"{name}:1: the header declares {declared} vectors, but "
-                    f"{len(rest)} more bytes follow the last of them"
-                )
+            # Read what follows in chunks, only until it holds more than whitespace: the
+            # header said how much data to expect, and no more is kept in memory.
+            offset = consumed + pos
+            rest = buf[pos:]
+            del buf
+            while True:
+                extra = len(rest) - len(rest.lstrip())
+                if extra < len(rest):
+                    raise VectorFormatError(
+                        f"{name}:1: the header declares {declared} vectors, but more data "
+                        f"follows the last of them (from byte {offset + extra})"
+                    )
+                offset += len(rest)
+                rest = stream.read(_CHUNK)
+                update(raw.tell())
+                if not rest:
+                    break
     result = matrix if matrix.dtype == dtype else matrix.astype(dtype)
 
     def where(row: int) -> str:
@@ -458,24 +514,54 @@ def _raise_truncated(
 
 
 def check_limit(limit: int | None) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be None or an integer >= 0, got {limit!r}")
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
+        raise OptionTypeError(f"limit must be None or an integer >= 0, got {limit!r}")
+    if limit < 0:
+        raise OptionError(f"limit must be None or an integer >= 0, got {limit!r}")
 
 
 def check_writable_tokens(tokens: Sequence[str], matrix: NDArray[np.generic]) -> None:
-    """Check what every writer needs: a 2-D float matrix with one row per space-free token."""
+    """Check what every text and binary writer needs: a 2-D float matrix with one row per
+    non-empty, whitespace-free, UTF-8 encodable token.
+
+    Raises:
+        ShapeError: ``matrix`` is not 2-D, or the counts of tokens and rows differ.
+        OptionTypeError: ``matrix`` is not floating, or a token is not a string.
+        OptionError: a token is empty, holds whitespace or cannot be encoded as UTF-8.
+    """
     if matrix.ndim != 2:
-        raise ValueError(f"matrix must be 2-D (tokens, dimension), got shape {matrix.shape}")
+        raise ShapeError(f"matrix must be 2-D (tokens, dimension), got shape {matrix.shape}")
+    if matrix.dtype.kind not in "fiu" or matrix.dtype.itemsize > 8:
+        raise OptionTypeError(
+            f"matrix must hold float16, float32 or float64 numbers, got dtype {matrix.dtype}"
+        )
     if len(tokens) != matrix.shape[0]:
-        raise ValueError(
+        raise ShapeError(
             f"got {len(tokens)} tokens for a matrix of {matrix.shape[0]} rows; they must match"
         )
     for index, token in enumerate(tokens):
-        if not isinstance(token, str) or not token or any(c in token for c in " \t\n\r"):
-            raise ValueError(
+        if not isinstance(token, str):
+            raise OptionTypeError(f"token {index} must be a string, got {type(token).__name__}")
+        if not token or any(c in token for c in " \t\n\r"):
+            raise OptionError(
                 f"token {index} ({token!r}) cannot be written to a vectors file: tokens must be "
                 f"non-empty strings without spaces, tabs or line breaks"
             )
+        check_encodable(token, index)
+
+
+def check_encodable(token: str, index: int) -> None:
+    """Refuse a token that UTF-8 cannot encode (a lone surrogate), naming it."""
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise OptionError(
+            f"token {index} ({token!r}) cannot be saved: {token[err.start : err.end]!r} is not "
+            f"encodable as UTF-8 ({err.reason}); lone surrogates usually come from decoding "
+            f"with errors='surrogateescape'"
+        ) from None
 
 
 def write_text(
@@ -485,10 +571,13 @@ def write_text(
     *,
     header: bool,
 ) -> None:
-    """Write ``token n1 ... nD`` lines (numbers in the shortest form that reads back exactly)."""
+    """Write ``token n1 ... nD`` lines (numbers in the shortest form that reads back exactly).
+
+    The file is replaced atomically (:func:`embtable.io._atomic.atomic_file`).
+    """
     matrix = np.asarray(matrix)
     check_writable_tokens(tokens, matrix)
-    with open_binary_write(path) as out:
+    with atomic_file(path) as out:
         if header:
             out.write(f"{matrix.shape[0]} {matrix.shape[1]}\n".encode())
         _write_rows(out, tokens, matrix)
@@ -508,11 +597,20 @@ def _write_rows(out: IO[bytes], tokens: Sequence[str], matrix: NDArray[np.floati
 def write_binary(
     path: str | os.PathLike[str], tokens: Sequence[str], matrix: NDArray[np.floating]
 ) -> None:
-    """Write word2vec binary (float32 little-endian, a newline after each vector as word2vec.c)."""
+    """Write word2vec binary (float32 little-endian, a newline after each vector as word2vec.c).
+
+    The file is replaced atomically (:func:`embtable.io._atomic.atomic_file`).
+    """
     matrix = np.asarray(matrix)
     check_writable_tokens(tokens, matrix)
-    data = np.ascontiguousarray(matrix, dtype="<f4")
-    with open_binary_write(path) as out:
-        out.write(f"{data.shape[0]} {data.shape[1]}\n".encode())
-        for token, row in zip(tokens, data, strict=True):
-            out.write(token.encode("utf-8") + b" " + row.tobytes() + b"\n")
+    with atomic_file(path) as out:
+        out.write(f"{matrix.shape[0]} {matrix.shape[1]}\n".encode())
+        step = 8192
+        for begin in range(0, matrix.shape[0], step):
+            data = np.ascontiguousarray(matrix[begin : begin + step], dtype="<f4")
+            out.write(
+                b"".join(
+                    token.encode("utf-8") + b" " + row.tobytes() + b"\n"
+                    for token, row in zip(tokens[begin : begin + step], data, strict=True)
+                )
+            )

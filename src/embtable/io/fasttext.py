@@ -70,8 +70,8 @@ def write_fasttext_vec(
     """Write a fastText ``.vec`` file (the same bytes as word2vec text).
 
     Raises:
-        ValueError: ``matrix`` is not 2-D, does not have one row per token, or a token is
-            empty or holds whitespace.
+        ShapeError, OptionError, OutputError: as
+            :func:`embtable.io.word2vec.write_word2vec_text`.
     """
     _parse.write_text(path, tokens, np.asarray(matrix), header=True)
 

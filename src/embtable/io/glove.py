@@ -70,7 +70,7 @@ def write_glove(path: str | os.PathLike[str], tokens: Sequence[str], matrix: Arr
     """Write a GloVe file (numbers in their shortest exact form).
 
     Raises:
-        ValueError: ``matrix`` is not 2-D, does not have one row per token, or a token is
-            empty or holds whitespace.
+        ShapeError, OptionError, OutputError: as
+            :func:`embtable.io.word2vec.write_word2vec_text`.
     """
     _parse.write_text(path, tokens, np.asarray(matrix), header=False)

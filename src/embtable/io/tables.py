@@ -39,12 +39,14 @@ import os
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._errors import VectorFormatError
+from .._errors import OptionError, OptionTypeError, ShapeError, VectorFormatError
+from ._atomic import atomic_directory, atomic_file, check_output
+from ._open import open_regular
 
 __all__ = [
     "CONFIG_FILE",
@@ -53,6 +55,7 @@ __all__ = [
     "VOCAB_FORMAT_VERSION",
     "WEIGHTS_FILE",
     "load_table",
+    "read_json",
     "read_vocab_json",
     "save_table",
     "write_vocab_json",
@@ -65,7 +68,11 @@ TABLE_FORMAT_VERSION = 1
 VOCAB_FORMAT_VERSION = 1
 
 _DTYPES = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+_MAX_DIM = 1 << 24  # as the text readers: a larger dimension is taken for a corrupt header
+_JSON_MAX_DEPTH = 64  # deeper JSON is refused before parsing (Python's parser recurses)
+_WRITE_STEP = 1 << 24  # bytes of weights written per call
 
 
 def save_table(
@@ -73,47 +80,110 @@ def save_table(
     weight: ArrayLike,
     tokens: Sequence[str] | Any,
     config: Mapping[str, Any] | None = None,
+    *,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> None:
-    """Write a table directory (created if missing; its three files are replaced).
+    """Write a table directory: ``weights.safetensors``, ``vocab.json`` and ``config.json``.
+
+    The directory is built beside ``directory`` and swapped in whole at the end
+    (:func:`embtable.io._atomic.atomic_directory`): a reader, or a process killed mid-write,
+    sees the old table or the new one, never a mix; files of an old table that the new one
+    does not hold are gone. Every input is checked before anything is written.
 
     Args:
-        directory: where to write ``weights.safetensors``, ``vocab.json`` and ``config.json``.
+        directory: the table directory (created, or replaced).
         weight: the ``(V, D)`` float16/32/64 table.
         tokens: ``V`` distinct token strings, or an :class:`embtable.text.Vocab` (its counts,
             specials, unk and pad tokens are saved too).
         config: a JSON-serialisable mapping, saved as ``config.json``.
+        extra_files: more files of the directory, name to bytes (e.g. a trainer's
+            ``meta.json``), written in the same atomic swap.
 
     Raises:
-        ValueError: ``weight`` is not 2-D floating, does not have one row per token, tokens
-            repeat, are not strings or are not UTF-8 encodable, or ``config`` is not
-            JSON-serialisable. Nothing is written then.
+        ShapeError: ``weight`` is not 2-D or does not have one row per token.
+        OptionTypeError: ``weight`` is not float16/32/64, a token is not a string, or
+            ``config`` is not JSON-serialisable.
+        OptionError: tokens repeat or are not UTF-8 encodable, or an extra file's name is not
+            a plain file name or is one of the three table files.
+        OutputError: the directory cannot be written (not writable, a file, a full disk); the
+            old table is untouched then.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "table"
+        >>> save_table(tmp, np.eye(2, dtype=np.float32), ["a", "b"], extra_files={"x.txt": b"1"})
+        >>> sorted(p.name for p in tmp.iterdir())
+        ['config.json', 'vocab.json', 'weights.safetensors', 'x.txt']
     """
-    array = np.ascontiguousarray(weight)
-    if array.ndim != 2 or array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
-        raise ValueError(
-            f"weight must be a 2-D float16, float32 or float64 array, "
-            f"got shape {array.shape} and dtype {array.dtype}"
+    array = np.asarray(weight)
+    if array.ndim != 2:
+        raise ShapeError(f"weight must be a 2-D (tokens, dimension) array, got shape {array.shape}")
+    if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
+        raise OptionTypeError(
+            f"weight must be a float16, float32 or float64 array, got dtype {array.dtype}"
         )
     vocab_document = _vocab_document_of(tokens)
     if len(vocab_document["tokens"]) != array.shape[0]:
-        raise ValueError(
+        raise ShapeError(
             f"got {len(vocab_document['tokens'])} tokens for a weight of {array.shape[0]} rows; "
             f"they must match"
         )
-    config_bytes = _utf8(json.dumps(dict(config or {}), ensure_ascii=False, indent=2), "config")
+    try:
+        config_text = json.dumps(dict(config or {}), ensure_ascii=False, indent=2)
+    except (TypeError, ValueError) as err:  # an object JSON cannot hold, or a circular one
+        raise OptionTypeError(f"config cannot be saved as JSON: {err}") from None
+    config_bytes = _utf8(config_text, "config")
     vocab_bytes = _encode_vocab(vocab_document)
+    extras = dict(extra_files or {})
+    for name, data in extras.items():
+        if (
+            not isinstance(name, str)
+            or not name
+            or name != os.path.basename(name)
+            or name in (".", "..", WEIGHTS_FILE, VOCAB_FILE, CONFIG_FILE)
+        ):
+            raise OptionError(
+                f"extra file name {name!r} must be a plain file name other than "
+                f"{WEIGHTS_FILE}, {VOCAB_FILE} and {CONFIG_FILE}"
+            )
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise OptionTypeError(
+                f"extra file {name!r} must be given as bytes, got {type(data).__name__}"
+            )
+    check_output(directory, "directory")
+    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    with atomic_directory(directory) as staging:
+        _write_safetensors(staging / WEIGHTS_FILE, little)
+        for name, data in (
+            (VOCAB_FILE, vocab_bytes),
+            (CONFIG_FILE, config_bytes),
+            *extras.items(),
+        ):
+            (staging / name).write_bytes(bytes(data))
 
-    from safetensors.numpy import save_file
 
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {"weight": array.astype(array.dtype.newbyteorder("<"), copy=False)},
-        str(target / WEIGHTS_FILE),
-        metadata={"format": "embtable-table", "version": str(TABLE_FORMAT_VERSION)},
-    )
-    (target / VOCAB_FILE).write_bytes(vocab_bytes)
-    (target / CONFIG_FILE).write_bytes(config_bytes)
+def _write_safetensors(path: Path, array: NDArray[np.floating]) -> None:
+    """Write one tensor, ``"weight"``, as a safetensors file, streaming the data.
+
+    The layout is safetensors' own: the 8-byte little-endian header length, the JSON header
+    padded with spaces to a multiple of 8, then the row-major little-endian data.
+    """
+    header = {
+        "__metadata__": {"format": "embtable-table", "version": str(TABLE_FORMAT_VERSION)},
+        "weight": {
+            "dtype": _NAMES[array.dtype.newbyteorder("<")],
+            "shape": list(array.shape),
+            "data_offsets": [0, array.nbytes],
+        },
+    }
+    text = json.dumps(header, separators=(",", ":")).encode("ascii")
+    text += b" " * (-len(text) % 8)
+    flat = array.reshape(-1).view(np.uint8)
+    with open(path, "xb") as out:  # inside a fresh staging directory
+        out.write(struct.pack("<Q", len(text)))
+        out.write(text)
+        for begin in range(0, flat.size, _WRITE_STEP):
+            out.write(flat[begin : begin + _WRITE_STEP].data)
 
 
 def load_table(
@@ -132,37 +202,38 @@ def load_table(
 
     Raises:
         FileNotFoundError: a file of the layout is missing.
+        OutputError: a file of the layout is not a regular file (a FIFO, a device).
         VectorFormatError: a file is malformed, or the weight rows and tokens disagree.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "table"
+        >>> save_table(tmp, np.arange(4.0, dtype=np.float32).reshape(2, 2), ["a", "b"])
+        >>> load_table(tmp)
+        (array([[0., 1.],
+               [2., 3.]], dtype=float32), ['a', 'b'], {})
     """
     root = Path(directory)
-    dtype, shape, offset = _read_safetensors_header(root / WEIGHTS_FILE)
-    count = shape[0] * shape[1]
-    if mmap:
-        if count == 0:
-            weight: NDArray[np.floating] = np.zeros(shape, dtype=dtype)
-            weight.flags.writeable = False
+    with open_regular(root / WEIGHTS_FILE) as stream:
+        dtype, shape, offset = _read_safetensors_header(stream, root / WEIGHTS_FILE)
+        count = shape[0] * shape[1]
+        if mmap:
+            if count == 0:
+                weight: NDArray[np.floating] = np.zeros(shape, dtype=dtype)
+                weight.flags.writeable = False
+            else:
+                weight = np.memmap(stream, dtype=dtype, mode="r", offset=offset, shape=shape)
         else:
-            weight = np.memmap(
-                root / WEIGHTS_FILE, dtype=dtype, mode="r", offset=offset, shape=shape
-            )
-    else:
-        with open(root / WEIGHTS_FILE, "rb") as stream:
             stream.seek(offset)
             weight = np.fromfile(stream, dtype=dtype, count=count).reshape(shape)
-        weight = weight.astype(dtype.newbyteorder("="), copy=False)
+            weight = weight.astype(dtype.newbyteorder("="), copy=False)
     tokens = read_vocab_json(root / VOCAB_FILE)["tokens"]
     if len(tokens) != shape[0]:
         raise VectorFormatError(
             f"{VOCAB_FILE}: holds {len(tokens)} tokens, but {WEIGHTS_FILE} has {shape[0]} rows; "
             f"they must match"
         )
-    config_path = root / CONFIG_FILE
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise VectorFormatError(f"{CONFIG_FILE}:{err.lineno}: not valid JSON ({err.msg})") from err
-    except UnicodeDecodeError as err:
-        raise VectorFormatError(f"{CONFIG_FILE}: not valid UTF-8 ({err.reason})") from err
+    config = read_json(root / CONFIG_FILE)
     if not isinstance(config, dict):
         raise VectorFormatError(
             f"{CONFIG_FILE}: expected a JSON object, found {type(config).__name__}"
@@ -170,27 +241,108 @@ def load_table(
     return weight, tokens, config
 
 
-def _read_safetensors_header(path: Path) -> tuple[np.dtype, tuple[int, int], int]:
-    """Return ``(dtype, shape, data offset)`` of the ``"weight"`` tensor of ``path``."""
-    name = path.name
-    size = path.stat().st_size
-    with open(path, "rb") as stream:
-        prefix = stream.read(8)
-        if len(prefix) < 8:
-            raise VectorFormatError(
-                f"{name}: {size} bytes is too short for a safetensors file (8-byte header length)"
-            )
-        (header_length,) = struct.unpack("<Q", prefix)
-        if header_length > min(size - 8, _MAX_HEADER):
-            raise VectorFormatError(
-                f"{name}: the header length {header_length} exceeds the {size - 8} bytes that "
-                f"follow it; the file is truncated or not safetensors"
-            )
-        raw_header = stream.read(header_length)
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file, every failure a :class:`~embtable.VectorFormatError` naming it.
+
+    Besides invalid JSON and UTF-8 this refuses what Python's parser would crash or stall on:
+    nesting deeper than 64 levels, and integers of more digits than Python converts.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        OutputError: ``path`` is not a regular file.
+        VectorFormatError: the file is not valid JSON; the message names the file and line.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "config.json"
+        >>> _ = path.write_text("[" * 100 + "]" * 100)
+        >>> read_json(path)
+        Traceback (most recent call last):
+        ...
+        embtable._errors.VectorFormatError: config.json:1: not valid JSON (nested deeper than 64 levels, at byte 64)
+    """
+    with open_regular(path) as stream:
+        data = stream.read()
+    return parse_json(data, Path(path).name)
+
+
+def parse_json(data: bytes, name: str, subject: str = "") -> Any:
+    """Parse JSON bytes as :func:`read_json` does.
+
+    ``name`` (the file) and ``subject`` (what in it, e.g. ``"the safetensors header"``) are
+    used in messages.
+    """
+    where = f"{name}: {subject} is" if subject else f"{name}:"
     try:
-        header = json.loads(raw_header)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise VectorFormatError(f"{name}: the safetensors header is not valid JSON") from err
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise VectorFormatError(
+            f"{where} not valid UTF-8 (byte {err.start}: {err.reason})"
+        ) from None
+    problem = _json_depth_problem(text)
+    if problem is not None:
+        raise VectorFormatError(f"{_at(name, subject, problem[0])} not valid JSON ({problem[1]})")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise VectorFormatError(
+            f"{_at(name, subject, err.lineno)} not valid JSON ({err.msg})"
+        ) from None
+    except ValueError as err:  # an integer longer than Python's int conversion limit
+        raise VectorFormatError(f"{where} not valid JSON for embtable ({err})") from None
+    except RecursionError:  # pragma: no cover - _json_depth_problem refuses such nesting first
+        raise VectorFormatError(f"{where} not valid JSON (nested too deeply)") from None
+
+
+def _at(name: str, subject: str, line: int) -> str:
+    return f"{name}: {subject} is" if subject else f"{name}:{line}:"
+
+
+def _json_depth_problem(text: str) -> tuple[int, str] | None:
+    """``(line, reason)`` if arrays and objects nest deeper than :data:`_JSON_MAX_DEPTH`
+    (brackets inside strings do not count), else ``None``."""
+    if text.count("[") + text.count("{") <= _JSON_MAX_DEPTH:
+        return None
+    depth = 0
+    in_string = escaped = False
+    for position, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > _JSON_MAX_DEPTH:
+                line = text.count("\n", 0, position) + 1
+                return line, f"nested deeper than {_JSON_MAX_DEPTH} levels, at byte {position}"
+        elif char in "]}":
+            depth -= 1
+    return None
+
+
+def _read_safetensors_header(
+    stream: IO[bytes], path: Path
+) -> tuple[np.dtype, tuple[int, int], int]:
+    """Return ``(dtype, shape, data offset)`` of the ``"weight"`` tensor of the open ``path``."""
+    name = path.name
+    size = os.fstat(stream.fileno()).st_size
+    prefix = stream.read(8)
+    if len(prefix) < 8:
+        raise VectorFormatError(
+            f"{name}: {size} bytes is too short for a safetensors file (8-byte header length)"
+        )
+    (header_length,) = struct.unpack("<Q", prefix)
+    if header_length > min(size - 8, _MAX_HEADER):
+        raise VectorFormatError(
+            f"{name}: the header length {header_length} exceeds the {size - 8} bytes that "
+            f"follow it; the file is truncated or not safetensors"
+        )
+    header = parse_json(stream.read(header_length), name, "the safetensors header")
     entry = header.get("weight") if isinstance(header, dict) else None
     if not isinstance(entry, dict):
         found = sorted(k for k in header if k != "__metadata__") if isinstance(header, dict) else []
@@ -208,6 +360,11 @@ def _read_safetensors_header(path: Path) -> tuple[np.dtype, tuple[int, int], int
     if not isinstance(shape, list) or len(shape) != 2 or not all(_is_count(n) for n in shape):
         raise VectorFormatError(
             f"{name}: tensor 'weight' must be 2-D with integer sizes >= 0, has shape {shape!r}"
+        )
+    if shape[1] > _MAX_DIM or (shape[0] > 0 and shape[1] < 1):
+        raise VectorFormatError(
+            f"{name}: tensor 'weight' has shape {shape}; embtable reads dimensions 1.."
+            f"{_MAX_DIM} (0 only for a table of 0 rows): the header is corrupt"
         )
     begin = 8 + header_length
     nbytes = shape[0] * shape[1] * dtype.itemsize
@@ -235,7 +392,7 @@ def _vocab_document_of(tokens: Sequence[str] | Any) -> dict[str, Any]:
     if hasattr(tokens, "id_to_token") and hasattr(tokens, "counts"):
         return _vocab_document(
             list(tokens.id_to_token),
-            counts=[int(c) for c in tokens.counts],
+            counts=_integers(tokens.counts),
             specials=list(tokens.specials),
             unk_token=tokens.unk_token,
             pad_token=tokens.pad_token,
@@ -254,9 +411,9 @@ def _vocab_document(
     seen: dict[str, int] = {}
     for index, token in enumerate(tokens):
         if not isinstance(token, str):
-            raise ValueError(f"token {index} must be a string, got {type(token).__name__}")
+            raise OptionTypeError(f"token {index} must be a string, got {type(token).__name__}")
         if seen.setdefault(token, index) != index:
-            raise ValueError(f"token {token!r} appears twice, at ids {seen[token]} and {index}")
+            raise OptionError(f"token {token!r} appears twice, at ids {seen[token]} and {index}")
     document: dict[str, Any] = {
         "format": "embtable-vocab",
         "version": VOCAB_FORMAT_VERSION,
@@ -282,29 +439,51 @@ def write_vocab_json(
 ) -> None:
     """Write ``vocab.json`` (the layout in this module's docstring).
 
+    The file is replaced atomically (:func:`embtable.io._atomic.atomic_file`).
+
     Raises:
-        ValueError: a token is not a string, repeats or cannot be encoded as UTF-8 (e.g. a
-            lone surrogate); nothing is written then.
+        OptionTypeError: a token is not a string, or a count not an integer.
+        OptionError: a token repeats or cannot be encoded as UTF-8 (e.g. a lone surrogate);
+            nothing is written then.
+        OutputError: the file cannot be written; an old file stays as it was.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "vocab.json"
+        >>> write_vocab_json(path, ["a", "b"], counts=[3, 1])
+        >>> read_vocab_json(path)["counts"]
+        [3, 1]
     """
     document = _vocab_document(
         list(tokens),
-        counts=None if counts is None else [int(c) for c in counts],
+        counts=None if counts is None else _integers(counts),
         specials=None if specials is None else list(specials),
         unk_token=unk_token,
         pad_token=pad_token,
     )
     data = _encode_vocab(document)  # before opening: a failure leaves no empty file
-    Path(path).write_bytes(data)
+    with atomic_file(path, compression="none") as out:
+        out.write(data)
+
+
+def _integers(values: Sequence[int]) -> list[int]:
+    """``values`` as Python ints (NumPy integers included), refusing anything else."""
+    result: list[int] = []
+    for index, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise OptionTypeError(f"count {index} must be an integer, got {value!r}")
+        result.append(int(value))
+    return result
 
 
 def _utf8(text: str, what: str) -> bytes:
     try:
         return (text + "\n").encode("utf-8")
     except UnicodeEncodeError as err:
-        raise ValueError(
+        raise OptionError(
             f"{what} cannot be saved as UTF-8: it holds {text[err.start : err.end]!r} "
             f"({err.reason})"
-        ) from err
+        ) from None
 
 
 def _encode_vocab(document: dict[str, Any]) -> bytes:
@@ -313,11 +492,11 @@ def _encode_vocab(document: dict[str, Any]) -> bytes:
         try:
             token.encode("utf-8")
         except UnicodeEncodeError as err:
-            raise ValueError(
+            raise OptionError(
                 f"token {index} ({token!r}) cannot be saved: it is not encodable as UTF-8 "
                 f"({err.reason}); lone surrogates usually come from decoding with "
                 f"errors='surrogateescape'"
-            ) from err
+            ) from None
     return _utf8(json.dumps(document, ensure_ascii=False), "the vocabulary")
 
 
@@ -332,12 +511,7 @@ def read_vocab_json(path: str | os.PathLike[str]) -> dict[str, Any]:
         VectorFormatError: not JSON, another format or a newer version, or inconsistent fields.
     """
     name = Path(path).name
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise VectorFormatError(f"{name}:{err.lineno}: not valid JSON ({err.msg})") from err
-    except UnicodeDecodeError as err:
-        raise VectorFormatError(f"{name}: not valid UTF-8 ({err.reason})") from err
+    document = read_json(path)
     if not isinstance(document, dict) or document.get("format") != "embtable-vocab":
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
         raise VectorFormatError(
@@ -354,6 +528,13 @@ def read_vocab_json(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise VectorFormatError(f'{name}: "tokens" must be a list of strings')
     seen: dict[str, int] = {}
     for index, token in enumerate(tokens):
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise VectorFormatError(
+                f"{name}: token {index} ({token!r}) holds {token[err.start : err.end]!r}, "
+                f"which is not a Unicode character (a lone surrogate written as a JSON escape)"
+            ) from None
         if seen.setdefault(token, index) != index:
             raise VectorFormatError(
                 f"{name}: token {token!r} appears twice, at ids {seen[token]} and {index}"

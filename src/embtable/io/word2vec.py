@@ -136,8 +136,11 @@ def write_word2vec_text(
     matrix's dtype, so a float32 table round-trips exactly.
 
     Raises:
-        ValueError: ``matrix`` is not 2-D, does not have one row per token, or a token is
-            empty or holds whitespace (it could not be read back).
+        ShapeError: ``matrix`` is not 2-D, or does not have one row per token.
+        OptionError: a token is empty, holds whitespace (it could not be read back) or is
+            not UTF-8 encodable.
+        OutputError: the file cannot be written; an old file at ``path`` stays as it was
+            (the file is replaced atomically: a reader never sees a partial file).
 
     Example:
         >>> import tempfile, pathlib
@@ -159,6 +162,6 @@ def write_word2vec_binary(
     """Write a word2vec binary file; the numbers are stored as float32 (the format's only type).
 
     Raises:
-        ValueError: as :func:`write_word2vec_text`.
+        ShapeError, OptionError, OutputError: as :func:`write_word2vec_text`.
     """
     _parse.write_binary(path, tokens, np.asarray(matrix))
