@@ -112,7 +112,7 @@ def test_query_errors(glove) -> None:
         match=re.escape("the query vector has norm 0.0; cosine needs a nonzero finite vector"),
     ):
         glove.most_similar(np.zeros(50))
-    with pytest.raises(ValueError, match=re.escape("k must be an integer >= 0, got -1")):
+    with pytest.raises(ValueError, match=re.escape("k must be None or an integer >= 0, got -1")):
         glove.most_similar("the", k=-1)
     with pytest.raises(KeyError, match=re.escape("token 'nope' is not among")):
         glove.analogy("the", "nope", "é")
