@@ -857,8 +857,9 @@ class Vectors:
             restrict_vocab: search only the first ``restrict_vocab`` rows.
 
         Returns:
-            one list ``[(token, cosine), ...]`` per query, equal to what :meth:`most_similar`
-            returns for it.
+            one list ``[(token, cosine), ...]`` per query: what :meth:`most_similar` returns
+            for it, up to the last bits of the cosines (a matrix product rounds differently
+            from a matrix-vector one).
 
         Raises:
             TokenError, OptionError, ShapeError: as :meth:`most_similar`; a query row that is
@@ -941,8 +942,6 @@ class Vectors:
         search = self._unit_matrix()[: self._searched(restrict_vocab)]
 
         def shifted(terms: list[tuple[Any, float, bool]], name: str) -> NDArray[np.floating]:
-            if not terms:
-                return np.zeros(search.shape[0], dtype=search.dtype)
             columns = np.stack(
                 [
                     self._term_vector(key, rows, f"{name} vector {i}")
@@ -954,8 +953,10 @@ class Vectors:
             return np.prod((1 + cosines) / 2, axis=1)
 
         numerator = shifted(positive_terms, "positive")
-        denominator = shifted(negative_terms, "negative") if negative_terms else None
-        scores = numerator / ((denominator if denominator is not None else 0) + _COSMUL_EPSILON)
+        denominator = (
+            shifted(negative_terms, "negative") if negative_terms else 1.0
+        )  # empty product
+        scores = numerator / (denominator + _COSMUL_EPSILON)
         if topn is None:
             bad = self._bad()
             scores[bad[: np.searchsorted(bad, scores.size)]] = np.nan
