@@ -131,8 +131,9 @@ def _notes(shown: int, total: int, precision: str, method: str) -> list[str]:
     if precision == "int8":
         notes.append(
             "The vectors are embedded as int8: each row scaled by its largest magnitude to "
-            "-127..127 and rounded, then renormalised here. Scores differ from float32 by about "
-            "0.001 to 0.01, so neighbours with close scores can swap places; rebuild with "
+            "-127..127 and rounded, then renormalised here. Scores move by up to about 0.005, so "
+            "neighbours with close scores can swap places (on the bundled model the top 10 keep "
+            "99% of their words, in the same order for 57% of the queries); rebuild with "
             "--precision float32 for the exact ranking (four times the size)."
         )
     else:

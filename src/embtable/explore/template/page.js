@@ -649,6 +649,18 @@
     }
   }
 
+  // A small scripting hook (used by the tests): where a word is drawn, in CSS pixels of the
+  // canvas, and the current zoom relative to the whole map.
+  window.embtableExplorer = Object.freeze({
+    pointOnScreen(word) {
+      const i = index.get(word);
+      if (i === undefined) return null;
+      const box = canvas.getBoundingClientRect();
+      return [box.left + screenX(i), box.top + screenY(i)];
+    },
+    zoom() { return view.scale / view.fitScale; },
+  });
+
   summary();
   drawTraining();
   new ResizeObserver(resize).observe(canvas);
