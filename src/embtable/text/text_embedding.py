@@ -5,18 +5,38 @@ vectors (or ids, for a model) come out, with no bookkeeping left to the caller. 
 embtable's table format (:mod:`embtable.io.tables`): ``weights.safetensors``, ``vocab.json`` and
 ``config.json`` (the layer's settings and the tokenizer), and it can be loaded memory-mapped and
 read-only for tables larger than memory.
+
+The table may also be a subword or hashed layer (:class:`~embtable.subword.SubwordEmbedding`,
+:class:`~embtable.subword.HashEmbedding`, any :class:`~embtable.subword.IndexedEmbedding`):
+then every word gets a real vector, seen in training or not.
+
+**The rule for unknown words and ragged batches** (the same in :mod:`embtable.torch.text`):
+
+* a word of the vocabulary gets its row;
+* an unknown word gets, in this order: its subword/hash vector when the table is an
+  ``IndexedEmbedding``; the ``<unk>`` row when the vocabulary has an ``<unk>``; else the zero
+  vector (and ``encode`` gives it the id ``-1``), as a vocabulary from ``embtable train`` has
+  no specials;
+* texts of different lengths are padded to the longest: padding positions get the ``<pad>``
+  row when the vocabulary has a ``<pad>`` (the table's ``padding_idx``: zero, and never
+  trained), else the zero vector (``encode`` pads with ``-1`` then); ``lengths`` tells the real
+  lengths;
+* :meth:`TextEmbedding.pool` gives one vector per text instead, ``(B, D)``: the mean (or sum)
+  of its words' vectors, padding and zero-vector unknown words left out; an empty text gives
+  zeros.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .._errors import ShapeError
+from .. import functional as F
+from .._errors import OptionError, ShapeError
 from ..io.tables import load_table, save_table
 from ..layers import Embedding
 from .tokenize import Tokenizer, get_tokenizer
@@ -26,9 +46,11 @@ __all__ = [
     "TextEmbedding",
     "build_vocab",
     "check_pairing",
+    "encode_padded",
     "layer_settings",
     "read_text_embedding",
     "table_config",
+    "token_lists",
 ]
 
 _FORMAT = "embtable-text-embedding"
@@ -51,6 +73,70 @@ def build_vocab(
         min_freq=min_freq,
         max_size=max_size,
     )
+
+
+def token_lists(
+    texts: Iterable[str | Sequence[str]],
+    tokenizer: str | Tokenizer,
+    max_length: int | None,
+) -> list[Sequence[str]]:
+    """Tokenise ``texts`` (strings, or token sequences kept as they are), each cut to
+    ``max_length`` tokens.
+
+    Raises:
+        OptionTypeError: a single string instead of a list of texts.
+        OptionError: a bad ``max_length``.
+    """
+    from .._errors import OptionTypeError
+
+    if isinstance(texts, str):
+        raise OptionTypeError(
+            "texts must be an iterable of texts, got a single str; wrap it in a list"
+        )
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 0
+    ):
+        raise OptionError(f"max_length must be None or an integer >= 0, got {max_length!r}")
+    tokenize = get_tokenizer(tokenizer)
+    lists = [text if not isinstance(text, str) else tokenize(text) for text in texts]
+    return lists if max_length is None else [tokens[:max_length] for tokens in lists]
+
+
+def encode_padded(
+    vocab: Vocab, lists: Sequence[Sequence[str]]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Ids ``(B, L)`` and lengths ``(B,)`` by the module's rule: unknown words are ``<unk>``
+    (or ``-1`` without one), padding is ``<pad>`` (or ``-1`` without one).
+
+    Example:
+        >>> vocab = Vocab(["a", "b"])  # no specials, as embtable train writes
+        >>> encode_padded(vocab, [["a", "zzz"], ["b"]])
+        (array([[ 0, -1],
+               [ 1, -1]]), array([2, 1]))
+    """
+    lengths = np.array([len(tokens) for tokens in lists], dtype=np.int64)
+    width = int(lengths.max()) if lengths.size else 0
+    pad = -1 if vocab.pad_id is None else vocab.pad_id
+    unk = -1 if vocab.unk_id is None else vocab.unk_id
+    out = np.full((len(lists), width), pad, dtype=np.int64)
+    get = vocab.token_to_id.get
+    for row, tokens in enumerate(lists):
+        out[row, : len(tokens)] = [get(token, unk) for token in tokens]
+    return out, lengths
+
+
+def bag_offsets(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Where each text's tokens start in the flat token list, ``(B,)``."""
+    offsets = np.zeros(lengths.size, dtype=np.int64)
+    if lengths.size:
+        np.cumsum(lengths[:-1], out=offsets[1:])
+    return offsets
+
+
+def _is_indexed(layer: Any) -> bool:
+    from ..subword import IndexedEmbedding
+
+    return isinstance(layer, IndexedEmbedding)
 
 
 def check_pairing(vocab: Vocab, num_embeddings: int, padding_idx: int | None) -> None:
@@ -112,12 +198,15 @@ def layer_settings(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class TextEmbedding:
-    """A :class:`Vocab` paired with an :class:`~embtable.Embedding` of one row per token.
+    """A :class:`Vocab` paired with an :class:`~embtable.Embedding` of one row per token, or
+    with a subword/hashed :class:`~embtable.subword.IndexedEmbedding` (unknown words and ragged
+    batches: see the module's rule).
 
     Args:
-        vocab: the vocabulary; its ``<pad>`` becomes the table's ``padding_idx``.
-        embedding: a table with ``len(vocab)`` rows, or ``None`` for a fresh N(0, 1) table of
-            ``embedding_dim`` columns.
+        vocab: the vocabulary; its ``<pad>`` becomes the table's ``padding_idx``. With an
+            ``IndexedEmbedding`` it may be ``None`` (it is then the layer's words, if any).
+        embedding: a table with ``len(vocab)`` rows, an ``IndexedEmbedding``, or ``None`` for
+            a fresh N(0, 1) table of ``embedding_dim`` columns.
         embedding_dim: the width of a fresh table.
         tokenizer: a tokenizer name (``"regex"``, ``"regex-cased"``, ``"whitespace"``) or a
             callable; a name is saved with the directory, a callable is not.
@@ -139,30 +228,48 @@ class TextEmbedding:
                [0, 5, 4]])
         >>> text_embedding(["The cat", "a dog sat"]).shape
         (2, 3, 4)
+        >>> text_embedding.pool(["The cat", "a dog sat"]).shape
+        (2, 4)
+
+        With subwords, unseen words get vectors:
+
+        >>> from embtable.subword import SubwordEmbedding
+        >>> layer = SubwordEmbedding(["cat", "dog"], 4, bucket=1000, rng=0)
+        >>> unit = TextEmbedding(None, layer)
+        >>> vectors = unit(["cats and dogs", "cat"])
+        >>> vectors.shape, bool(vectors[0, 0].any()), bool(vectors[1, 1].any())
+        ((2, 3, 4), True, False)
     """
 
     def __init__(
         self,
-        vocab: Vocab,
-        embedding: Embedding | None = None,
+        vocab: Vocab | None,
+        embedding: Any = None,
         *,
         embedding_dim: int | None = None,
         tokenizer: str | Tokenizer = "regex",
         rng: int | np.random.Generator | None = None,
         **options: Any,
     ) -> None:
-        if embedding is None:
+        if embedding is not None and _is_indexed(embedding):
+            if vocab is None:
+                words = getattr(embedding.indexer, "words", None)
+                vocab = None if words is None else Vocab(words)
+        elif vocab is None:
+            raise OptionError("a TextEmbedding over an Embedding needs its vocabulary")
+        elif embedding is None:
             if embedding_dim is None:
                 raise TypeError("give an embedding, or embedding_dim for a fresh table")
             embedding = Embedding(
                 len(vocab), embedding_dim, padding_idx=vocab.pad_id, rng=rng, **options
             )
-        elif embedding_dim is not None and embedding_dim != embedding.embedding_dim:
+        if embedding_dim is not None and embedding_dim != embedding.embedding_dim:
             raise ShapeError(
                 f"embedding_dim {embedding_dim} does not match the table's width "
                 f"{embedding.embedding_dim}"
             )
-        check_pairing(vocab, embedding.num_embeddings, embedding.padding_idx)
+        if not _is_indexed(embedding):
+            check_pairing(vocab, embedding.num_embeddings, embedding.padding_idx)  # type: ignore[arg-type]
         self.vocab = vocab
         self.embedding = embedding
         self.tokenizer = tokenizer
@@ -220,31 +327,101 @@ class TextEmbedding:
 
     @property
     def padding_idx(self) -> int | None:
-        return self.embedding.padding_idx
+        return getattr(self.embedding, "padding_idx", None)
 
     @property
     def unk_id(self) -> int | None:
-        return self.vocab.unk_id
+        return None if self.vocab is None else self.vocab.unk_id
+
+    def _vocab(self) -> Vocab:
+        if self.vocab is None:
+            raise OptionError("this TextEmbedding has no vocabulary (a hashed table): no ids")
+        return self.vocab
 
     def encode(
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Padded ids ``(B, L)`` and lengths ``(B,)``; unknown words become ``<unk>``."""
-        ids, lengths = self.vocab.encode(texts, tokenizer=self.tokenizer, max_length=max_length)
-        return ids, lengths  # type: ignore[return-value]
+        """Padded ids ``(B, L)`` and lengths ``(B,)``: unknown words are ``<unk>`` and padding
+        is ``<pad>``, or ``-1`` where the vocabulary lacks them.
+
+        Example:
+            >>> unit = TextEmbedding(Vocab(["a", "b"]), embedding_dim=2, rng=0)
+            >>> unit.encode(["a b", "zzz"])
+            (array([[ 0,  1],
+                   [-1, -1]]), array([2, 1]))
+        """
+        return encode_padded(self._vocab(), token_lists(texts, self.tokenizer, max_length))
 
     def encode_bags(
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Flat ids and offsets, for an ``EmbeddingBag``."""
-        return self.vocab.encode_bags(texts, tokenizer=self.tokenizer, max_length=max_length)
+        """Flat ids and offsets, for an ``EmbeddingBag`` (unknown words without ``<unk>`` are
+        left out)."""
+        ids, lengths = self.encode(texts, max_length=max_length)
+        keep = (np.arange(ids.shape[1]) < lengths[:, None]) & (ids >= 0)
+        return ids[keep], bag_offsets(keep.sum(axis=1))
+
+    def _token_vectors(
+        self, lists: Sequence[Sequence[str]]
+    ) -> tuple[NDArray[np.floating], NDArray[np.bool_]]:
+        """The vectors of every token, flat ``(N, D)``, and which of them are real (not
+        unknown words without a vector)."""
+        flat = [token for tokens in lists for token in tokens]
+        if _is_indexed(self.embedding):
+            return self.embedding(flat), np.ones(len(flat), dtype=np.bool_)
+        vocab = self._vocab()
+        unk = -1 if vocab.unk_id is None else vocab.unk_id
+        get = vocab.token_to_id.get
+        ids = np.array([get(token, unk) for token in flat], dtype=np.int64)
+        known = ids >= 0
+        out = np.zeros((ids.size, self.embedding.embedding_dim), dtype=self.embedding.weight.dtype)
+        out[known] = self.embedding(ids[known])
+        return out, known
 
     def __call__(
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> NDArray[np.floating]:
-        """The vectors of a batch of texts, ``(B, L, D)``; padding positions get the zero row."""
-        ids, _ = self.encode(texts, max_length=max_length)
-        return self.embedding(ids)
+        """The vectors of a batch of texts, ``(B, L, D)``, ``L`` the longest text; see the
+        module's rule for unknown words and padding."""
+        lists = token_lists(texts, self.tokenizer, max_length)
+        if not _is_indexed(self.embedding):
+            ids, _ = encode_padded(self._vocab(), lists)
+            if (ids >= 0).all():
+                return self.embedding(ids)
+        vectors, _ = self._token_vectors(lists)
+        lengths = np.array([len(tokens) for tokens in lists], dtype=np.int64)
+        width = int(lengths.max()) if lengths.size else 0
+        out = np.zeros((len(lists), width, self.embedding.embedding_dim), dtype=vectors.dtype)
+        out[np.arange(width) < lengths[:, None]] = vectors
+        return out
+
+    def pool(
+        self,
+        texts: Iterable[str | Sequence[str]],
+        *,
+        mode: Literal["mean", "sum"] = "mean",
+        max_length: int | None = None,
+    ) -> NDArray[np.floating]:
+        """One vector per text, ``(B, D)``: the mean (or sum) of its words' vectors; padding and
+        unknown words without a vector are left out, and an empty text gives zeros.
+
+        Example:
+            >>> unit = TextEmbedding(Vocab(["a", "b"]), Embedding(2, 1, _weight=[[1.0], [3.0]]))
+            >>> unit.pool(["a b zzz", "", "b"])
+            array([[2.],
+                   [0.],
+                   [3.]])
+        """
+        if mode not in ("mean", "sum"):
+            raise OptionError(f"mode must be 'mean' or 'sum', got {mode!r}")
+        lists = token_lists(texts, self.tokenizer, max_length)
+        vectors, real = self._token_vectors(lists)
+        lengths = np.array([len(tokens) for tokens in lists], dtype=np.int64)
+        bag_of = np.repeat(np.arange(len(lists)), lengths)[real]
+        counts = np.bincount(bag_of, minlength=len(lists))
+        return F.embedding_bag(
+            np.flatnonzero(real), vectors, bag_offsets(counts), mode=mode
+        )
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write ``weights.safetensors``, ``vocab.json`` and ``config.json`` to ``directory``.
@@ -253,6 +430,12 @@ class TextEmbedding:
             ValueError: the tokenizer is a callable, which cannot be saved by name.
         """
         layer = self.embedding
+        if _is_indexed(layer) or self.vocab is None:
+            raise OptionError(
+                "a TextEmbedding over a subword or hashed table cannot be saved as a table "
+                "directory (its rows are not one per word); save the layer's state_dict(), or "
+                "a fastText model with FastTextVectors.save_bin"
+            )
         config = table_config(self.tokenizer, layer, layer.weight.requires_grad)
         save_table(directory, layer.weight.data, self.vocab, config)
 
@@ -295,7 +478,5 @@ class TextEmbedding:
         )
 
     def __repr__(self) -> str:
-        return (
-            f"TextEmbedding(vocab={len(self.vocab)} tokens, {self.embedding!r}, "
-            f"tokenizer={self.tokenizer!r})"
-        )
+        words = "none" if self.vocab is None else f"{len(self.vocab)} tokens"
+        return f"TextEmbedding(vocab={words}, {self.embedding!r}, tokenizer={self.tokenizer!r})"
