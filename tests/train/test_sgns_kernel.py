@@ -155,6 +155,9 @@ def test_kernel_matches_python_twin(rng, window, negative, scale):
         loss,
         pairs,
         read,
+        False,
+        True,
+        True,
     )
     state, twin_loss, twin_pairs, twin_read = sgns_block_twin(
         ids,
@@ -207,6 +210,9 @@ def test_kernel_follows_the_order_stops_after_words_per_thread_and_resumes(rng):
             loss,
             pairs,
             read,
+            False,
+            True,
+            True,
         )
         assert int(position[0]) == after
         reads.append(int(read[0]))

@@ -1,10 +1,12 @@
-"""Compiled skip-gram negative-sampling (word2vec SGNS) training kernel.
+"""Compiled word2vec training kernel: skip-gram or CBOW, with negative sampling.
 
 The kernel is a plain loop in the shape of ``word2vec.c``'s ``TrainModelThread``: for each
 sentence it drops sub-sampled words, then for every centre word it draws a shrunk window
-``1 .. window`` and, for every context word in it, makes one positive and ``negative`` noise
-updates. The context word's input row is the one that learns (``word2vec.c`` and gensim do the
-same). Updates are lock-free (Hogwild): the threads of the ``prange`` write the shared tables
+``1 .. window`` (or takes the whole window) and, for skip-gram, for every context word in it,
+makes one positive and ``negative`` noise updates; the context word's input row is the one that
+learns (``word2vec.c`` and gensim do the same). For CBOW the mean (or sum) of the window's
+context rows makes one positive and ``negative`` noise updates, and its gradient goes to every
+context row (gensim's ``cbow_mean`` rule). Updates are lock-free (Hogwild): the threads of the ``prange`` write the shared tables
 without locks, which is how word2vec and gensim train, and which converges because each update
 touches few rows.
 
@@ -25,12 +27,12 @@ compare it with on tiny inputs.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 from numba import njit, prange
 
-from ._parallel import twins
+from ._cache import CACHE
+from ._parallel import PARALLEL_MIN_WORK, pick, twins
 from .rows import axpy_row, dot_rows
 
 __all__ = ["lcg_next", "train_sgns_block"]
@@ -43,11 +45,67 @@ _ONE = np.float32(1.0)
 _SCORE_CLIP = np.float32(30.0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def lcg_next(state):  # pragma: no cover - compiled
     """Advance the ``word2vec.c`` generator; return ``(new_state, 32 random bits as uint64)``."""
     state = state * _LCG_MULTIPLIER + _LCG_INCREMENT
     return state, state >> _SHIFT_32
+
+
+@njit(cache=CACHE, nogil=True, inline="always")
+def _update_targets(
+    source,
+    centre,
+    weight_out,
+    hidden_grad,
+    negative,
+    state,
+    vocab_size,
+    alias_threshold,
+    alias_index,
+    lr,
+):  # pragma: no cover - compiled
+    """One positive and ``negative`` noise updates of ``weight_out`` rows against ``source``.
+
+    Adds the gradient for ``source`` into ``hidden_grad``; returns ``(state, loss)``.
+    """
+    # The example's loss is sum log(1 + odds) = log prod (1 + odds): one log per example
+    # instead of one per score. Each factor is below exp(30).
+    loss = 0.0
+    loss_product = 1.0
+    for d in range(negative + 1):
+        if d == 0:
+            target = centre
+        else:
+            state, bits = lcg_next(state)
+            target = np.int32((bits * vocab_size) >> _SHIFT_32)
+            state, bits = lcg_next(state)
+            if bits >= alias_threshold[target]:
+                target = alias_index[target]
+            if target == centre:
+                continue
+        target_row = weight_out[target]
+        score = dot_rows(source, target_row)
+        # Clipping changes sigmoid(score) by under 1e-13 and keeps exp finite.
+        if score > _SCORE_CLIP:
+            score = _SCORE_CLIP
+        elif score < -_SCORE_CLIP:
+            score = -_SCORE_CLIP
+        if d == 0:
+            # 1 - sigmoid(score) = e / (1 + e), loss -log sigmoid(score)
+            odds = np.float32(math.exp(-score))
+            grad = lr * odds / (_ONE + odds)
+        else:
+            # -sigmoid(score) = -e / (1 + e), loss -log sigmoid(-score)
+            odds = np.float32(math.exp(score))
+            grad = -lr * odds / (_ONE + odds)
+        loss_product *= 1.0 + np.float64(odds)
+        if loss_product > 1e250:  # only with dozens of negatives
+            loss += math.log(loss_product)
+            loss_product = 1.0
+        axpy_row(grad, target_row, hidden_grad)
+        axpy_row(grad, source, target_row)
+    return state, loss + math.log(loss_product)
 
 
 def _train_sgns_block(parallel):
@@ -74,6 +132,9 @@ def _train_sgns_block(parallel):
         loss,
         pairs,
         words_read,
+        cbow,
+        cbow_mean,
+        shrink_windows,
     ):  # pragma: no cover - compiled
         """Train on the next ``words_per_thread`` corpus words of each thread's run of sentences.
 
@@ -102,6 +163,12 @@ def _train_sgns_block(parallel):
             loss: ``float64 (T,)``, out: the loss summed over this call's pairs.
             pairs: ``int64 (T,)``, out: the number of (centre, context) pairs trained.
             words_read: ``int64 (T,)``, out: corpus words read (before sub-sampling).
+            cbow: train CBOW (the window's context rows predict the centre word) instead of
+                skip-gram (each context row predicts the centre word on its own).
+            cbow_mean: CBOW averages the context rows (else sums them, and divides the error
+                among them, as gensim does).
+            shrink_windows: each centre draws its window from ``1 .. window`` (else always
+                ``window``, and no random number is drawn for it).
         """
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
@@ -112,7 +179,8 @@ def _train_sgns_block(parallel):
         lr_span = np.float32(alpha - min_alpha)
         for t in prange(n_threads):
             buffer = np.empty(max_length, dtype=np.int32)
-            hidden_grad = np.empty(dim, dtype=np.float32)
+            hidden_grad = np.empty(dim, dtype=weight_in.dtype)
+            hidden = np.empty(dim, dtype=weight_in.dtype)
             state = rng_state[t]
             thread_loss = 0.0
             thread_pairs = 0
@@ -139,57 +207,73 @@ def _train_sgns_block(parallel):
                         length += 1
                 for i in range(length):
                     centre = buffer[i]
-                    state, bits = lcg_next(state)
-                    reach = np.int64(window_u - ((bits * window_u) >> _SHIFT_32))
+                    if shrink_windows:
+                        state, bits = lcg_next(state)
+                        reach = np.int64(window_u - ((bits * window_u) >> _SHIFT_32))
+                    else:
+                        reach = np.int64(window)
                     lo = i - reach
                     if lo < 0:
                         lo = 0
                     hi = i + reach + 1
                     if hi > length:
                         hi = length
+                    if not cbow:
+                        for j in range(lo, hi):
+                            if j == i:
+                                continue
+                            context_row = weight_in[buffer[j]]
+                            hidden_grad[:] = _ZERO
+                            state, pair_loss = _update_targets(
+                                context_row,
+                                centre,
+                                weight_out,
+                                hidden_grad,
+                                negative,
+                                state,
+                                vocab_size,
+                                alias_threshold,
+                                alias_index,
+                                lr,
+                            )
+                            axpy_row(_ONE, hidden_grad, context_row)
+                            thread_loss += pair_loss
+                            thread_pairs += 1
+                        continue
+                    # CBOW: the context rows' sum (or mean) predicts the centre word.
+                    hidden[:] = _ZERO
+                    count = 0
                     for j in range(lo, hi):
-                        if j == i:
-                            continue
-                        context_row = weight_in[buffer[j]]
-                        hidden_grad[:] = _ZERO
-                        # The pair's loss is sum log(1 + odds) = log prod (1 + odds): one log per
-                        # pair instead of one per score. Each factor is below exp(30).
-                        loss_product = 1.0
-                        for d in range(negative + 1):
-                            if d == 0:
-                                target = centre
-                            else:
-                                state, bits = lcg_next(state)
-                                target = np.int32((bits * vocab_size) >> _SHIFT_32)
-                                state, bits = lcg_next(state)
-                                if bits >= alias_threshold[target]:
-                                    target = alias_index[target]
-                                if target == centre:
-                                    continue
-                            target_row = weight_out[target]
-                            score = dot_rows(context_row, target_row)
-                            # Clipping changes sigmoid(score) by under 1e-13 and keeps exp finite.
-                            if score > _SCORE_CLIP:
-                                score = _SCORE_CLIP
-                            elif score < -_SCORE_CLIP:
-                                score = -_SCORE_CLIP
-                            if d == 0:
-                                # 1 - sigmoid(score) = e / (1 + e), loss -log sigmoid(score)
-                                odds = np.float32(math.exp(-score))
-                                grad = lr * odds / (_ONE + odds)
-                            else:
-                                # -sigmoid(score) = -e / (1 + e), loss -log sigmoid(-score)
-                                odds = np.float32(math.exp(score))
-                                grad = -lr * odds / (_ONE + odds)
-                            loss_product *= 1.0 + np.float64(odds)
-                            if loss_product > 1e250:  # only with dozens of negatives
-                                thread_loss += math.log(loss_product)
-                                loss_product = 1.0
-                            axpy_row(grad, target_row, hidden_grad)
-                            axpy_row(grad, context_row, target_row)
-                        axpy_row(_ONE, hidden_grad, context_row)
-                        thread_loss += math.log(loss_product)
-                        thread_pairs += 1
+                        if j != i:
+                            axpy_row(_ONE, weight_in[buffer[j]], hidden)
+                            count += 1
+                    if count == 0:
+                        continue
+                    inverse = _ONE / np.float32(count)
+                    if cbow_mean:
+                        for k in range(dim):
+                            hidden[k] *= inverse
+                    hidden_grad[:] = _ZERO
+                    state, pair_loss = _update_targets(
+                        hidden,
+                        centre,
+                        weight_out,
+                        hidden_grad,
+                        negative,
+                        state,
+                        vocab_size,
+                        alias_threshold,
+                        alias_index,
+                        lr,
+                    )
+                    if not cbow_mean:  # gensim: a summed input shares its error among the rows
+                        for k in range(dim):
+                            hidden_grad[k] *= inverse
+                    for j in range(lo, hi):
+                        if j != i:
+                            axpy_row(_ONE, hidden_grad, weight_in[buffer[j]])
+                    thread_loss += pair_loss
+                    thread_pairs += 1
             next_sentence[t] = position
             rng_state[t] = state
             loss[t] = thread_loss
@@ -203,8 +287,8 @@ _TRAIN_SGNS_BLOCK = twins(_train_sgns_block)
 
 
 def train_sgns_block(*args):
-    """Run the parallel twin (one ``prange`` iteration per thread of the block), or the serial
-    twin outside the main thread, where numba's workqueue layer must not be entered."""
-    serial, parallel = _TRAIN_SGNS_BLOCK
-    kernel = parallel if threading.current_thread() is threading.main_thread() else serial
-    return kernel(*args)
+    """Run the parallel twin (one ``prange`` iteration per thread of the block) when numba has
+    more than one thread, or the serial twin: outside the main thread, where numba's workqueue
+    layer must not be entered, and in a forked child that must stay serial
+    (:func:`embtable.kernels._parallel.pick`). Both twins give the same result."""
+    return pick(_TRAIN_SGNS_BLOCK, PARALLEL_MIN_WORK)(*args)

@@ -1,246 +1,186 @@
-"""Skip-gram with negative sampling (word2vec SGNS), trained by a compiled Hogwild kernel.
+"""word2vec with negative sampling (skip-gram or CBOW), trained by a compiled Hogwild kernel.
 
 The pieces follow ``word2vec.c`` (Mikolov et al., 2013) and gensim 4:
 
-- a vocabulary of words seen at least ``min_count`` times, the ``max_vocab`` most frequent kept,
-  sorted by descending count (ties in order of first appearance). word2vec has no ``<unk>`` or
-  ``<pad>``, so the :class:`~embtable.text.Vocab` is built with ``specials=()`` and words outside
-  it are dropped from the corpus before training;
+- a vocabulary of words seen at least ``min_count`` times (:class:`~embtable.train.Corpus`);
 - sub-sampling of frequent words: a word of count ``c`` among ``N`` retained words is kept with
   probability ``(sqrt(c / (sample * N)) + 1) * sample * N / c`` (capped at 1), precomputed per word;
-- a shrunk window: each centre word draws its window uniformly from ``1 .. window``;
-- noise words drawn from the unigram distribution raised to the power 0.75, by Walker's alias
-  method (exact, O(1) per draw, two arrays of ``V`` entries);
+- a shrunk window: each centre word draws its window uniformly from ``1 .. window``
+  (``shrink_windows=False`` always uses ``window``);
+- noise words drawn from the unigram distribution raised to the power ``ns_exponent`` (0.75),
+  by Walker's alias method (exact, O(1) per draw, two arrays of ``V`` entries);
 - a learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs' words;
 - input rows initialised uniform in ``(-0.5 / D, 0.5 / D)`` and output rows at zero.
 
 Both tables are :class:`embtable.Embedding` layers; the kernel updates their ``weight.data``
-arrays in place, reading and writing only the rows a pair touches.
+arrays in place, reading and writing only the rows an example touches.
 
-Memory: the corpus is held once as ``int32`` ids (4 bytes per word, 8 MB for two million words)
-plus one ``int64`` offset per sentence, so it must fit in memory; that is fine for corpora of up to
-a few hundred million words. A sentence is one line of text; lines longer than
-``max_sentence_length`` words are cut into pieces of that length (gensim truncates them instead).
+Memory: the two tables, the vocabulary, and one chunk of the corpus at a time: the corpus's ids
+are memory maps of temporary files (:class:`~embtable.train.Corpus`), read ``threads x 100,000``
+words per kernel call, so a corpus of any size trains in the memory of its vocabulary.
 
-Threads run Hogwild, each over every ``threads``-th job of about 10,000 words and with its own
-``word2vec.c`` generator seeded from ``seed``; with ``threads=1`` a seeded run is
-bit-reproducible.
+Threads run Hogwild, each over every ``threads``-th job of about 10,000 words of a chunk and with
+its own ``word2vec.c`` generator seeded from ``seed``; with ``threads=1`` a seeded run is
+bit-reproducible, and a run resumed from a checkpoint gives the same tables bit for bit as one
+run without a break.
+
+Checkpoints (:func:`train_word2vec` with ``checkpoint_dir``; :func:`resume_training`): the output
+directory holds the input table (a normal table directory, loadable at any time), the output
+table (``output.safetensors``), the optimizer position in ``meta.json`` (epoch, position in the
+epoch, words done, every thread's generator state, the epoch's loss so far) and the training
+record ``training.csv``; each save swaps the whole directory in atomically.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import csv
+import io
 import json
 import math
-import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from embtable._errors import CorpusError, OptionError, OptionTypeError, VectorFormatError
+from embtable.train.corpus import Corpus
+
 if TYPE_CHECKING:
+    import os
+
     from embtable.layers import Embedding
     from embtable.text.vocab import Vocab
     from embtable.vectors import Vectors
 
-__all__ = ["Corpus", "SkipGramModel", "alias_table", "keep_probabilities", "train_sgns"]
+__all__ = [
+    "Corpus",
+    "EpochEnd",
+    "SkipGramModel",
+    "alias_table",
+    "check_training_options",
+    "keep_probabilities",
+    "resume_training",
+    "train_sgns",
+    "train_word2vec",
+]
 
 _BLOCK_WORDS = 100_000
-"""Corpus words each thread trains on per kernel call; the progress bar moves between calls."""
+"""Corpus words per thread in one kernel call (a chunk); progress, records and checkpoints
+happen between calls."""
 
 _JOB_WORDS = 10_000
 """Sentences are dealt to the threads in jobs of this many corpus words (gensim's batch)."""
 
+CSV_COLUMNS = ("epoch", "words_done", "loss", "learning_rate", "words_per_second", "seconds")
+"""The columns of ``training.csv``: one row per chunk of about ``threads x 100,000`` words."""
 
-@dataclass(frozen=True, eq=False)
-class Corpus:
-    """A tokenised corpus held as ``int32`` ids into a vocabulary.
+FORMAT_VERSION = 2
+"""Version of the checkpoint layout in ``meta.json``."""
 
-    Build one with :meth:`from_files` (streams text or gzip/bz2 files) or :meth:`from_sentences`.
 
-    Attributes:
-        vocab: the :class:`~embtable.text.Vocab`, ids sorted by descending count, no specials.
-        ids: ``int32 (N,)``, the retained words of every sentence, back to back.
-        sentence_offsets: ``int64 (S + 1,)``; sentence ``s`` is ``ids[offsets[s]:offsets[s + 1]]``.
-        tokens_read: tokens read, including those dropped by ``min_count`` or ``max_vocab``.
-        files: the files read, in order (empty for in-memory sentences).
-        min_count, max_vocab, max_sentence_length: the options it was built with.
-        tokenizer: the :func:`~embtable.text.get_tokenizer` name the files were split with
-            (``"regex"`` or ``"regex-cased"``); ``None`` for sentences tokenised by the caller.
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise OptionTypeError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        span = f">= {low}" if high is None else f"in {low}..{high}"
+        raise OptionError(f"{name} must be an integer {span}, got {value!r}")
+    return int(value)
+
+
+def _check_float(
+    name: str, value: object, low: float, high: float = math.inf, *, open_low: bool = False
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise OptionTypeError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    bad = not math.isfinite(number) or number > high or number < low or (open_low and number == low)
+    if bad:
+        left = "(" if open_low else "["
+        raise OptionError(f"{name} must be a finite number in {left}{low}, {high}], got {value!r}")
+    return number
+
+
+def check_training_options(
+    *,
+    architecture: str = "skipgram",
+    cbow_mean: bool = True,
+    dim: int = 100,
+    window: int = 5,
+    negative: int = 5,
+    ns_exponent: float = 0.75,
+    sample: float = 1e-3,
+    shrink_windows: bool = True,
+    epochs: int = 5,
+    alpha: float | None = None,
+    min_alpha: float = 1e-4,
+    threads: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Check the training options (before any corpus is read); return them normalised.
+
+    See :func:`train_word2vec` for their meaning. ``alpha=None`` is 0.025 (gensim's default for
+    both architectures); ``threads=None`` is numba's thread count.
+
+    Raises:
+        OptionError: a value out of range (the message names the option, the value and the range):
+            ``negative=0`` (there is no hierarchical softmax to train instead, as gensim also
+            refuses), ``alpha=0``, ``window=0``, more threads than ``NUMBA_NUM_THREADS``, ...
+        OptionTypeError: a value of the wrong type.
 
     Example:
-        >>> corpus = Corpus.from_sentences([["a", "b", "a"], ["c", "a", "b"]], min_count=2)
-        >>> corpus.vocab.id_to_token
-        ['a', 'b']
-        >>> corpus.ids
-        array([0, 1, 0, 0, 1], dtype=int32)
-        >>> corpus.sentence_offsets
-        array([0, 3, 5])
-        >>> corpus.tokens_read, len(corpus)
-        (6, 5)
+        >>> check_training_options(dim=8, threads=1)["dim"]
+        8
+        >>> check_training_options(negative=0)
+        Traceback (most recent call last):
+        ...
+        embtable._errors.OptionError: negative must be an integer >= 1, got 0 (negative sampling is the only output layer: hierarchical softmax is not implemented)
     """
+    import numba
 
-    vocab: Vocab
-    ids: NDArray[np.int32]
-    sentence_offsets: NDArray[np.int64]
-    tokens_read: int
-    files: tuple[str, ...] = field(default=())
-    min_count: int = 1
-    max_vocab: int | None = None
-    max_sentence_length: int = 10_000
-    tokenizer: str | None = None
-
-    def __len__(self) -> int:
-        """Return the number of retained words."""
-        return int(self.ids.shape[0])
-
-    @property
-    def counts(self) -> NDArray[np.int64]:
-        """``int64 (V,)``: how often each vocabulary word occurs in the corpus."""
-        return self.vocab.counts
-
-    @classmethod
-    def from_files(
-        cls,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        min_count: int = 5,
-        max_vocab: int | None = None,
-        lower: bool = True,
-        max_sentence_length: int = 10_000,
-    ) -> Corpus:
-        """Read, tokenise and index text files, one sentence per line.
-
-        Files are streamed line by line (plain text, ``.gz`` or ``.bz2``) with
-        :func:`embtable.text.regex_tokenize`, in one pass that counts words and records
-        provisional ids; rare words are then dropped and ids remapped.
-
-        Args:
-            paths: one or more files.
-            min_count: drop words seen fewer times.
-            max_vocab: keep at most this many words (the most frequent); ``None`` keeps all.
-            lower: lower-case the text before tokenising.
-            max_sentence_length: cut longer lines into pieces of this many retained words.
-
-        Raises:
-            FileNotFoundError: a file does not exist.
-            ValueError: no file was given, or an option is out of range.
-        """
-        from embtable.text.tokenize import iter_lines, regex_tokenize
-
-        paths = [os.fspath(p) for p in paths]
-        if not paths:
-            raise ValueError("Corpus.from_files needs at least one file, got none")
-        for path in paths:
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"corpus file not found: {path}")
-        sentences = (regex_tokenize(line, lower=lower) for line in iter_lines(paths))
-        corpus = cls.from_sentences(
-            sentences,
-            min_count=min_count,
-            max_vocab=max_vocab,
-            max_sentence_length=max_sentence_length,
+    if architecture not in ("skipgram", "cbow"):
+        raise OptionError(f"architecture must be 'skipgram' or 'cbow', got {architecture!r}")
+    for name, flag in (("cbow_mean", cbow_mean), ("shrink_windows", shrink_windows)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise OptionTypeError(f"{name} must be True or False, got {flag!r}")
+    if isinstance(negative, (int, np.integer)) and not isinstance(negative, bool) and negative < 1:
+        raise OptionError(
+            f"negative must be an integer >= 1, got {negative!r} (negative sampling is the only "
+            "output layer: hierarchical softmax is not implemented)"
         )
-        tokenizer = "regex" if lower else "regex-cased"
-        return dataclasses.replace(corpus, files=tuple(paths), tokenizer=tokenizer)
-
-    @classmethod
-    def from_sentences(
-        cls,
-        sentences: Iterable[Sequence[str]],
-        *,
-        min_count: int = 5,
-        max_vocab: int | None = None,
-        max_sentence_length: int = 10_000,
-    ) -> Corpus:
-        """Index already tokenised sentences (see :meth:`from_files` for the options).
-
-        Raises:
-            ValueError: an option is out of range.
-        """
-        from embtable.text.vocab import Vocab
-
-        _check_int("min_count", min_count, 1)
-        if max_vocab is not None:
-            _check_int("max_vocab", max_vocab, 1)
-        _check_int("max_sentence_length", max_sentence_length, 1)
-        first_seen: dict[str, int] = {}
-        chunks: list[NDArray[np.int32]] = []
-        lengths: list[int] = []
-        for sentence in sentences:
-            if isinstance(sentence, str):
-                raise TypeError(
-                    f"sentences must be sequences of tokens, got the string {sentence[:40]!r}; "
-                    "split it first (e.g. embtable.text.regex_tokenize)"
-                )
-            get = first_seen.setdefault
-            provisional = [get(token, len(first_seen)) for token in sentence]
-            chunks.append(np.asarray(provisional, dtype=np.int32))
-            lengths.append(len(provisional))
-        all_ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
-        counts = np.bincount(all_ids, minlength=len(first_seen))
-        # Descending count, ties by first appearance (a stable sort), as word2vec.c and gensim.
-        order = np.argsort(-counts, kind="stable")
-        order = order[counts[order] >= min_count]
-        if max_vocab is not None:
-            order = order[:max_vocab]
-        tokens = list(first_seen)
-        vocab = Vocab.from_counts(
-            {tokens[i]: int(counts[i]) for i in order},
-            specials=(),
-            min_freq=min_count,
-            unk_token=None,
-            pad_token=None,
+    alpha = 0.025 if alpha is None else alpha
+    options: dict[str, Any] = {
+        "architecture": architecture,
+        "cbow_mean": bool(cbow_mean),
+        "dim": _check_int("dim", dim, 1, 1 << 20),
+        "window": _check_int("window", window, 1, 1 << 16),
+        "negative": _check_int("negative", negative, 1, 1000),
+        "ns_exponent": _check_float("ns_exponent", ns_exponent, -1.0, 1.0),
+        "sample": _check_float("sample", sample, 0.0, 1.0),
+        "shrink_windows": bool(shrink_windows),
+        "epochs": _check_int("epochs", epochs, 1, 1 << 20),
+        "alpha": _check_float("alpha", alpha, 0.0, 10.0, open_low=True),
+    }
+    options["min_alpha"] = _check_float("min_alpha", min_alpha, 0.0, options["alpha"])
+    max_threads = int(numba.config.NUMBA_NUM_THREADS)
+    if threads is None:
+        threads = max_threads
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise OptionTypeError(f"threads must be an integer, got {threads!r}")
+    if not 1 <= threads <= max_threads:
+        raise OptionError(
+            f"threads must be an integer in 1..{max_threads} (NUMBA_NUM_THREADS, by default the "
+            f"number of cores), got {threads!r}"
         )
-        remap = np.full(len(first_seen), -1, dtype=np.int32)
-        to_id = vocab.token_to_id
-        remap[order] = [to_id[tokens[i]] for i in order]
-        mapped = remap[all_ids]
-        kept = mapped >= 0
-        ids = np.ascontiguousarray(mapped[kept])
-        line_ends = np.cumsum(lengths, dtype=np.int64)
-        kept_before = np.concatenate(([0], np.cumsum(kept, dtype=np.int64)))
-        kept_per_line = np.diff(np.concatenate(([0], kept_before[line_ends])))
-        offsets = _split_sentences(kept_per_line, max_sentence_length)
-        return cls(
-            vocab,
-            ids,
-            offsets,
-            int(all_ids.shape[0]),
-            (),
-            min_count,
-            max_vocab,
-            max_sentence_length,
-        )
-
-
-def _split_sentences(lengths: NDArray[np.int64], max_length: int) -> NDArray[np.int64]:
-    """Sentence offsets for lines of ``lengths`` words, empty lines dropped, long ones cut."""
-    pieces = (lengths + max_length - 1) // max_length
-    sizes = np.full(int(pieces.sum()), max_length, dtype=np.int64)
-    last = np.cumsum(pieces) - 1
-    has_piece = pieces > 0
-    sizes[last[has_piece]] = lengths[has_piece] - (pieces[has_piece] - 1) * max_length
-    return np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-def _check_float(name: str, value: object, low: float, high: float = math.inf) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.floating, np.integer))
-        or not low <= value <= high
-    ):
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    options["threads"] = int(threads)
+    options["seed"] = _check_int("seed", seed, 0, (1 << 63) - 1)
+    return options
 
 
 def keep_probabilities(counts: NDArray[np.int64], sample: float) -> NDArray[np.float64]:
@@ -302,9 +242,35 @@ def _to_threshold(probability: NDArray[np.float64]) -> NDArray[np.uint64]:
     return np.round(np.clip(probability, 0.0, 1.0) * 2.0**32).astype(np.uint64)
 
 
+@dataclass(frozen=True)
+class EpochEnd:
+    """What a callback of :func:`train_word2vec` receives after each epoch.
+
+    Attributes:
+        epoch: the epoch just finished, from 1.
+        epochs: all epochs of the run.
+        loss: its mean loss per example.
+        words_done: corpus words trained on so far, all epochs.
+        learning_rate: the learning rate reached.
+        seconds: training time so far.
+        model: the model being trained (its tables are live: copy what you keep).
+    """
+
+    epoch: int
+    epochs: int
+    loss: float
+    words_done: int
+    learning_rate: float
+    seconds: float
+    model: SkipGramModel
+
+
 @dataclass(eq=False)
 class SkipGramModel:
-    """The result of :func:`train_sgns`: the vocabulary, both tables and the run's record.
+    """The result of :func:`train_word2vec`: the vocabulary, both tables and the run's record.
+
+    (The name is historical: a CBOW model is the same class, with
+    ``config["architecture"] == "cbow"``.)
 
     Attributes:
         vocab: the corpus vocabulary; row ``i`` of each table is ``vocab.id_to_token[i]``.
@@ -312,7 +278,11 @@ class SkipGramModel:
         output: the output (context) vectors.
         config: the hyper-parameters of the run.
         stats: corpus statistics and timings (see :meth:`save`).
-        epoch_losses: the mean SGNS loss per (centre, context) pair, one entry per epoch.
+        epoch_losses: the mean loss per example (skip-gram: per (centre, context) pair; CBOW:
+            per centre word), one entry per finished epoch.
+        history: the training record, one dict per chunk with the keys of :data:`CSV_COLUMNS`.
+        state: the optimizer position (see the module's docstring); ``state["complete"]`` is
+            true once every epoch has run.
     """
 
     vocab: Vocab
@@ -321,12 +291,34 @@ class SkipGramModel:
     config: dict[str, Any]
     stats: dict[str, Any]
     epoch_losses: list[float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
 
     def vectors(self) -> Vectors:
         """Return the input vectors as :class:`~embtable.vectors.Vectors` (shares memory)."""
         from embtable.vectors import Vectors
 
         return Vectors(list(self.vocab.id_to_token), self.input.weight.data)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every epoch has run (false for a checkpoint taken mid-run)."""
+        return bool(self.state.get("complete", True))
+
+    def training_csv(self) -> str:
+        """Return the training record as CSV text (the content of ``training.csv``).
+
+        Example:
+            >>> corpus = Corpus.from_sentences([["a", "b", "c"]] * 30, min_count=1)
+            >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, progress=False)
+            >>> model.training_csv().splitlines()[0]
+            'epoch,words_done,loss,learning_rate,words_per_second,seconds'
+        """
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.history)
+        return out.getvalue()
 
     def save(
         self,
@@ -335,16 +327,52 @@ class SkipGramModel:
         word2vec_text: str | os.PathLike[str] | None = None,
         word2vec_binary: str | os.PathLike[str] | None = None,
     ) -> None:
-        """Write the input table as an embtable table directory, plus ``meta.json``.
+        """Write the model to a table directory, atomically; optionally word2vec files too.
 
-        The directory holds ``weights.safetensors``, ``vocab.json`` and ``config.json``
-        (:func:`embtable.io.save_table`) and ``meta.json``: the hyper-parameters, the corpus
-        statistics (files, tokens read, vocabulary size, retained words), the time taken and
-        the words per second. Optionally also writes word2vec text or binary files.
+        The directory holds ``weights.safetensors``, ``vocab.json`` and ``config.json`` (the
+        input table, :func:`embtable.io.save_table`), ``output.safetensors`` (the output
+        table), ``meta.json`` (hyper-parameters, corpus statistics, time taken, words per second,
+        losses and the optimizer position, from which :func:`resume_training` continues),
+        ``training.csv`` and, when matplotlib is installed, ``training.png``. The directory is
+        swapped in whole: a reader (or a kill) sees the old one or the new one. Each word2vec
+        file is written atomically too.
+
+        Raises:
+            OutputError: an output cannot be written (checked before anything is written).
         """
+        from safetensors.numpy import save as safetensors_bytes
+
+        from embtable.io._atomic import check_output
         from embtable.io.tables import save_table
 
-        directory = Path(directory)
+        check_output(directory, "directory")
+        for extra in (word2vec_text, word2vec_binary):
+            if extra is not None:
+                check_output(extra, "file")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "model": f"{self.config.get('architecture', 'skipgram')} negative sampling",
+            "trainer": "embtable.train.train_word2vec",
+            "hyperparameters": self.config,
+            "corpus": self.stats["corpus"],
+            "training": self.stats["training"],
+            "epoch_losses": self.epoch_losses,
+            "state": self.state,
+        }
+        files = {
+            "output.safetensors": safetensors_bytes(
+                {"weight": np.ascontiguousarray(self.output.weight.data)}
+            ),
+            "meta.json": (json.dumps(meta, indent=2) + "\n").encode("utf-8"),
+            "training.csv": self.training_csv().encode("utf-8"),
+        }
+        picture = _training_png(self.history)
+        if picture is not None:
+            files["training.png"] = picture
+        if word2vec_text is not None:
+            self.vectors().save(word2vec_text, format="word2vec")
+        if word2vec_binary is not None:
+            self.vectors().save(word2vec_binary, format="word2vec-binary")
         save_table(
             directory,
             self.input.weight.data,
@@ -354,173 +382,462 @@ class SkipGramModel:
                 "embedding_dim": int(self.input.weight.data.shape[1]),
                 "tokenizer": self.config.get("tokenizer"),
             },
+            extra_files=files,
         )
-        meta = {
-            "model": "skip-gram negative sampling",
-            "trainer": "embtable.train.train_sgns",
-            "hyperparameters": self.config,
-            "corpus": self.stats["corpus"],
-            "training": self.stats["training"],
-            "epoch_losses": self.epoch_losses,
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> SkipGramModel:
+        """Read a model (or a checkpoint) written by :meth:`save`.
+
+        Raises:
+            VectorFormatError: a file is missing or malformed, or the two tables disagree.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> corpus = Corpus.from_sentences([["a", "b", "c"]] * 30, min_count=1)
+            >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, progress=False)
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "model"
+            >>> model.save(path)
+            >>> again = SkipGramModel.load(path)
+            >>> bool((again.output.weight.data == model.output.weight.data).all()), again.complete
+            (True, True)
+        """
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        from embtable.io.tables import load_table
+        from embtable.layers import Embedding
+        from embtable.text.vocab import Vocab
+
+        path = Path(directory)
+        meta_path = path / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise VectorFormatError(
+                f"{path}: no meta.json; not a directory written by embtable train"
+            ) from None
+        except (ValueError, RecursionError) as err:
+            raise VectorFormatError(f"{meta_path}: not valid JSON ({err})") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("hyperparameters"), dict):
+            raise VectorFormatError(f"{meta_path}: no 'hyperparameters' object")
+        weight, tokens, _ = load_table(path)
+        vocab = Vocab.load(path / "vocab.json")
+        try:
+            output = load_file(str(path / "output.safetensors"))["weight"]
+        except FileNotFoundError:
+            raise VectorFormatError(
+                f"{path}: no output.safetensors (written by embtable before checkpoints); "
+                "the table loads, but training cannot continue from it"
+            ) from None
+        except (SafetensorError, KeyError, OSError) as err:
+            raise VectorFormatError(f"{path / 'output.safetensors'}: unreadable ({err})") from None
+        if output.shape != weight.shape or output.dtype != np.float32 or weight.dtype != np.float32:
+            raise VectorFormatError(
+                f"{path}: the output table is {output.shape} {output.dtype}, the input table "
+                f"{weight.shape} {weight.dtype}; both must be the same float32 shape"
+            )
+        rows, dim = weight.shape
+        history = []
+        csv_path = path / "training.csv"
+        if csv_path.is_file():
+            for row in csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))):
+                history.append(_csv_row(row, csv_path))
+        return cls(
+            vocab,
+            Embedding(rows, dim, _weight=np.array(weight, dtype=np.float32)),
+            Embedding(rows, dim, _weight=np.array(output, dtype=np.float32)),
+            dict(meta["hyperparameters"]),
+            {"corpus": meta.get("corpus", {}), "training": meta.get("training", {})},
+            [float(x) for x in meta.get("epoch_losses", [])],
+            history,
+            dict(meta.get("state") or {"complete": True}),
+        )
+
+
+def _csv_row(row: dict[str, str], path: Path) -> dict[str, Any]:
+    try:
+        return {
+            "epoch": int(row["epoch"]),
+            "words_done": int(row["words_done"]),
+            "loss": float(row["loss"]),
+            "learning_rate": float(row["learning_rate"]),
+            "words_per_second": float(row["words_per_second"]),
+            "seconds": float(row["seconds"]),
         }
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if word2vec_text is not None:
-            self.vectors().save(word2vec_text, format="word2vec")
-        if word2vec_binary is not None:
-            self.vectors().save(word2vec_binary, format="word2vec-binary")
+    except (KeyError, TypeError, ValueError) as err:
+        raise VectorFormatError(f"{path}: a malformed row {row!r} ({err})") from None
 
 
-def train_sgns(
+def _training_png(history: list[dict[str, Any]]) -> bytes | None:
+    """``training.png`` (loss and learning rate against words), or ``None`` without matplotlib."""
+    if not history:
+        return None
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    words = [row["words_done"] for row in history]
+    figure = Figure(figsize=(7, 4), dpi=100)
+    axes = figure.add_subplot()
+    axes.plot(words, [row["loss"] for row in history], color="tab:blue")
+    axes.set_xlabel("words trained on")
+    axes.set_ylabel("loss per example", color="tab:blue")
+    rate = axes.twinx()
+    rate.plot(words, [row["learning_rate"] for row in history], color="tab:orange")
+    rate.set_ylabel("learning rate", color="tab:orange")
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()
+
+
+class _Interrupt:
+    """Turn SIGINT into a flag read between kernel calls, so that the state stays consistent."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _chunk_bounds(offsets: NDArray[np.int64], start: int, words: int) -> int:
+    """The sentence that ends the chunk starting at sentence ``start`` (at least ``words``)."""
+    target = int(offsets[start]) + words
+    end = int(np.searchsorted(offsets, target, side="left"))
+    return max(start + 1, min(end, offsets.shape[0] - 1))
+
+
+def train_word2vec(
     corpus: Corpus,
     *,
+    architecture: Literal["skipgram", "cbow"] = "skipgram",
+    cbow_mean: bool = True,
     dim: int = 100,
     window: int = 5,
     negative: int = 5,
+    ns_exponent: float = 0.75,
     sample: float = 1e-3,
+    shrink_windows: bool = True,
     epochs: int = 5,
-    alpha: float = 0.025,
+    alpha: float | None = None,
     min_alpha: float = 1e-4,
     threads: int | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    callbacks: Sequence[Callable[[EpochEnd], object]] = (),
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: float | None = None,
 ) -> SkipGramModel:
-    """Train skip-gram negative-sampling embeddings on ``corpus``.
+    """Train word2vec embeddings (skip-gram or CBOW, negative sampling) on ``corpus``.
 
     Args:
         corpus: a :class:`Corpus`.
+        architecture: ``"skipgram"`` (each context word predicts the centre word) or ``"cbow"``
+            (the window's context words together predict it).
+        cbow_mean: CBOW averages the context vectors (``False``: sums them).
         dim: the embedding dimension ``D``.
-        window: the largest context window; each centre word draws ``1 .. window``.
-        negative: noise words per positive pair.
+        window: the largest context window.
+        negative: noise words per example (at least 1).
+        ns_exponent: the noise distribution is the unigram counts to this power (in -1..1).
         sample: the sub-sampling threshold (0 disables sub-sampling).
+        shrink_windows: each centre word draws its window from ``1 .. window`` (word2vec's
+            weighting of near words); ``False`` always uses ``window``.
         epochs: passes over the corpus.
-        alpha: the starting learning rate; min_alpha: the final one (linear decay).
+        alpha: the starting learning rate (default 0.025); min_alpha: the final one (linear decay).
         threads: compiled threads (Hogwild); ``None`` uses numba's thread count.
         seed: seeds the initial vectors and every thread's generator.
-        progress: show a tqdm bar (words/s, learning rate, running loss); ``None`` shows it
-            when standard error is a terminal.
+        progress: show a tqdm bar on stderr (epoch, running loss of the epoch, learning rate,
+            words/s); ``None`` shows it when standard error is a terminal.
+        callbacks: called with an :class:`EpochEnd` after each epoch.
+        checkpoint_dir: save the model there (:meth:`SkipGramModel.save`, atomically) every
+            ``checkpoint_every`` seconds, on Ctrl-C (then re-raise ``KeyboardInterrupt``) and at
+            the end; :func:`resume_training` continues from it.
+        checkpoint_every: seconds between checkpoints (``None``: only on Ctrl-C and at the end).
 
     Returns:
         a :class:`SkipGramModel` whose ``input.weight.data`` holds the word vectors.
 
     Raises:
-        ValueError: an option is out of range, or the corpus has fewer than two words.
+        OptionError, OptionTypeError: an option is out of range (before any work).
+        OutputError: ``checkpoint_dir`` cannot be written (before any work).
+        CorpusError: the corpus has fewer than two words, or an epoch trained no example.
 
     Note:
-        With ``threads=1`` two runs with the same seed give bit-identical tables; with more
-        threads the lock-free updates race and results vary slightly from run to run.
+        With ``threads=1`` two runs with the same seed give bit-identical tables, and the
+        skip-gram rule is the one of embtable's earlier releases (same seed, same tables); with
+        more threads the lock-free updates race and results vary slightly from run to run.
 
     Example:
         >>> sentences = [["the", "cat", "sat", "on", "the", "mat"]] * 50
         >>> corpus = Corpus.from_sentences(sentences, min_count=1)
-        >>> model = train_sgns(corpus, dim=8, epochs=3, sample=0, threads=1, progress=False)
+        >>> model = train_word2vec(corpus, dim=8, epochs=3, sample=0, threads=1, progress=False)
         >>> model.input.weight.data.shape, model.stats["training"]["words"]
         ((5, 8), 900)
         >>> [round(loss, 1) for loss in model.epoch_losses]
         [2.9, 2.4, 2.4]
+        >>> cbow = train_word2vec(corpus, architecture="cbow", dim=8, threads=1, progress=False)
+        >>> cbow.config["architecture"], len(cbow.epoch_losses)
+        ('cbow', 5)
     """
-    import numba
-
-    from embtable.kernels.sgns import train_sgns_block
     from embtable.layers import Embedding
 
-    _check_int("dim", dim, 1)
-    _check_int("window", window, 1)
-    _check_int("negative", negative, 0)
-    _check_float("sample", sample, 0.0)
-    _check_int("epochs", epochs, 1)
-    _check_float("alpha", alpha, 0.0)
-    _check_float("min_alpha", min_alpha, 0.0, float(alpha))
-    _check_int("seed", seed, 0)
-    max_threads = numba.config.NUMBA_NUM_THREADS
-    if threads is None:
-        threads = max_threads
-    if (
-        isinstance(threads, bool)
-        or not isinstance(threads, (int, np.integer))
-        or not (1 <= threads <= max_threads)
-    ):
-        raise ValueError(
-            f"threads must be an integer in 1..{max_threads} (NUMBA_NUM_THREADS), got {threads!r}"
-        )
-    vocab_size = len(corpus.vocab)
+    options = check_training_options(
+        architecture=architecture,
+        cbow_mean=cbow_mean,
+        dim=dim,
+        window=window,
+        negative=negative,
+        ns_exponent=ns_exponent,
+        sample=sample,
+        shrink_windows=shrink_windows,
+        epochs=epochs,
+        alpha=alpha,
+        min_alpha=min_alpha,
+        threads=threads,
+        seed=seed,
+    )
+    every = _check_checkpointing(checkpoint_dir, checkpoint_every)
+    if not isinstance(corpus, Corpus):
+        raise OptionTypeError(f"corpus must be an embtable.train.Corpus, got {type(corpus).__name__}")
+    vocab_size = corpus.vocab_size
     if len(corpus) < 2 or vocab_size < 1:
-        raise ValueError(
+        raise CorpusError(
             f"the corpus has {len(corpus)} retained words in a vocabulary of {vocab_size}; "
             "training needs at least 2 (lower min_count or add text)"
         )
-    dim, window, negative, epochs, threads, seed = (
-        int(value) for value in (dim, window, negative, epochs, threads, seed)
-    )
-    sample, alpha, min_alpha = float(sample), float(alpha), float(min_alpha)
     config = {
-        "dim": dim,
-        "window": window,
-        "negative": negative,
-        "sample": sample,
-        "epochs": epochs,
-        "alpha": alpha,
-        "min_alpha": min_alpha,
-        "threads": threads,
-        "seed": seed,
+        **options,
         "tokenizer": corpus.tokenizer,
+        "encoding": corpus.encoding,
         "min_count": corpus.min_count,
         "max_vocab": corpus.max_vocab,
+        "max_final_vocab": corpus.max_final_vocab,
         "max_sentence_length": corpus.max_sentence_length,
     }
-
-    rng = np.random.default_rng(seed)
+    dim = options["dim"]
+    rng = np.random.default_rng(options["seed"])
     initial = (rng.random((vocab_size, dim), dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
-    input_table = Embedding(vocab_size, dim, _weight=initial)
-    output_table = Embedding(vocab_size, dim, _weight=np.zeros((vocab_size, dim), np.float32))
-    weight_in = input_table.weight.data
-    weight_out = output_table.weight.data
+    model = SkipGramModel(
+        corpus.vocab,
+        Embedding(vocab_size, dim, _weight=initial),
+        Embedding(vocab_size, dim, _weight=np.zeros((vocab_size, dim), np.float32)),
+        config,
+        {"corpus": _corpus_stats(corpus), "training": {}},
+        [],
+        [],
+        {
+            "complete": False,
+            "epoch": 0,
+            "sentence": 0,
+            "words_done": 0,
+            "epoch_loss": 0.0,
+            "epoch_examples": 0,
+            "seconds": 0.0,
+            "rng_state": [
+                int(x)
+                for x in np.random.SeedSequence(options["seed"]).generate_state(
+                    options["threads"], dtype=np.uint64
+                )
+            ],
+        },
+    )
+    return _run(model, corpus, progress, callbacks, checkpoint_dir, every)
 
+
+def train_sgns(corpus: Corpus, **options: Any) -> SkipGramModel:
+    """Skip-gram negative sampling: :func:`train_word2vec` with ``architecture="skipgram"``.
+
+    Example:
+        >>> corpus = Corpus.from_sentences([["red", "green", "blue", "red"]] * 20, min_count=1)
+        >>> train_sgns(corpus, dim=4, epochs=1, threads=1, progress=False).input
+        Embedding(3, 4)
+    """
+    if options.get("architecture", "skipgram") != "skipgram":
+        raise OptionError(
+            f"train_sgns trains skip-gram; got architecture={options['architecture']!r} "
+            "(use train_word2vec)"
+        )
+    return train_word2vec(corpus, **options)
+
+
+def _check_checkpointing(
+    checkpoint_dir: str | os.PathLike[str] | None, checkpoint_every: float | None
+) -> float | None:
+    from embtable.io._atomic import check_output
+
+    if checkpoint_every is not None:
+        checkpoint_every = _check_float(
+            "checkpoint_every", checkpoint_every, 0.0, 1e9, open_low=True
+        )
+        if checkpoint_dir is None:
+            raise OptionError("checkpoint_every needs checkpoint_dir, the directory to save into")
+    if checkpoint_dir is not None:
+        check_output(checkpoint_dir, "directory")
+    return checkpoint_every
+
+
+def _corpus_stats(corpus: Corpus) -> dict[str, Any]:
+    return {
+        "files": list(corpus.files),
+        "tokens": corpus.tokens_read,
+        "vocab_size": corpus.vocab_size,
+        "retained_words": len(corpus),
+        "sentences": corpus.sentences,
+    }
+
+
+def resume_training(
+    directory: str | os.PathLike[str],
+    corpus: Corpus | None = None,
+    *,
+    progress: bool | None = None,
+    callbacks: Sequence[Callable[[EpochEnd], object]] = (),
+    checkpoint_every: float | None = None,
+    temp_dir: str | os.PathLike[str] | None = None,
+) -> SkipGramModel:
+    """Continue the run saved in ``directory`` (a checkpoint of :func:`train_word2vec`).
+
+    The corpus is read again from the files recorded in ``meta.json`` with the checkpoint's
+    vocabulary and tokeniser (or pass ``corpus``, e.g. for one read from standard input); it
+    must give the same words as before. Training continues from the saved position with the
+    saved tables, learning rate and generator states, checkpointing into ``directory``.
+
+    Raises:
+        VectorFormatError: ``directory`` holds no readable checkpoint.
+        CorpusError: the corpus differs from the one the checkpoint was trained on.
+        OptionError: the checkpoint's thread count exceeds this machine's.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> corpus = Corpus.from_sentences([["a", "b", "c", "d"]] * 40, min_count=1)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "run"
+        >>> whole = train_word2vec(corpus, dim=4, epochs=2, threads=1, progress=False)
+        >>> def stop(end):  # as if Ctrl-C were pressed after the first epoch
+        ...     if end.epoch == 1:
+        ...         raise KeyboardInterrupt
+        >>> first = train_word2vec(corpus, dim=4, epochs=2, threads=1, progress=False,
+        ...                        checkpoint_dir=path, callbacks=[stop])
+        Traceback (most recent call last):
+        ...
+        KeyboardInterrupt
+        >>> resumed = resume_training(path, corpus, progress=False)
+        >>> bool((resumed.input.weight.data == whole.input.weight.data).all())
+        True
+    """
+    import numba
+
+    model = SkipGramModel.load(directory)
+    if model.complete:
+        raise OptionError(f"{directory}: the run there is complete; nothing to resume")
+    state = model.state
+    config = model.config
+    every = _check_checkpointing(directory, checkpoint_every)
+    needed = len(state.get("rng_state", ()))
+    if not 1 <= needed <= int(numba.config.NUMBA_NUM_THREADS):
+        raise OptionError(
+            f"{directory}: the checkpoint ran {needed} threads; this machine allows "
+            f"1..{numba.config.NUMBA_NUM_THREADS} (NUMBA_NUM_THREADS)"
+        )
+    if corpus is None:
+        files = model.stats["corpus"].get("files") or []
+        if not files or "-" in files:
+            raise CorpusError(
+                f"{directory}: the checkpoint's corpus was not read from files ({files!r}); "
+                "pass the corpus again"
+            )
+        corpus = Corpus.from_files(
+            files,
+            tokenizer=config.get("tokenizer") or "regex",
+            encoding=config.get("encoding") or "utf-8",
+            max_sentence_length=int(config.get("max_sentence_length", 10_000)),
+            min_count=int(config.get("min_count", 1)),
+            vocab=model.vocab,
+            temp_dir=temp_dir,
+            progress=progress,
+        )
+    saved = model.stats["corpus"]
+    now = _corpus_stats(corpus)
+    for key in ("vocab_size", "retained_words", "sentences"):
+        if saved.get(key) != now[key]:
+            raise CorpusError(
+                f"the corpus differs from the checkpoint's: {key} {now[key]} now, "
+                f"{saved.get(key)} then"
+            )
+    if corpus.vocab.id_to_token != model.vocab.id_to_token:
+        raise CorpusError("the corpus's vocabulary differs from the checkpoint's")
+    return _run(model, corpus, progress, callbacks, directory, every)
+
+
+def _run(
+    model: SkipGramModel,
+    corpus: Corpus,
+    progress: bool | None,
+    callbacks: Sequence[Callable[[EpochEnd], object]],
+    checkpoint_dir: str | os.PathLike[str] | None,
+    checkpoint_every: float | None,
+) -> SkipGramModel:
+    """Train ``model`` from ``model.state`` to the end, recording and checkpointing."""
+    import numba
+
+    from embtable.kernels.sgns import train_sgns_block
+
+    config, state = model.config, model.state
+    threads, epochs = int(config["threads"]), int(config["epochs"])
+    alpha, min_alpha = float(config["alpha"]), float(config["min_alpha"])
+    weight_in = model.input.weight.data
+    weight_out = model.output.weight.data
     counts = corpus.counts
-    keep = _to_threshold(keep_probabilities(counts, sample))
-    accept, alias = alias_table(counts.astype(np.float64) ** 0.75)
+    keep = _to_threshold(keep_probabilities(counts, float(config["sample"])))
+    noise = counts.astype(np.float64) ** float(config["ns_exponent"])
+    accept, alias = alias_table(noise)
     accept_threshold = _to_threshold(accept)
-
-    offsets = corpus.sentence_offsets
-    n_sentences = offsets.shape[0] - 1
+    ids, offsets = corpus.ids, corpus.sentence_offsets
     n_words = len(corpus)
-    max_length = int(np.diff(offsets).max(initial=0))
-    # Jobs of about _JOB_WORDS words dealt to the threads in turn, so that the threads move
-    # through the corpus side by side (as gensim's job queue does); contiguous halves would
-    # train on distant parts of an ordered corpus (e.g. 1790 and 2021) at the same time.
-    owner = (offsets[:-1] // _JOB_WORDS) % threads
-    order = np.argsort(owner, kind="stable").astype(np.int64)
-    per_thread = np.bincount(owner, minlength=threads)
-    stops = np.cumsum(per_thread).astype(np.int64)
-    starts = stops - per_thread
-    rng_state = np.random.SeedSequence(seed).generate_state(threads, dtype=np.uint64)
+    total_words = n_words * epochs
+    chunk_words = threads * _BLOCK_WORDS
+    rng_state = np.array(state["rng_state"], dtype=np.uint64)
     loss = np.zeros(threads, dtype=np.float64)
     pairs = np.zeros(threads, dtype=np.int64)
     words_read = np.zeros(threads, dtype=np.int64)
-    total_words = n_words * epochs
+    flags = (
+        config["architecture"] == "cbow",
+        bool(config["cbow_mean"]),
+        bool(config["shrink_windows"]),
+    )
 
-    if progress is None:
-        progress = sys.stderr.isatty()
-    from tqdm.auto import tqdm
-
-    epoch_losses: list[float] = []
-    words_done = 0
-
-    def train_block(next_sentence: NDArray[np.int64], words_per_thread: int) -> None:
+    def call(order: NDArray[np.int64], max_length: int, next_sentence, stops, words_done) -> None:
         train_sgns_block(
-            corpus.ids,
+            ids,
             offsets,
             order,
             max_length,
             next_sentence,
             stops,
-            words_per_thread,
+            1 << 62,
             keep,
             accept_threshold,
             alias,
             weight_in,
             weight_out,
-            window,
-            negative,
+            int(config["window"]),
+            int(config["negative"]),
             np.float32(alpha),
             np.float32(min_alpha),
             words_done,
@@ -529,66 +846,140 @@ def train_sgns(
             loss,
             pairs,
             words_read,
+            *flags,
         )
 
-    bar = None
+    if progress is None:
+        progress = sys.stderr.isatty()
+    from tqdm.auto import tqdm
+
+    def save_checkpoint() -> None:
+        if checkpoint_dir is not None:
+            model.save(checkpoint_dir)
+
     previous_threads = numba.get_num_threads()
     numba.set_num_threads(threads)
+    bar = None
     try:
-        train_block(starts.copy(), 0)  # compiles, or loads numba's cache; trains nothing
+        # Compiles, or loads numba's cache; trains nothing (no thread has a sentence).
+        empty = np.zeros(threads, dtype=np.int64)
+        call(np.zeros(0, np.int64), 0, empty, empty.copy(), 0)
+        rng_state[:] = np.array(state["rng_state"], dtype=np.uint64)
         bar = tqdm(
             total=total_words,
+            initial=int(state["words_done"]),
             unit="word",
             unit_scale=True,
             disable=not progress,
-            desc="train",
             smoothing=0.1,
+            file=sys.stderr,
+            # The essentials first: at 60 columns tqdm shortens the bar, then trims the right.
+            bar_format="{desc} {percentage:3.0f}%|{bar}| {rate_fmt}",
         )
-        started = time.perf_counter()
-        for epoch in range(epochs):
-            next_sentence = starts.copy()
-            epoch_loss = 0.0
-            epoch_pairs = 0
-            while np.any(next_sentence < stops):
-                train_block(next_sentence, _BLOCK_WORDS)
-                block_words = int(words_read.sum())
-                words_done += block_words
-                epoch_loss += float(loss.sum())
-                epoch_pairs += int(pairs.sum())
-                if progress:
-                    done = min(words_done / total_words, 1.0)
-                    bar.set_postfix(
-                        epoch=f"{epoch + 1}/{epochs}",
-                        lr=f"{alpha - (alpha - min_alpha) * done:.5f}",
-                        loss=f"{float(loss.sum()) / max(int(pairs.sum()), 1):.4f}",
+        started = time.perf_counter() - float(state["seconds"])
+        last_checkpoint = time.perf_counter()
+        with _Interrupt() as interrupt:
+            while state["epoch"] < epochs:
+                epoch = state["epoch"]
+                while state["sentence"] < corpus.sentences:
+                    first = state["sentence"]
+                    last = _chunk_bounds(offsets, first, chunk_words)
+                    span = offsets[first : last + 1]
+                    words_done = int(state["words_done"])
+                    # Jobs of about _JOB_WORDS words dealt to the threads in turn, so that they
+                    # move through the corpus side by side (as gensim's job queue does).
+                    owner = (span[:-1] // _JOB_WORDS) % threads
+                    order = (np.argsort(owner, kind="stable") + first).astype(np.int64)
+                    per_thread = np.bincount(owner, minlength=threads)
+                    stops = np.cumsum(per_thread).astype(np.int64)
+                    next_sentence = stops - per_thread
+                    tick = time.perf_counter()
+                    call(order, int(np.diff(span).max()), next_sentence, stops, words_done)
+                    chunk_seconds = time.perf_counter() - tick
+                    chunk = int(words_read.sum())
+                    chunk_loss, chunk_pairs = float(loss.sum()), int(pairs.sum())
+                    state["words_done"] = words_done + chunk
+                    state["epoch_loss"] += chunk_loss
+                    state["epoch_examples"] += chunk_pairs
+                    state["sentence"] = last
+                    state["rng_state"] = [int(x) for x in rng_state]
+                    state["seconds"] = time.perf_counter() - started
+                    rate = _rate(alpha, min_alpha, state["words_done"], total_words)
+                    model.history.append(
+                        {
+                            "epoch": epoch + 1,
+                            "words_done": state["words_done"],
+                            "loss": round(chunk_loss / max(chunk_pairs, 1), 6),
+                            "learning_rate": round(rate, 8),
+                            "words_per_second": round(chunk / max(chunk_seconds, 1e-9), 1),
+                            "seconds": round(state["seconds"], 3),
+                        }
+                    )
+                    running = state["epoch_loss"] / max(state["epoch_examples"], 1)
+                    bar.set_description_str(
+                        f"epoch {epoch + 1}/{epochs} loss {running:.4f} lr {rate:.5f}",
                         refresh=False,
                     )
-                    bar.update(block_words)
-            if epoch_pairs == 0:
-                raise ValueError(
-                    f"epoch {epoch + 1} trained no (word, context) pair: the corpus has "
-                    f"{n_words} retained words in sentences too short or too sub-sampled to "
-                    f"pair (lower sample={sample} or min_count, or add text)"
+                    bar.update(chunk)
+                    if interrupt.requested:
+                        _finish_stats(model, corpus)
+                        save_checkpoint()
+                        raise KeyboardInterrupt
+                    if (
+                        checkpoint_every is not None
+                        and time.perf_counter() - last_checkpoint >= checkpoint_every
+                    ):
+                        _finish_stats(model, corpus)
+                        save_checkpoint()
+                        last_checkpoint = time.perf_counter()
+                if state["epoch_examples"] == 0:
+                    raise CorpusError(
+                        f"epoch {epoch + 1} trained no example: the corpus has {n_words} "
+                        f"retained words in sentences too short or too sub-sampled to pair "
+                        f"(lower sample={config['sample']} or min_count, or add text)"
+                    )
+                model.epoch_losses.append(state["epoch_loss"] / state["epoch_examples"])
+                state.update(epoch=epoch + 1, sentence=0, epoch_loss=0.0, epoch_examples=0)
+                state["complete"] = state["epoch"] >= epochs
+                _finish_stats(model, corpus)
+                end = EpochEnd(
+                    epoch + 1,
+                    epochs,
+                    model.epoch_losses[-1],
+                    int(state["words_done"]),
+                    _rate(alpha, min_alpha, state["words_done"], total_words),
+                    float(state["seconds"]),
+                    model,
                 )
-            epoch_losses.append(epoch_loss / epoch_pairs)
-        seconds = time.perf_counter() - started
+                try:
+                    for callback in callbacks:
+                        callback(end)
+                except KeyboardInterrupt:
+                    save_checkpoint()
+                    raise
     finally:
         numba.set_num_threads(previous_threads)
         if bar is not None:
             bar.close()
-    stats = {
-        "corpus": {
-            "files": list(corpus.files),
-            "tokens": corpus.tokens_read,
-            "vocab_size": vocab_size,
-            "retained_words": n_words,
-            "sentences": int(n_sentences),
-        },
+    _finish_stats(model, corpus)
+    save_checkpoint()
+    return model
+
+
+def _rate(alpha: float, min_alpha: float, words_done: int, total_words: int) -> float:
+    done = min(words_done / total_words, 1.0) if total_words else 1.0
+    return max(alpha - (alpha - min_alpha) * done, min_alpha)
+
+
+def _finish_stats(model: SkipGramModel, corpus: Corpus) -> None:
+    seconds = float(model.state["seconds"])
+    words = int(model.state["words_done"])
+    model.stats = {
+        "corpus": _corpus_stats(corpus),
         "training": {
             "seconds": round(seconds, 3),
-            "words": words_done,
-            "words_per_second": round(words_done / seconds, 1) if seconds > 0 else None,
-            "threads": threads,
+            "words": words,
+            "words_per_second": round(words / seconds, 1) if seconds > 0 else None,
+            "threads": int(model.config["threads"]),
         },
     }
-    return SkipGramModel(corpus.vocab, input_table, output_table, config, stats, epoch_losses)
