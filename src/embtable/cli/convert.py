@@ -5,21 +5,33 @@ from __future__ import annotations
 import argparse
 import os
 
-from embtable.cli._common import FORMATS, HelpFormatter, fail, load_vectors
+from embtable.cli._common import (
+    WRITE_FORMATS,
+    HelpFormatter,
+    add_load_options,
+    fail,
+    formats_help,
+    load_options,
+)
 
 __all__ = ["add_parser", "output_format", "run"]
 
 _EXAMPLE = """\
-Formats: embtable (a table directory), word2vec (text, with a "V D" header), word2vec-binary,
-glove (text, no header) and fasttext (fastText's .vec text, which is word2vec text). The input
-format is detected unless --from is given; the output format defaults from OUT's name: a name
-ending in .bin is word2vec-binary, .vec fasttext, .txt word2vec, anything else an embtable
-directory. A .gz or .bz2 suffix compresses text output.
+formats:
+{formats}
+
+The input format is detected unless --from is given. The output format is --to, or else told
+by OUT's name: .txt is word2vec text, .bin word2vec-binary, .vec fasttext, and a name without a
+file suffix an embtable table directory (e.g. out/glove.6B). A name whose suffix belongs to
+another format than --to, or to none (out.json), is refused. A .gz or .bz2 suffix compresses a
+text or binary output. OUT is replaced atomically: a reader, or an interrupted conversion,
+leaves the old OUT or the new one, never a mix.
 
 examples:
   embtable convert out/default vectors.bin
   embtable convert glove.6B.50d.txt glove-table --from glove --to embtable
   embtable convert vectors.bin vectors.txt.gz --to word2vec
+  embtable convert crawl.vec crawl-table --duplicates first
 """
 
 
@@ -29,22 +41,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "convert",
         help="convert vectors between formats",
         description="Convert vectors between embtable, word2vec, GloVe and fastText formats.",
-        epilog=_EXAMPLE,
+        epilog=_EXAMPLE.format(formats=formats_help()),
         formatter_class=HelpFormatter,
     )
     parser.add_argument("input", metavar="IN", help="input file or table directory")
     parser.add_argument("output", metavar="OUT", help="output file or table directory")
-    parser.add_argument(
-        "--from",
-        dest="source_format",
-        choices=FORMATS,
-        default=None,
-        help="input format (default: detected)",
-    )
+    add_load_options(parser, format_flag="--from")
     parser.add_argument(
         "--to",
         dest="target_format",
-        choices=FORMATS,
+        choices=WRITE_FORMATS,
         default=None,
         help="output format (default: from OUT's name)",
     )
@@ -52,32 +58,34 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def output_format(path: str) -> str:
-    """Guess the output format from a path's name.
+    """The output format a name asks for (:func:`embtable.io.registry.format_for_path`).
 
     Example:
         >>> [output_format(p) for p in ["v.bin", "v.vec", "v.txt.gz", "table"]]
         ['word2vec-binary', 'fasttext', 'word2vec', 'embtable']
     """
-    name = path.lower()
-    for suffix in (".gz", ".bz2"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    if name.endswith(".bin"):
-        return "word2vec-binary"
-    if name.endswith(".vec"):
-        return "fasttext"
-    if name.endswith(".txt"):
-        return "word2vec"
-    return "embtable"
+    from embtable.io import registry
+
+    return registry.format_for_path(path)
 
 
 def run(args: argparse.Namespace) -> int:
     """Convert; return the exit status."""
+    from embtable._errors import OptionError
+    from embtable.io import registry
+    from embtable.io._atomic import check_output
+
     if os.path.exists(args.output) and os.path.realpath(args.input) == os.path.realpath(
         args.output
     ):
         return fail(f"IN and OUT are the same path ({args.output}); write to a new path")
-    target = args.target_format or output_format(args.output)
+    if args.target_format is None:
+        target = output_format(args.output)
+    else:
+        target = args.target_format
+        registry.check_output_name(args.output, target)
+    entry = registry.get(target)
+    check_output(args.output, "directory" if entry.directory else "file")  # before reading
     if (
         target == "embtable"
         and args.source_format in (None, "embtable")
@@ -85,12 +93,14 @@ def run(args: argparse.Namespace) -> int:
         and os.path.isfile(os.path.join(args.input, "vocab.json"))
     ):
         return _copy_table(args.input, args.output)
-    vectors = load_vectors(args.input, args.source_format)
+    tokens, matrix = registry.read(
+        args.input, format=args.source_format or "auto", **load_options(args)
+    )
     try:
-        vectors.save(args.output, format=target)
-    except ValueError as err:  # e.g. a token that the text format cannot hold
+        registry.write(args.output, tokens, matrix, format=target)
+    except OptionError as err:  # e.g. a token that the text format cannot hold
         return fail(f"cannot write {args.output} as {target}: {err}")
-    rows, dim = vectors.matrix.shape
+    rows, dim = matrix.shape
     print(f"wrote {rows:,} x {dim} vectors to {os.fspath(args.output)} ({target})")
     return 0
 

@@ -4,11 +4,15 @@ One module per format: :mod:`~embtable.io.word2vec` (text and binary), :mod:`~em
 :mod:`~embtable.io.fasttext` (``.vec``) and :mod:`~embtable.io.tables` (safetensors + JSON).
 Readers return ``(tokens, matrix)``, check the whole file and raise
 :class:`~embtable.VectorFormatError` naming the file and line; gzip and bzip2 files are read
-transparently. Most users want :meth:`embtable.vectors.Vectors.load` instead.
+transparently. Writers replace their file or directory atomically. :mod:`embtable.io.registry`
+is the one table of formats (names, readers, writers, sniffers, suffixes) that detection,
+:class:`~embtable.vectors.Vectors` and the command line use. Most users want
+:meth:`embtable.vectors.Vectors.load` instead.
 """
 
 from __future__ import annotations
 
+from . import registry
 from ._detect import detect_format
 from .fasttext import read_fasttext_vec, write_fasttext_vec
 from .glove import read_glove, write_glove
@@ -27,6 +31,7 @@ __all__ = [
     "read_glove",
     "read_word2vec_binary",
     "read_word2vec_text",
+    "registry",
     "save_table",
     "write_fasttext_vec",
     "write_glove",

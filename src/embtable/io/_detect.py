@@ -4,44 +4,119 @@ from __future__ import annotations
 
 import os
 import re
-from typing import IO, Literal
+from typing import IO
 
 from .._errors import VectorFormatError
 from ._open import open_binary_read
+from . import _parse
 from ._parse import UTF8_BOM, display_name
 from .fasttext import FASTTEXT_BIN_MAGIC
 from .tables import WEIGHTS_FILE
 
-__all__ = ["detect_format"]
+__all__ = [
+    "Probe",
+    "detect_format",
+    "sniff_glove",
+    "sniff_table",
+    "sniff_word2vec_binary",
+    "sniff_word2vec_text",
+]
 
-Format = Literal["word2vec", "word2vec-binary", "glove", "embtable"]
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
 _TEXT_NUMBER_BYTES = b"0123456789+-.eEnaifNAIFtyTY \t\r"  # bytes of written numbers
+_HEAD_BYTES = 1 << 16
 
 
-def detect_format(path: str | os.PathLike[str]) -> Format:
+class Probe:
+    """What sniffers look at: a path, whether it is a directory, and its first bytes.
+
+    ``head`` is the first 64 KiB, decompressed, without a UTF-8 BOM (empty for a directory).
+    :meth:`first_record` reads further, as little as it can.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "v.txt"
+        >>> _ = path.write_text("1 2\\ncat 0.5 1\\n")
+        >>> with open_binary_read(path) as stream:
+        ...     probe = Probe(path, stream)
+        ...     probe.header, probe.first_record()
+        (b'1 2\\n', b'cat 0.5 1')
+    """
+
+    def __init__(self, path: str | os.PathLike[str], stream: IO[bytes] | None) -> None:
+        self.path = path
+        self.is_dir = stream is None
+        self._stream = stream
+        self.raw_head = b"" if stream is None else stream.read(_HEAD_BYTES)
+        self.head = self.raw_head.removeprefix(UTF8_BOM)
+        newline = self.head.find(b"\n")
+        first = self.head if newline < 0 else self.head[: newline + 1]
+        #: the first line (with its ``\\n``) if it is a word2vec header ``"N D"``, else None
+        self.header = first if first and _HEADER.fullmatch(first) else None
+        self._record: bytes | None = None
+
+    def first_record(self) -> bytes:
+        """The first non-blank line after the header (without its ``\\n``), read as needed.
+
+        Reading stops early at a byte that no written number holds after the token (one such
+        byte already makes the record binary), and after ``MAX_LINE_BYTES``.
+        """
+        if self._record is None:
+            assert self._stream is not None and self.header is not None
+            self._record = _first_record_line(self.head[len(self.header) :], self._stream)
+        return self._record
+
+
+def sniff_table(probe: Probe) -> bool:
+    """A directory holding ``weights.safetensors``."""
+    return probe.is_dir and os.path.isfile(os.path.join(probe.path, WEIGHTS_FILE))
+
+
+def sniff_word2vec_text(probe: Probe) -> bool:
+    """A ``"N D"`` header followed by a text record (or by nothing)."""
+    return probe.header is not None and _is_text_record(probe.first_record())
+
+
+def sniff_word2vec_binary(probe: Probe) -> bool:
+    """A ``"N D"`` header followed by a record that is not text."""
+    return probe.header is not None and not _is_text_record(probe.first_record())
+
+
+def sniff_glove(probe: Probe) -> bool:
+    """No header, and no NUL byte in the first 64 bytes (text, not binary data)."""
+    return (
+        not probe.is_dir
+        and bool(probe.head)
+        and probe.header is None
+        and b"\x00" not in probe.head[:64]
+    )
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
     """Tell the format of a vectors file or table directory.
 
-    The rule, in order:
+    The sniffers of :data:`embtable.io.registry.FORMATS` are asked in table order; for the
+    built-in formats the rule is:
 
     1. a directory is an embtable table (it must hold ``weights.safetensors``);
-    2. a file starting with fastText's ``.bin`` magic is refused (a model, not vectors);
-    3. a file whose first line is exactly two integers ``N D`` has a word2vec header. It is
+    2. a file whose first line is exactly two integers ``N D`` has a word2vec header. It is
        ``"word2vec"`` text (this covers fastText ``.vec`` too) if the first record's line (up
-       to its ``\n``) holds, after the token, only bytes of written numbers (digits, signs,
-       ``.``, ``e``/``E``, ``nan``/``inf`` letters, spaces, tabs, ``\r``); otherwise
+       to its ``\\n``) holds, after the token, only bytes of written numbers (digits, signs,
+       ``.``, ``e``/``E``, ``nan``/``inf`` letters, spaces, tabs, ``\\r``); otherwise
        ``"word2vec-binary"``. (A text line with another count than ``D`` stays text, so the
        text reader names the line; a header without records reads as text too.) Random
        float32 bytes pass as text with odds below ``(30/256) ** (4 * D)``;
-    4. anything else is ``"glove"`` (no header), unless its first 64 bytes hold a NUL byte:
-       binary data (e.g. an old fastText ``.bin`` model) is refused. A GloVe file whose first
-       line is a number token with a single number, e.g. ``"10 5"``, reads as a header: pass
-       ``format="glove"`` then.
+    3. anything else is ``"glove"`` (no header), unless its first 64 bytes hold a NUL byte;
+       a GloVe file whose first line is a number token with a single number, e.g.
+       ``"10 5"``, reads as a header: pass ``format="glove"`` then.
 
-    Compressed files (gzip, bzip2) are looked into, and a leading UTF-8 BOM is skipped.
+    A file no sniffer claims is refused: a fastText ``.bin`` model (its magic number), or
+    binary data. Compressed files (gzip, bzip2) are looked into, and a leading UTF-8 BOM is
+    skipped.
 
     Raises:
         FileNotFoundError: ``path`` does not exist, or a directory lacks ``weights.safetensors``.
+        OutputError: ``path`` is a FIFO, device or socket (refused without blocking).
         VectorFormatError: ``path`` is a fastText ``.bin`` model or other binary data, empty,
             or a truncated or corrupt compressed file.
 
@@ -57,36 +132,36 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         'glove'
         >>> tmp.cleanup()
     """
+    from .registry import FORMATS
+
     if os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, WEIGHTS_FILE)):
-            raise FileNotFoundError(
-                f"{os.fspath(path)!r} is a directory without {WEIGHTS_FILE}, so not an "
-                f"embtable table"
-            )
-        return "embtable"
+        return _sniff(Probe(path, None), FORMATS)
     with open_binary_read(path) as stream:
-        head = stream.read(1 << 16)
-        if not head:
+        probe = Probe(path, stream)
+        if not probe.raw_head:
             raise VectorFormatError(f"{display_name(path)}: the file is empty")
-        if head.startswith(FASTTEXT_BIN_MAGIC):
-            raise VectorFormatError(
-                f"{display_name(path)}: this is a fastText .bin model, not a vectors file; "
-                f"load the .vec file that fastText writes next to it"
-            )
-        head = head.removeprefix(UTF8_BOM)
-        newline = head.find(b"\n")
-        first = head if newline < 0 else head[: newline + 1]
-        header = _HEADER.fullmatch(first)
-        if header is None:
-            if b"\x00" in head[:64]:
-                raise VectorFormatError(
-                    f"{display_name(path)}: binary data where a word2vec header or a GloVe "
-                    f"line should start; if this is a fastText .bin model, load the .vec file "
-                    f"that fastText writes next to it"
-                )
-            return "glove"
-        record = _first_record_line(head[len(first) :], stream)
-    return "word2vec" if _is_text_record(record) else "word2vec-binary"
+        return _sniff(probe, FORMATS)
+
+
+def _sniff(probe: Probe, formats: tuple) -> str:  # type: ignore[type-arg]
+    for entry in formats:
+        if entry.sniffer is not None and entry.function("sniffer")(probe):
+            return str(entry.name)
+    name = display_name(probe.path)
+    if probe.is_dir:
+        raise FileNotFoundError(
+            f"{os.fspath(probe.path)!r} is a directory without {WEIGHTS_FILE}, so not an "
+            f"embtable table"
+        )
+    if probe.raw_head.startswith(FASTTEXT_BIN_MAGIC):
+        raise VectorFormatError(
+            f"{name}: this is a fastText .bin model, not a vectors file; "
+            f"load the .vec file that fastText writes next to it"
+        )
+    raise VectorFormatError(
+        f"{name}: binary data where a word2vec header or a GloVe line should start; if this "
+        f"is a fastText .bin model, load the .vec file that fastText writes next to it"
+    )
 
 
 def _first_record_line(data: bytes, stream: IO[bytes]) -> bytes:
@@ -106,6 +181,8 @@ def _first_record_line(data: bytes, stream: IO[bytes]) -> bytes:
         newline = data.find(b"\n", checked)
         if newline >= 0:
             return data[:newline]
+        if len(data) > _parse.MAX_LINE_BYTES:
+            return data  # as text: the text reader names the over-long line
         token_end = _token_end(data)
         if token_end is not None and data[max(token_end, checked) :].translate(
             None, _TEXT_NUMBER_BYTES

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .._errors import OptionError, OptionTypeError, ShapeError, VectorFormatError
 from ._atomic import atomic_directory, atomic_file, check_output
@@ -56,8 +56,10 @@ __all__ = [
     "WEIGHTS_FILE",
     "load_table",
     "read_json",
+    "read_table_vectors",
     "read_vocab_json",
     "save_table",
+    "write_table_vectors",
     "write_vocab_json",
 ]
 
@@ -239,6 +241,61 @@ def load_table(
             f"{CONFIG_FILE}: expected a JSON object, found {type(config).__name__}"
         )
     return weight, tokens, config
+
+
+def read_table_vectors(
+    directory: str | os.PathLike[str],
+    *,
+    limit: int | None = None,
+    dtype: DTypeLike | None = None,
+    mmap: bool = False,
+    progress: bool | None = None,
+    duplicates: str = "error",
+    encoding: str = "utf-8",
+    unicode_errors: str = "strict",
+) -> tuple[list[str], NDArray[np.floating]]:
+    """A table's ``(tokens, weight)``: the registry's reader of the ``"embtable"`` format.
+
+    ``limit`` keeps the first rows (a view with ``mmap=True``), ``dtype`` converts (``None``
+    keeps the stored dtype). ``progress``, ``duplicates``, ``encoding`` and
+    ``unicode_errors`` have no effect: a table holds UTF-8 JSON and no repeated tokens.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "table"
+        >>> save_table(tmp, np.eye(2, dtype=np.float32), ["a", "b"])
+        >>> read_table_vectors(tmp, limit=1, dtype=np.float64)
+        (['a'], array([[1., 0.]]))
+    """
+    from ._parse import float_dtype
+
+    del progress, duplicates, encoding, unicode_errors  # no effect on a table
+    weight, tokens, _ = load_table(directory, mmap=mmap)
+    if limit is not None:
+        weight, tokens = weight[:limit], tokens[:limit]
+    if dtype is not None and float_dtype(dtype) != weight.dtype:
+        weight = weight.astype(float_dtype(dtype))
+    return tokens, weight
+
+
+def write_table_vectors(
+    directory: str | os.PathLike[str],
+    tokens: Sequence[str] | Any,
+    matrix: ArrayLike,
+    *,
+    config: Mapping[str, Any] | None = None,
+) -> None:
+    """The registry's writer of the ``"embtable"`` format: :func:`save_table` with the
+    arguments in the order of the other writers.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "table"
+        >>> write_table_vectors(tmp, ["a"], np.ones((1, 2), np.float32), config={"x": 1})
+        >>> load_table(tmp)[2]
+        {'x': 1}
+    """
+    save_table(directory, matrix, tokens, config)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
