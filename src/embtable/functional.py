@@ -7,6 +7,12 @@ loops themselves live in :mod:`embtable.kernels`, which validates nothing.
 
 Every function validates all of its inputs before it writes anything, so a call that raises
 mutates nothing (torch's ``max_norm`` renormalises before some of its checks; embtable does not).
+
+Ownership: what a kernel trusts is checked on arrays the caller cannot change. Ids are copied
+before they are checked wherever they feed a kernel that does not bound-check them (backward,
+``max_norm``, bags); a :class:`BagPlan` keeps read-only copies of its ids, bag bounds and
+per-sample weights, backed by immutable memory; :func:`bag_backward` checks the
+:class:`BagState` it is given. Weights are never copied.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from ._errors import (
     IdsTypeError,
     ModeError,
     OffsetsError,
+    OptionError,
+    OptionTypeError,
     PaddingIndexError,
     ShapeError,
-    SparseGradientError,
     WeightDTypeError,
 )
 from .parameter import Parameter
@@ -84,7 +91,7 @@ def check_padding_idx(
         ``None`` or the non-negative index.
 
     Raises:
-        TypeError: ``padding_idx`` is not an integer.
+        OptionTypeError: ``padding_idx`` is not an integer (also a ``TypeError``).
         PaddingIndexError: it lies outside ``-V .. V - 1`` (also an ``AssertionError``, as in
             torch, and a ``ValueError``).
 
@@ -99,7 +106,7 @@ def check_padding_idx(
     if padding_idx is None:
         return None
     if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
-        raise TypeError(
+        raise OptionTypeError(
             f"padding_idx must be an integer or None, got {type(padding_idx).__name__} "
             f"{padding_idx!r}"
         )
@@ -146,7 +153,8 @@ def check_ids(
     """Validate ids against a table of ``num_embeddings`` rows.
 
     Returns:
-        The flat ids (int32 or int64, contiguous) and the original shape.
+        The flat ids (int32 or int64, contiguous) and the original shape. The ids are a copy,
+        made before the check, so changing ``ids`` afterwards cannot change what was checked.
 
     Raises:
         IdsTypeError: the ids are not integers (also a ``TypeError`` and a ``RuntimeError``).
@@ -163,15 +171,18 @@ def check_ids(
     shape = array.shape
     flat = array.reshape(-1)
     if flat.dtype.kind == "u" and flat.dtype.itemsize >= 8 and flat.size:
+        flat = flat.copy()
         bad = np.flatnonzero(flat >= num_embeddings)
         position = int(bad[0]) if len(bad) else -1
     else:
         flat = _kernel_ids(flat)
+        if np.may_share_memory(flat, array):
+            flat = flat.copy()
         position = (
             int(kernels.load("gather").find_out_of_range(flat, num_embeddings)) if flat.size else -1
         )
     if position >= 0:
-        raise _index_error(array, position, num_embeddings, error)
+        raise _index_error(flat.reshape(shape), position, num_embeddings, error)
     return _kernel_ids(flat), shape
 
 
@@ -196,15 +207,25 @@ def _as_weight(weight: ArrayLike) -> NDArray[Any]:
     return array
 
 
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
 def check_float_weight(weight: NDArray[Any], what: str) -> None:
-    """Raise ``WeightDTypeError`` unless ``weight`` is floating-point in native byte order
-    (``what`` names the use)."""
-    if not weight.dtype.isnative:
+    """Raise ``WeightDTypeError`` unless ``weight`` is float16, float32 or float64 in native byte
+    order (``what`` names the use).
+
+    Example:
+        >>> check_float_weight(np.zeros((2, 2), dtype=np.longdouble), "embedding_bag")
+        Traceback (most recent call last):
+        ...
+        embtable._errors.WeightDTypeError: embedding_bag needs a floating-point weight (float16, float32 or float64), got float128
+    """
+    if weight.dtype.kind == "f" and not weight.dtype.isnative:
         raise WeightDTypeError(
             f"{what} needs a weight in native byte order, got {weight.dtype.str}; convert with "
             f"weight.astype(weight.dtype.newbyteorder('='))"
         )
-    if weight.dtype.kind != "f":
+    if weight.dtype not in _FLOAT_DTYPES:
         raise WeightDTypeError(
             f"{what} needs a floating-point weight (float16, float32 or float64), "
             f"got {weight.dtype}"
@@ -217,26 +238,60 @@ def _compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
 
 
 def check_renormalisable(weight: NDArray[Any]) -> None:
-    """``max_norm`` writes rows in place: the weight must be floating-point and writable."""
+    """``max_norm`` writes rows in place: the weight must be floating-point and writable.
+
+    Raises:
+        WeightDTypeError: the weight is not float16, float32 or float64 in native byte order.
+        OptionError: the weight is read-only (also a ``ValueError``).
+    """
     check_float_weight(weight, "max_norm")
     if not weight.flags.writeable:
-        raise ValueError(
+        raise OptionError(
             "max_norm renormalises rows in place, but the weight is read-only (memory-mapped?); "
             "load it with mmap=False or set max_norm=None"
         )
 
 
 def check_max_norm(max_norm: float, norm_type: float) -> tuple[float, float]:
-    """Validate ``max_norm`` (a real number >= 0) and ``norm_type``; return them as floats."""
+    """Validate ``max_norm`` (a real number >= 0) and ``norm_type``; return them as floats.
+
+    Raises:
+        OptionTypeError: either is not a real number (also a ``TypeError``).
+        OptionError: ``max_norm`` is negative or NaN (also a ``ValueError``).
+
+    Example:
+        >>> check_max_norm(-1, 2)
+        Traceback (most recent call last):
+        ...
+        embtable._errors.OptionError: max_norm must be >= 0, got -1.0; a negative bound would flip the rows' signs
+    """
     if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
-        raise TypeError(f"max_norm must be a real number or None, got {max_norm!r}")
+        raise OptionTypeError(
+            f"max_norm must be a real number >= 0 or None, got {type(max_norm).__name__} "
+            f"{max_norm!r}"
+        )
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
-        raise TypeError(f"norm_type must be a real number, got {norm_type!r}")
+        raise OptionTypeError(
+            f"norm_type must be a real number, got {type(norm_type).__name__} {norm_type!r}"
+        )
     if not max_norm >= 0:
-        raise ValueError(
-            f"max_norm must be >= 0, got {max_norm}; a negative bound would flip the rows' signs"
+        raise OptionError(
+            f"max_norm must be >= 0, got {float(max_norm)}; a negative bound would flip the "
+            f"rows' signs"
         )
     return float(max_norm), float(norm_type)
+
+
+def _check_num_embeddings(num_embeddings: Any) -> int:
+    """``num_embeddings`` as an int >= 0 (``OptionTypeError`` / ``ShapeError`` otherwise)."""
+    if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral):
+        raise OptionTypeError(
+            f"num_embeddings must be an integer >= 0, got {type(num_embeddings).__name__} "
+            f"{num_embeddings!r}"
+        )
+    if num_embeddings < 0:
+        raise ShapeError(f"num_embeddings must be >= 0, got {num_embeddings}")
+    return int(num_embeddings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,8 +324,8 @@ def embedding_renorm_(
 
     Raises:
         EmbeddingIndexError: an id is out of range (negative ids are not wrapped).
-        ValueError: ``max_norm`` is negative, or the weight is read-only.
-        WeightDTypeError: the weight is not floating-point.
+        OptionError: ``max_norm`` is negative, or the weight is read-only.
+        WeightDTypeError: the weight is not float16, float32 or float64.
 
     Example:
         >>> w = np.array([[3.0, 4.0], [0.3, 0.4]])
@@ -337,7 +392,13 @@ def embedding(
     num_rows, dim = weight.shape
     check_padding_idx(padding_idx, num_rows)
     array = _as_ids(ids)
-    if max_norm is not None or not dim or (array.dtype.kind == "u" and array.dtype.itemsize >= 8):
+    bits = _gather_dtype(weight.dtype)
+    if (
+        max_norm is not None
+        or not dim
+        or bits is None
+        or (array.dtype.kind == "u" and array.dtype.itemsize >= 8)
+    ):
         flat, shape = check_ids(array, num_rows)  # check first: the renorm writes the table
         if max_norm is not None:
             max_norm, norm_type = check_max_norm(max_norm, norm_type)
@@ -345,12 +406,12 @@ def embedding(
             _renorm_validated_(weight, flat, max_norm, norm_type)
     else:  # the gather checks the ids as it goes; it writes only its fresh output
         flat, shape = _kernel_ids(array.reshape(-1)), array.shape
+    if bits is None:  # a dtype no kernel moves (float128, objects, ...): NumPy's checked take
+        return weight.take(flat, axis=0).reshape(*shape, dim)
     out = np.empty((flat.size, dim), dtype=weight.dtype)
     if flat.size and dim:
         source, target = weight, out
-        if weight.dtype == np.float16 or not weight.dtype.isnative:
-            # numba has no float16 (and no foreign byte order): move the bits as unsigned ints
-            bits = np.dtype(f"u{weight.dtype.itemsize}")
+        if bits != weight.dtype:
             source, target = weight.view(bits), out.view(bits)
         position = kernels.load("gather").gather_rows(source, flat, target)
         if position >= 0:
@@ -358,14 +419,32 @@ def embedding(
     return out.reshape(*shape, dim)
 
 
+def _gather_dtype(dtype: np.dtype[Any]) -> np.dtype[Any] | None:
+    """The dtype the gather kernel moves a table of ``dtype`` in: the table's own for native
+    float32/float64 and integers, unsigned ints of the same size for other plain bits (float16,
+    a foreign byte order, complex64, bool, ...), or ``None`` (objects, float128, odd sizes)."""
+    if dtype.isnative and (dtype in _FLOAT_DTYPES[1:] or dtype.kind in "iu"):
+        return dtype
+    if not dtype.hasobject and dtype.itemsize in (1, 2, 4, 8):
+        return np.dtype(f"u{dtype.itemsize}")
+    return None
+
+
 def _check_grad_output(
     grad_output: ArrayLike, expected: tuple[int, ...], what: str = "grad_output"
 ) -> NDArray[np.floating]:
+    """``grad_output`` checked: float16/32/64 (a foreign byte order is converted) of shape
+    ``expected``."""
     grad = np.asarray(grad_output)
-    if grad.dtype.kind != "f":
-        raise TypeError(f"{what} must be a floating-point array, got {grad.dtype}")
+    if grad.dtype.kind != "f" or grad.dtype.newbyteorder("=") not in _FLOAT_DTYPES:
+        raise WeightDTypeError(
+            f"{what} must be a floating-point array, got {grad.dtype} "
+            f"(valid: float16, float32 or float64)"
+        )
     if grad.shape != expected:
         raise ShapeError(f"{what} must have shape {expected}, got {grad.shape}")
+    if not grad.dtype.isnative:
+        grad = grad.astype(grad.dtype.newbyteorder("="))
     return grad
 
 
@@ -397,7 +476,9 @@ def _scatter(
                 order, bounds, src, src_index, scale, scale_grad_by_freq, values
             )
         if sparse:
-            return RowSparseGrad(rows, values.astype(out_dtype, copy=False), num_rows)
+            return RowSparseGrad._from_owned(
+                rows.astype(np.int64, copy=False), values.astype(out_dtype, copy=False), num_rows
+            )
         dense = np.zeros((num_rows, dim), dtype=out_dtype)
         dense[rows] = values
         return dense
@@ -442,8 +523,7 @@ def embedding_backward(
         >>> embedding_backward([0, 2, 0], np.ones((3, 2)), 3, padding_idx=0, sparse=True).rows
         array([2])
     """
-    if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral):
-        raise TypeError(f"num_embeddings must be an integer, got {num_embeddings!r}")
+    num_embeddings = _check_num_embeddings(num_embeddings)
     padding_idx = check_padding_idx(padding_idx, num_embeddings)
     flat, shape = check_ids(ids, num_embeddings)
     grad = np.asarray(grad_output)
@@ -469,17 +549,36 @@ def embedding_backward(
 # EmbeddingBag
 
 
+def _frozen(array: NDArray[Any]) -> NDArray[Any]:
+    """A read-only copy of ``array`` backed by an immutable ``bytes`` object, so that neither
+    the caller nor ``setflags(write=True)`` can change it after it was checked."""
+    return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
+
+
 @dataclass(frozen=True)
 class BagPlan:
     """Validated, normalised bags: what the bag kernels need.
 
+    The plan owns its arrays: read-only copies (backed by immutable memory) made before they
+    were checked, so changing the ids, offsets or per-sample weights given to
+    :func:`plan_bags` afterwards changes nothing here. A plan built directly (``BagPlan(...)``)
+    is copied and checked the same way; :func:`plan_bags` gives torch's error messages.
+
     Attributes:
-        ids: the flat ids (int32 or int64).
-        bag_starts: CSR offsets ``(B + 1,)``: bag ``b`` is ``ids[bag_starts[b]:bag_starts[b+1]]``.
-        per_sample_weights: flat weights aligned with ``ids``, or ``None``.
+        ids: the flat ids (int32 or int64), each in ``0 .. num_embeddings - 1``.
+        bag_starts: CSR offsets ``(B + 1,)`` int64: bag ``b`` is
+            ``ids[bag_starts[b]:bag_starts[b+1]]``; non-decreasing from 0 to ``len(ids)``.
+        per_sample_weights: flat float32/float64 weights aligned with ``ids``, or ``None``.
         mode: ``"sum"``, ``"mean"`` or ``"max"``.
         padding_idx: the non-negative padding row, or ``None``.
         num_embeddings: ``V``.
+
+    Example:
+        >>> ids = np.array([1, 2, 0])
+        >>> plan = BagPlan(ids, np.array([0, 2, 3]), None, "sum", None, 3)
+        >>> ids[0] = 10**12  # the plan kept its own copy
+        >>> plan.ids, plan.ids.flags.writeable
+        (array([1, 2, 0]), False)
     """
 
     ids: NDArray[np.integer]
@@ -488,6 +587,106 @@ class BagPlan:
     mode: BagMode
     padding_idx: int | None
     num_embeddings: int
+
+    def __post_init__(self) -> None:
+        """Copy and check the fields of a plan built by hand (plan_bags skips this)."""
+        num_embeddings = _check_num_embeddings(self.num_embeddings)
+        mode = check_mode(self.mode, sparse=False, scale_grad_by_freq=False)
+        padding_idx = self.padding_idx
+        if padding_idx is not None:
+            padding_idx = check_padding_idx(padding_idx, num_embeddings)
+        ids = _as_ids(self.ids)
+        if ids.ndim != 1:
+            raise ShapeError(f"BagPlan.ids must be 1-D, got shape {ids.shape}")
+        ids = _frozen(_kernel_ids(ids))
+        check_ids(ids, num_embeddings, error=BagIndexError)
+        starts = _as_ids(self.bag_starts, "bag_starts")
+        if starts.ndim != 1 or starts.size == 0:
+            raise OffsetsError(f"bag_starts must be 1-D with B + 1 >= 1 entries, got {starts.shape}")
+        starts = _frozen(starts.astype(np.int64))
+        steps = np.diff(starts)
+        if starts[0] != 0 or starts[-1] != ids.size or np.any(steps < 0):
+            raise OffsetsError(
+                f"bag_starts must be non-decreasing from 0 to len(ids) = {ids.size}, "
+                f"got {starts.tolist()[:10]}{'...' if starts.size > 10 else ''}"
+            )
+        psw = self.per_sample_weights
+        if psw is not None:
+            psw = np.asarray(psw)
+            if psw.shape != ids.shape:
+                raise ShapeError(
+                    f"per_sample_weights must have the shape of the ids {ids.shape}, got {psw.shape}"
+                )
+            psw = _frozen(_check_psw_dtype(psw).astype(_compute_dtype(psw.dtype.newbyteorder("="))))
+        for name, value in (
+            ("ids", ids),
+            ("bag_starts", starts),
+            ("per_sample_weights", psw),
+            ("mode", mode),
+            ("padding_idx", padding_idx),
+            ("num_embeddings", num_embeddings),
+        ):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def _checked(
+        cls,
+        ids: NDArray[np.integer],
+        bag_starts: NDArray[np.int64],
+        per_sample_weights: NDArray[np.floating] | None,
+        mode: BagMode,
+        padding_idx: int | None,
+        num_embeddings: int,
+    ) -> BagPlan:
+        """A plan from arrays :func:`plan_bags` has frozen and checked (no second check)."""
+        plan = object.__new__(cls)
+        for name, value in (
+            ("ids", ids),
+            ("bag_starts", bag_starts),
+            ("per_sample_weights", per_sample_weights),
+            ("mode", mode),
+            ("padding_idx", padding_idx),
+            ("num_embeddings", num_embeddings),
+        ):
+            object.__setattr__(plan, name, value)
+        return plan
+
+    def _check_intact(self) -> None:
+        """O(1): the arrays are still the frozen, contiguous 1-D buffers that were checked.
+
+        Their contents cannot change, but an array's ``shape``, ``strides`` and ``dtype`` can be
+        reassigned in place; any such change shows up here before a kernel reads them.
+        """
+        ids, starts, psw = self.ids, self.bag_starts, self.per_sample_weights
+        intact = (
+            isinstance(ids, np.ndarray)
+            and isinstance(starts, np.ndarray)
+            and ids.ndim == 1
+            and starts.ndim == 1
+            and ids.flags.c_contiguous
+            and starts.flags.c_contiguous
+            and not ids.flags.writeable
+            and not starts.flags.writeable
+            and ids.dtype in (np.dtype(np.int32), np.dtype(np.int64))
+            and starts.dtype == np.int64
+            and starts.size >= 1
+            and int(starts[-1]) == ids.size
+            and (
+                psw is None
+                or (
+                    isinstance(psw, np.ndarray)
+                    and psw.shape == ids.shape
+                    and psw.flags.c_contiguous
+                    and not psw.flags.writeable
+                    and psw.dtype in _FLOAT_DTYPES[1:]
+                )
+            )
+        )
+        if not intact:
+            raise ShapeError(
+                "this BagPlan's arrays were reshaped, re-strided or replaced after planning; "
+                "plan the bags again with plan_bags"
+            )
 
     @property
     def num_bags(self) -> int:
@@ -500,15 +699,73 @@ class BagPlan:
 
 @dataclass(frozen=True)
 class BagState:
-    """What a bag forward leaves for its backward: bag sizes and, in max mode, the winners."""
+    """What a bag forward leaves for its backward: bag sizes and, in max mode, the winners.
+
+    :func:`bag_backward` checks a state against its plan before any kernel reads it (sizes
+    ``(B,)``, winners ``(B, D)`` within ``-1 .. V - 1``), so a state built or changed by hand
+    cannot make it write outside the gradient.
+    """
 
     bag_size: NDArray[np.int64]
     max_indices: NDArray[np.int64] | None
 
 
+def _check_state(
+    state: BagState, plan: BagPlan, dim: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64] | None]:
+    """The state's arrays as int64, checked against the plan: O(B * D), as the backward."""
+    if not isinstance(state, BagState):
+        raise OptionTypeError(f"state must be the BagState of bag_forward, got {type(state).__name__}")
+    bag_size = np.asarray(state.bag_size)
+    if bag_size.shape != (plan.num_bags,) or bag_size.dtype.kind not in "iu":
+        raise ShapeError(
+            f"state.bag_size must be ({plan.num_bags},) integers, got {bag_size.shape} "
+            f"{bag_size.dtype}"
+        )
+    bag_size = np.ascontiguousarray(bag_size, dtype=np.int64)
+    if plan.mode != "max":
+        return bag_size, None
+    winners = state.max_indices
+    if winners is None or np.shape(winners) != (plan.num_bags, dim):
+        raise ShapeError(
+            f"a max-mode backward needs the forward's max_indices of shape ({plan.num_bags}, "
+            f"{dim}), got {None if winners is None else np.shape(winners)}"
+        )
+    winners = np.asarray(winners)
+    if winners.dtype.kind not in "iu":
+        raise IdsTypeError(f"state.max_indices must be integers, got {winners.dtype}")
+    winners = np.array(winners, dtype=np.int64, copy=True)  # checked below, then only read
+    if winners.size and (winners.min() < -1 or winners.max() >= plan.num_embeddings):
+        bad = int(winners.min() if winners.min() < -1 else winners.max())
+        raise BagIndexError(
+            f"state.max_indices holds row {bad}, outside -1 .. {plan.num_embeddings - 1}"
+        )
+    return bag_size, winners
+
+
+def _check_psw_dtype(psw: NDArray[Any]) -> NDArray[Any]:
+    """Per-sample weights must be float16/32/64 (a foreign byte order is fine: it is copied)."""
+    if psw.dtype.kind != "f" or psw.dtype.newbyteorder("=") not in _FLOAT_DTYPES:
+        raise WeightDTypeError(
+            f"per_sample_weights must be floating-point (float16, float32 or float64), "
+            f"got {psw.dtype}"
+        )
+    return psw
+
+
 def check_mode(mode: str, *, sparse: bool, scale_grad_by_freq: bool) -> BagMode:
-    """Validate a bag mode and the options it cannot take (max: no sparse, no scaling)."""
-    if mode not in _MODES:
+    """Validate a bag mode and the options it cannot take (max: no sparse, no scaling).
+
+    Raises:
+        ModeError: an unknown mode, or max with ``sparse`` or ``scale_grad_by_freq``.
+
+    Example:
+        >>> check_mode("max", sparse=True, scale_grad_by_freq=False)
+        Traceback (most recent call last):
+        ...
+        embtable._errors.ModeError: max mode does not support sparse weights
+    """
+    if not isinstance(mode, str) or mode not in _MODES:
         raise ModeError(f"mode has to be one of sum, mean or max, got {mode!r}")
     if mode == "max" and sparse:
         raise ModeError("max mode does not support sparse weights")
@@ -580,6 +837,8 @@ def plan_bags(
     The checks follow torch's order (per-sample-weights shape, input rank and offsets, mode,
     padding, ids), then validate what torch leaves undefined: offsets must be non-decreasing and
     within bounds, and with ``include_last_offset`` the last offset must equal ``len(ids)``.
+    The plan holds read-only copies of the ids, bounds and per-sample weights: reusing the
+    caller's arrays afterwards does not change it.
 
     Raises:
         ModeError: an unknown mode, max with ``sparse`` or ``scale_grad_by_freq``, or max with
@@ -592,6 +851,7 @@ def plan_bags(
         >>> plan.bag_starts
         array([0, 2, 5])
     """
+    num_embeddings = _check_num_embeddings(num_embeddings)
     array = _as_ids(ids)
     psw = None
     if per_sample_weights is not None:
@@ -601,8 +861,7 @@ def plan_bags(
                 f"embedding_bag: If per_sample_weights ({psw.shape}) is not None, then it must "
                 f"have the same shape as the input ({array.shape})"
             )
-        if psw.dtype.kind != "f":
-            raise TypeError(f"per_sample_weights must be floating-point, got {psw.dtype}")
+        _check_psw_dtype(psw)
     if array.ndim == 2:
         if offsets is not None:
             raise OffsetsError(
@@ -624,10 +883,12 @@ def plan_bags(
             "per_sample_weights is only supported for mode='sum' and mode='mean' (got mode='max')"
         )
     pad = check_padding_idx(padding_idx, num_embeddings, wording="embedding_bag")
-    flat, _ = check_ids(array, num_embeddings, error=BagIndexError)
+    flat, _ = check_ids(array, num_embeddings, error=BagIndexError)  # a copy, then checked
     if psw is not None:
-        psw = np.ascontiguousarray(psw.reshape(-1), dtype=_compute_dtype(np.dtype(weight_dtype)))
-    return BagPlan(flat, starts, psw, checked_mode, pad, int(num_embeddings))
+        psw = _frozen(
+            np.ascontiguousarray(psw.reshape(-1), dtype=_compute_dtype(np.dtype(weight_dtype)))
+        )
+    return BagPlan._checked(_frozen(flat), _frozen(starts), psw, checked_mode, pad, num_embeddings)
 
 
 def _local_table(
@@ -666,6 +927,7 @@ def bag_sizes(plan: BagPlan) -> NDArray[np.int64]:
 
 
 def _check_plan_weight(plan: BagPlan, weight: NDArray[Any]) -> None:
+    plan._check_intact()
     if weight.shape[0] != plan.num_embeddings:
         raise ShapeError(
             f"the bags were planned for a table of {plan.num_embeddings} rows, got a weight of "
@@ -674,7 +936,17 @@ def _check_plan_weight(plan: BagPlan, weight: NDArray[Any]) -> None:
 
 
 def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating], BagState]:
-    """Pool the bags of a validated plan. Returns the ``(B, D)`` output and the backward state."""
+    """Pool the bags of a validated plan. Returns the ``(B, D)`` output and the backward state.
+
+    Example:
+        >>> w = np.arange(8.0).reshape(4, 2)
+        >>> out, state = bag_forward(w, plan_bags([0, 1, 3], 4, [0, 2], mode="sum"))
+        >>> out, state.bag_size
+        (array([[2., 4.],
+               [6., 7.]]), array([2, 1]))
+    """
+    if not isinstance(plan, BagPlan):
+        raise OptionTypeError(f"plan must be a BagPlan from plan_bags, got {type(plan).__name__}")
     weight = _as_weight(weight)
     check_float_weight(weight, "embedding_bag")
     _check_plan_weight(plan, weight)
@@ -724,26 +996,34 @@ def bag_backward(
     right one). With ``weight_grad=False`` only the per-sample-weights gradient is computed (a
     frozen table), and the weight's is ``None``.
     """
+    if not isinstance(plan, BagPlan):
+        raise OptionTypeError(f"plan must be a BagPlan from plan_bags, got {type(plan).__name__}")
+    plan._check_intact()
+    if not isinstance(state, BagState):
+        raise OptionTypeError(f"state must be the BagState of bag_forward, got {type(state).__name__}")
     grad = np.asarray(grad_output)
     if grad.ndim != 2:
         raise ShapeError(f"grad_output must have shape (num_bags, D), got {grad.shape}")
     dim = grad.shape[1]
     if weight is not None:
-        dim = _as_weight(weight).shape[1]
-    elif state.max_indices is not None:
-        dim = state.max_indices.shape[1]
+        weight = _as_weight(weight)
+        dim = weight.shape[1]
+    elif state.max_indices is not None and np.ndim(state.max_indices) == 2:
+        dim = np.shape(state.max_indices)[1]
     grad = _check_grad_output(grad, (plan.num_bags, dim))
     compute = _compute_dtype(grad.dtype)
-    bag_of = plan.bag_of()
     pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
     if plan.mode == "max" and sparse:
-        raise SparseGradientError("max mode does not support sparse weights")
-    if plan.mode == "max" and (
-        state.max_indices is None or state.max_indices.shape != (plan.num_bags, dim)
-    ):
-        raise ValueError(
-            f"a max-mode backward needs the forward's max_indices ({plan.num_bags}, {dim})"
-        )
+        check_mode(plan.mode, sparse=True, scale_grad_by_freq=False)  # raises ModeError
+    if per_sample_weights_grad:
+        if weight is None:
+            raise OptionError(
+                "the per_sample_weights gradient needs the weight: pass weight=... to bag_backward"
+            )
+        check_float_weight(weight, "the per_sample_weights gradient")
+        _check_plan_weight(plan, weight)
+    bag_size, max_indices = _check_state(state, plan, dim)
+    bag_of = plan.bag_of()
     result: NDArray[np.floating] | RowSparseGrad | None = None
     if not weight_grad:
         pass
@@ -751,7 +1031,7 @@ def bag_backward(
         dense = np.zeros((plan.num_embeddings, dim), dtype=compute)
         if plan.num_bags and dim:
             kernels.load("bag").scatter_max_grad(
-                state.max_indices, np.ascontiguousarray(grad, dtype=compute), dense
+                max_indices, np.ascontiguousarray(grad, dtype=compute), dense
             )
         result = dense.astype(grad.dtype, copy=False)
     else:
@@ -759,7 +1039,7 @@ def bag_backward(
         if plan.per_sample_weights is not None:
             scale = plan.per_sample_weights.astype(compute, copy=True)
         if plan.mode == "mean":
-            inverse = 1.0 / np.maximum(state.bag_size, 1).astype(compute)
+            inverse = 1.0 / np.maximum(bag_size, 1).astype(compute)
             scale = inverse[bag_of] if scale is None else scale * inverse[bag_of]
         result = _scatter(
             plan.ids,
@@ -774,10 +1054,7 @@ def bag_backward(
         )
     psw_grad = None
     if per_sample_weights_grad:
-        if weight is None:
-            raise ValueError("the per_sample_weights gradient needs the weight")
-        weight = _as_weight(weight)
-        _check_plan_weight(plan, weight)
+        assert weight is not None  # checked above
         table, ids, local_pad, _ = _local_table(weight, plan)
         psw_grad = np.zeros(plan.ids.size, dtype=compute)
         if plan.ids.size:
@@ -786,7 +1063,7 @@ def bag_backward(
                 ids,
                 bag_of,
                 np.ascontiguousarray(grad, dtype=compute),
-                state.bag_size,
+                bag_size,
                 _MODES[plan.mode],
                 local_pad if pad >= 0 else _NO_PADDING,
                 psw_grad,

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import functional as F
-from ._errors import FrozenWeightError, ShapeError, WeightDTypeError
+from ._errors import FrozenWeightError, OptionTypeError, ShapeError, WeightDTypeError
 from .parameter import Parameter
 
 __all__ = ["Embedding", "EmbeddingBag", "Module", "aligned_rows"]
@@ -43,14 +43,15 @@ class Module:
         """Copy arrays into the parameters in place, checking keys and shapes first.
 
         Raises:
-            KeyError: with ``strict``, a missing or unexpected key.
-            ShapeError: an array's shape differs from the parameter's.
+            ShapeError: with ``strict``, a missing or unexpected key (torch raises
+                ``RuntimeError``; this is one, and a ``ValueError``), or an array's shape differs
+                from the parameter's.
         """
         own = dict(self.named_parameters())
         missing = sorted(set(own) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(own))
         if strict and (missing or unexpected):
-            raise KeyError(
+            raise ShapeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}: "
                 f"missing keys {missing}, unexpected keys {unexpected}"
             )
@@ -83,7 +84,9 @@ class Module:
 
 def _check_size(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        raise OptionTypeError(
+            f"{name} must be an integer >= 0, got {type(value).__name__} {value!r}"
+        )
     if value < 0:
         raise ShapeError(
             f"Trying to create tensor with negative dimension {value}: {name} must be >= 0"
@@ -130,7 +133,10 @@ def _make_generator(rng: int | np.random.Generator | None) -> np.random.Generato
         return rng
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
-    raise TypeError(f"rng must be an int seed, a numpy.random.Generator or None, got {rng!r}")
+    raise OptionTypeError(
+        f"rng must be an int seed, a numpy.random.Generator or None, got {type(rng).__name__} "
+        f"{rng!r}"
+    )
 
 
 def _init_weight(

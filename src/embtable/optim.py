@@ -42,6 +42,7 @@ update, the weight decay and the optimizer state touch only the rows present in 
 from __future__ import annotations
 
 import math
+import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from itertools import chain
@@ -51,9 +52,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._errors import ShapeError, SparseGradientError, WeightDTypeError
+from ._errors import (
+    FrozenWeightError,
+    OptionError,
+    OptionTypeError,
+    ShapeError,
+    SparseGradientError,
+    WeightDTypeError,
+)
 from .parameter import Parameter
-from .sparse import RowSparseGrad
+from .sparse import RowSparseGrad, check_rows
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "SparseAdam"]
 
@@ -71,19 +79,28 @@ def _kernels() -> ModuleType:
     return _kernel_module
 
 
+def _check_real(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise OptionTypeError(
+            f"{name} must be a real number, got {type(value).__name__} {value!r}"
+        )
+
+
 def _check_at_least(name: str, what: str, value: Any, low: float, *, strict: bool = False) -> None:
+    _check_real(name, value)
     ok = value > low if strict else value >= low
     if not ok or value != value:  # also rejects NaN
         sign = ">" if strict else ">="
-        raise ValueError(f"Invalid {what}: {value} (expected {name} {sign} {low})")
+        raise OptionError(f"Invalid {what}: {value} (expected {name} {sign} {low})")
 
 
 def _check_betas(betas: Any) -> None:
     if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise ValueError(f"betas must be a pair of floats, got {betas!r}")
+        raise OptionError(f"betas must be a pair of floats, got {betas!r}")
     for index, beta in enumerate(betas):
+        _check_real(f"betas[{index}]", beta)
         if not 0.0 <= beta < 1.0:
-            raise ValueError(
+            raise OptionError(
                 f"Invalid beta parameter at index {index}: {beta} (expected 0 <= beta < 1)"
             )
 
@@ -102,8 +119,10 @@ class Optimizer:
         defaults: the default hyper-parameters of every group.
 
     Raises:
-        TypeError: ``params`` is a single Parameter or array, a set, or holds something else.
-        ValueError: ``params`` is empty, a parameter repeats, or a hyper-parameter is invalid.
+        OptionTypeError: ``params`` is a single Parameter or array, a set, or holds something
+            else; a hyper-parameter is not a number (also a ``TypeError``).
+        OptionError: ``params`` is empty, a parameter repeats, or a hyper-parameter is out of
+            range (also a ``ValueError``).
     """
 
     def __init__(
@@ -113,13 +132,13 @@ class Optimizer:
         self.state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, (Parameter, np.ndarray)):
-            raise TypeError(
+            raise OptionTypeError(
                 "params argument given to the optimizer should be an iterable of Parameters "
                 f"or dicts, but got {type(params).__name__}; pass [param] or emb.parameters()"
             )
         groups = list(params)
         if len(groups) == 0:
-            raise ValueError("optimizer got an empty parameter list")
+            raise OptionError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
@@ -130,16 +149,22 @@ class Optimizer:
         """Add a group of parameters with its own hyper-parameters (missing ones from defaults).
 
         Raises:
-            TypeError: the group is not a dict, its params are a set or not Parameters.
-            ValueError: a parameter repeats or is already in another group; a bad option.
+            OptionTypeError: the group is not a dict, its params are a set or not Parameters.
+            OptionError: a parameter repeats or is already in another group; a bad option.
         """
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise OptionTypeError(
+                f"param_group must be a dict, but got {type(param_group).__name__}"
+            )
+        if "params" not in param_group:
+            raise OptionError(
+                f"a parameter group needs a 'params' entry, got keys {sorted(param_group)}"
+            )
         params = param_group["params"]
         if isinstance(params, Parameter):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError(
+            raise OptionTypeError(
                 "optimizer parameters need to be organized in ordered collections, but the "
                 "ordering of tensors in sets will change between runs. Please use a list instead."
             )
@@ -147,7 +172,7 @@ class Optimizer:
             params = list(params)
         for param in params:
             if not isinstance(param, Parameter):
-                raise TypeError(
+                raise OptionTypeError(
                     "optimizer can only optimize Parameters, but one of the params is "
                     f"{type(param).__module__}.{type(param).__qualname__}; wrap arrays in "
                     "embtable.parameter.Parameter"
@@ -155,15 +180,15 @@ class Optimizer:
         group = {**self.defaults, **param_group, "params": params}
         unknown = sorted(set(group) - set(self.defaults) - {"params"})
         if unknown:
-            raise ValueError(
+            raise OptionError(
                 f"unknown option(s) {unknown} in a parameter group of {type(self).__name__}; "
                 f"valid: {sorted(self.defaults)}"
             )
         if len({id(p) for p in params}) != len(params):
-            raise ValueError("optimizer contains a parameter group with duplicate parameters")
+            raise OptionError("optimizer contains a parameter group with duplicate parameters")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise OptionError("some parameters appear in more than one parameter group")
         self._check_group(group)
         self.param_groups.append(group)
 
@@ -197,8 +222,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif isinstance(p.grad, RowSparseGrad):
-                    p.grad.rows = np.empty(0, dtype=np.int64)
-                    p.grad.values = np.empty((0, p.grad.values.shape[1]), p.grad.values.dtype)
+                    p.grad._clear()
                 else:
                     p.grad[...] = 0
 
@@ -206,10 +230,26 @@ class Optimizer:
         return [p for p in group["params"] if p.requires_grad and p.grad is not None]
 
     def _check_grad(self, index: int, p: Parameter) -> None:
-        if p.dtype not in _FLOAT_DTYPES:
+        """Everything a step on ``p`` relies on: the weight, its gradient and its state."""
+        data = p.data
+        if not isinstance(data, np.ndarray):
+            raise OptionTypeError(
+                f"parameter {index}: .data must be a NumPy array, got {type(data).__name__}"
+            )
+        if data.dtype.kind == "f" and not data.dtype.isnative:
+            raise WeightDTypeError(
+                f"parameter {index}: cannot train a {data.dtype.str} parameter (foreign byte "
+                "order); convert with p.data = p.data.astype(p.dtype.newbyteorder('='))"
+            )
+        if data.dtype not in _FLOAT_DTYPES:
             raise WeightDTypeError(
                 f"parameter {index}: cannot train a {p.dtype} parameter; optimizers update "
                 "float16, float32 or float64 arrays (convert with p.data.astype(np.float32))"
+            )
+        if not data.flags.writeable:
+            raise FrozenWeightError(
+                f"parameter {index}: the weight array is read-only (memory-mapped?), so a step "
+                "cannot update it in place; load it with mmap=False or copy it"
             )
         grad = p.grad
         if isinstance(grad, RowSparseGrad):
@@ -218,6 +258,7 @@ class Optimizer:
                     f"parameter {index}: a row-sparse gradient of shape {grad.shape} does not "
                     f"match the parameter's shape {p.shape}"
                 )
+            _check_sparse(f"parameter {index}: its row-sparse gradient", grad, p.shape)
         elif not isinstance(grad, np.ndarray) or grad.shape != p.shape:
             shape = getattr(grad, "shape", type(grad).__name__)
             raise ShapeError(
@@ -225,22 +266,37 @@ class Optimizer:
                 f"shape {p.shape}; a gradient is an array of the parameter's shape or a "
                 "RowSparseGrad"
             )
+        elif grad.dtype.kind not in "iuf":
+            raise WeightDTypeError(
+                f"parameter {index}: a gradient must hold real numbers, got {grad.dtype}"
+            )
+        for name, value in self.state.get(p, {}).items():
+            _check_state_value(index, name, value, p)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that requires a gradient and has one.
 
-        All gradients are checked first, so a failed step changes nothing.
+        Every group's hyper-parameters, every weight (dtype, byte order, writable), gradient
+        (shape, dtype, rows) and state array (shape and dtype against its parameter, which may
+        have been replaced or resized since the state was made) are checked first, so a failed
+        step changes no parameter and no state.
 
         Args:
             closure: an optional callable that recomputes the loss; its result is returned.
         Raises:
-            ShapeError: a gradient's shape differs from its parameter's.
-            WeightDTypeError: a parameter to update is not float16, float32 or float64.
-            SparseGradientError: the optimizer cannot take a gradient's layout.
+            ShapeError: a gradient's or a state array's shape differs from its parameter's.
+            WeightDTypeError: a parameter to update is not float16, float32 or float64 in
+                native byte order, or a state array's dtype is not the parameter's.
+            FrozenWeightError: a parameter to update is read-only.
+            EmbeddingIndexError: a row-sparse gradient's row is out of range.
+            SparseGradientError: the optimizer cannot take a gradient's layout, or its rows are
+                not sorted and unique.
+            OptionError: a hyper-parameter was set out of range since the last step.
         """
         loss = closure() if closure is not None else None
         index = 0
         for group in self.param_groups:
+            self._check_group(group)
             for p in group["params"]:
                 if p.requires_grad and p.grad is not None:
                     self._check_grad(index, p)
@@ -289,17 +345,22 @@ class Optimizer:
         """Load a :meth:`state_dict`: group options and per-parameter state (copied).
 
         Raises:
-            ValueError: the number of groups or of parameters per group differs.
-            ShapeError: a state array does not have its parameter's shape.
+            ShapeError: the number of groups or of parameters per group differs (also a
+                ``ValueError``), or a state array does not have its parameter's shape.
         """
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise OptionTypeError(
+                "state_dict must be a dict with 'state' and 'param_groups', as state_dict() "
+                f"returns; got {type(state_dict).__name__}"
+            )
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError("loaded state dict has a different number of parameter groups")
+            raise ShapeError("loaded state dict has a different number of parameter groups")
         if any(
             len(g["params"]) != len(s["params"])
             for g, s in zip(self.param_groups, saved_groups, strict=True)
         ):
-            raise ValueError(
+            raise ShapeError(
                 "loaded state dict contains a parameter group that doesn't match the size of "
                 "optimizer's group"
             )
@@ -335,13 +396,58 @@ class Optimizer:
         return text + ")"
 
 
+def _check_sparse(what: str, grad: RowSparseGrad, shape: tuple[int, ...]) -> None:
+    """O(nnz): a row-sparse array's rows and values still fit a ``shape`` table (their contents
+    can be written after construction)."""
+    rows, values = grad.rows, grad.values
+    if rows.ndim != 1 or rows.dtype != np.int64 or values.shape != (len(rows), shape[1]):
+        raise ShapeError(
+            f"{what} has rows {rows.shape} {rows.dtype} and values {values.shape}; expected "
+            f"(n,) int64 rows and (n, {shape[1]}) values"
+        )
+    if values.dtype.kind not in "iuf":
+        raise WeightDTypeError(f"{what} must hold real numbers, got {values.dtype}")
+    check_rows(rows, shape[0], what=what)
+
+
+def _check_state_value(index: int, name: str, value: Any, p: Parameter) -> None:
+    """A state array must still match its parameter (which may have been resized or cast)."""
+    if isinstance(value, RowSparseGrad):
+        if value.shape != p.shape:
+            raise ShapeError(
+                f"parameter {index}: state {name!r} has shape {value.shape} but the parameter "
+                f"has shape {p.shape}; was the parameter replaced or resized after the optimizer "
+                "made its state? Build a new optimizer, or load_state_dict a matching state"
+            )
+        _check_sparse(f"parameter {index}: state {name!r}", value, p.shape)
+        array = value.values
+    elif isinstance(value, np.ndarray) and value.ndim > 0:
+        if value.shape != p.shape:
+            raise ShapeError(
+                f"parameter {index}: state {name!r} has shape {value.shape} but the parameter "
+                f"has shape {p.shape}; was the parameter replaced or resized after the optimizer "
+                "made its state? Build a new optimizer, or load_state_dict a matching state"
+            )
+        array = value
+    else:
+        return
+    if array.dtype != p.dtype:
+        raise WeightDTypeError(
+            f"parameter {index}: state {name!r} is {array.dtype} but the parameter is {p.dtype}; "
+            "was the parameter cast after the optimizer made its state? load_state_dict casts "
+            "the state to the parameter's dtype"
+        )
+    if not array.flags.writeable:
+        raise FrozenWeightError(f"parameter {index}: state {name!r} is read-only")
+
+
 def _load_value(index: Any, name: str, value: Any, p: Parameter) -> Any:
     if isinstance(value, RowSparseGrad):
         if value.shape != p.shape:
             raise ShapeError(
                 f"state {name!r} of parameter {index} has shape {value.shape}, expected {p.shape}"
             )
-        return RowSparseGrad(value.rows.copy(), value.values.astype(p.dtype), value.num_rows)
+        return RowSparseGrad(value.rows, value.values.astype(p.dtype), value.num_rows)
     if isinstance(value, np.ndarray) and value.ndim > 0:
         if value.shape != p.shape:
             raise ShapeError(
@@ -417,7 +523,7 @@ class SGD(Optimizer):
         _check_at_least("momentum", "momentum value", group["momentum"], 0.0)
         _check_at_least("weight_decay", "weight_decay value", group["weight_decay"], 0.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+            raise OptionError("Nesterov momentum requires a momentum and zero dampening")
 
     def _dense_update(
         self, p: Parameter, grad: NDArray[Any], group: dict[str, Any], state: dict[str, Any]
@@ -514,7 +620,9 @@ class SGD(Optimizer):
                 p.data[rows] = weight_rows
                 buf_values[...] = buf_rows
         if momentum != 0:
-            state["momentum_buffer"] = RowSparseGrad(rows, buf_values, p.shape[0])
+            state["momentum_buffer"] = RowSparseGrad._from_owned(
+                np.array(rows, dtype=np.int64, copy=True), buf_values, p.shape[0]
+            )
 
 
 # ------------------------------------------------------------------------------------------------

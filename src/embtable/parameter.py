@@ -68,10 +68,21 @@ class Parameter:
                 f"a gradient of shape {grad.shape} cannot accumulate into a parameter of shape "
                 f"{self.data.shape}"
             )
+        current = self.grad
+        if current is not None and (
+            not isinstance(current, (np.ndarray, RowSparseGrad)) or current.shape != self.data.shape
+        ):
+            raise ShapeError(
+                f"the parameter's current .grad ({type(current).__name__} of shape "
+                f"{getattr(current, 'shape', None)}) does not have the parameter's shape "
+                f"{self.data.shape}; set .grad = None (zero_grad()) first"
+            )
         if self.grad is None:
             self.grad = grad
         elif isinstance(self.grad, RowSparseGrad):
             self.grad = self.grad + grad
+        elif not self.grad.flags.writeable:
+            self.grad = grad + self.grad  # a read-only gradient is replaced, not written
         elif isinstance(grad, RowSparseGrad):
             self.grad[grad.rows] += grad.values
         else:

@@ -17,6 +17,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from . import _cache  # noqa: F401  (a writable numba cache dir before any kernel is decorated)
+from .._errors import OptionError
+
 __all__ = ["load"]
 
 _MODULES = ("gather", "scatter", "renorm", "bag", "optim", "sgns")
@@ -33,6 +36,6 @@ def load(name: str) -> ModuleType:
     module = _LOADED.get(name)
     if module is None:
         if name not in _MODULES:
-            raise ValueError(f"unknown kernel module {name!r}; expected one of {_MODULES}")
+            raise OptionError(f"unknown kernel module {name!r}; expected one of {_MODULES}")
         module = _LOADED[name] = importlib.import_module(f"{__name__}.{name}")
     return module

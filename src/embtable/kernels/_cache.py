@@ -4,10 +4,11 @@ numba looks for a writable cache directory next to the source (``kernels/__pycac
 in the user-wide one (``$XDG_CACHE_HOME/numba`` or ``~/.cache/numba``); when neither is writable
 (a read-only site-packages and ``$HOME``, as in many containers) decorating a ``cache=True``
 function raises ``RuntimeError: cannot cache function ...: no locator available``. This module
-runs before any kernel is decorated (every kernel module imports it, directly or through
-:mod:`._parallel`; :func:`configure` runs at import) and, only in that case, points numba's cache at a private directory under the
-system temp dir (``embtable-numba-<uid>``, mode 0700, refused if another user owns it), or, when
-even that is impossible, turns caching off (:data:`CACHE`), so kernels compile at every start.
+runs when :mod:`embtable.kernels` is imported, before any kernel module is, and imports no
+numba. Only in that case it points numba's cache at a private directory under the system temp
+dir (``embtable-numba-<uid>``, mode 0700, refused if another user owns it), through
+``NUMBA_CACHE_DIR`` (or numba's config when numba is already imported); when even that is
+impossible it turns caching off (:data:`CACHE`), so kernels compile at every start.
 
 A user's ``NUMBA_CACHE_DIR`` is left alone when it is usable. Setting numba's cache dir applies to
 the whole process (numba has one setting), so in that fallback other ``cache=True`` functions of
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,7 +47,7 @@ def _user_wide() -> Path:
     if os.name == "nt":
         base = os.environ.get("LOCALAPPDATA", os.path.expanduser("~"))
         return Path(base) / "numba"
-    if os.uname().sysname == "Darwin":
+    if sys.platform == "darwin":
         return Path(os.path.expanduser("~/Library/Caches")) / "numba"
     return Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "numba"
 
@@ -83,9 +85,8 @@ def configure() -> None:
     if _configured:
         return
     _configured = True
-    from numba.core import config
-
-    user_dir = config.CACHE_DIR or os.environ.get("NUMBA_CACHE_DIR", "")
+    config = sys.modules.get("numba.core.config")  # set only when numba is already imported
+    user_dir = (config.CACHE_DIR if config else "") or os.environ.get("NUMBA_CACHE_DIR", "")
     if user_dir and _writable_dir(Path(user_dir)):
         return
     if _writable_dir(Path(__file__).parent / "__pycache__") or _writable_dir(_user_wide()):
@@ -93,8 +94,10 @@ def configure() -> None:
     _chosen = _private_temp_dir()
     if _chosen is None:
         CACHE = False
-    else:
+    elif config is not None:
         config.CACHE_DIR = _chosen
+    else:
+        os.environ["NUMBA_CACHE_DIR"] = _chosen  # read by numba when it is imported
 
 
 def cache_dir() -> str | None:
