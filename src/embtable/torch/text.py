@@ -3,7 +3,10 @@
 :class:`TextEmbedding` is :class:`embtable.text.TextEmbedding` for torch models: texts in, a
 ``(B, L, D)`` tensor (or ``LongTensor`` ids) out, ``<pad>`` as the table's ``padding_idx``,
 ``<unk>`` for unknown words, and the same directory on disk, so a table saved by one loads in the
-other (and ``embtable train`` writes it too).
+other (and ``embtable train`` writes it too). The table may be a subword or hashed
+:class:`embtable.torch.subword.IndexedEmbedding`; unknown words and ragged batches follow the
+rule of :mod:`embtable.text.text_embedding` (subword vector, ``<unk>``, or zeros; padded with
+``<pad>`` or zeros; :meth:`TextEmbedding.pool` for one vector per text).
 """
 
 from __future__ import annotations
@@ -11,22 +14,27 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from .._errors import OptionError
 from ..layers import aligned_rows
 from ..text.text_embedding import (
+    bag_offsets,
     build_vocab,
     check_pairing,
+    encode_padded,
     layer_settings,
     read_text_embedding,
     table_config,
+    token_lists,
 )
 from ..text.tokenize import Tokenizer
 from ..text.vocab import Vocab
 from .modules import Embedding
+from .subword import IndexedEmbedding
 
 __all__ = ["TextEmbedding", "embedding_from_vectors"]
 
@@ -87,23 +95,34 @@ class TextEmbedding(torch.nn.Module):
         >>> unit.encode(["the cat", "a cat sat"])[0]
         tensor([[2, 3, 1],
                 [0, 3, 4]])
+        >>> unit.pool(["the cat", "a cat sat"]).shape
+        torch.Size([2, 4])
     """
 
     def __init__(
         self,
-        vocab: Vocab,
-        embedding: Embedding | None = None,
+        vocab: Vocab | None,
+        embedding: Embedding | IndexedEmbedding | None = None,
         *,
         embedding_dim: int | None = None,
         tokenizer: str | Tokenizer = "regex",
         **options: Any,
     ) -> None:
         super().__init__()
-        if embedding is None:
-            if embedding_dim is None:
-                raise TypeError("give an embedding, or embedding_dim for a fresh table")
-            embedding = Embedding(len(vocab), embedding_dim, padding_idx=vocab.pad_id, **options)
-        check_pairing(vocab, embedding.num_embeddings, embedding.padding_idx)
+        if isinstance(embedding, IndexedEmbedding):
+            if vocab is None:
+                words = getattr(embedding.indexer, "words", None)
+                vocab = None if words is None else Vocab(words)
+        elif vocab is None:
+            raise OptionError("a TextEmbedding over an Embedding needs its vocabulary")
+        else:
+            if embedding is None:
+                if embedding_dim is None:
+                    raise TypeError("give an embedding, or embedding_dim for a fresh table")
+                embedding = Embedding(
+                    len(vocab), embedding_dim, padding_idx=vocab.pad_id, **options
+                )
+            check_pairing(vocab, embedding.num_embeddings, embedding.padding_idx)
         self.vocab = vocab
         self.embedding = embedding
         self.tokenizer = tokenizer
@@ -153,36 +172,105 @@ class TextEmbedding(torch.nn.Module):
         )
         return cls(vocab, embedding, tokenizer=tokenizer)
 
+    def _vocab(self) -> Vocab:
+        if self.vocab is None:
+            raise OptionError("this TextEmbedding has no vocabulary (a hashed table): no ids")
+        return self.vocab
+
     def encode(
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded ids ``(B, L)`` and lengths ``(B,)`` as ``LongTensor`` on the table's device."""
-        ids, lengths = self.vocab.encode(texts, tokenizer=self.tokenizer, max_length=max_length)
+        """Padded ids ``(B, L)`` and lengths ``(B,)`` as ``LongTensor`` on the table's device:
+        ``<unk>`` for unknown words and ``<pad>`` for padding, or ``-1`` without them."""
+        ids, lengths = encode_padded(
+            self._vocab(), token_lists(texts, self.tokenizer, max_length)
+        )
         device = self.embedding.weight.device
         return torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device)
 
     def encode_bags(
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat ids and offsets as ``LongTensor``, for an ``EmbeddingBag``."""
-        ids, offsets = self.vocab.encode_bags(
-            texts, tokenizer=self.tokenizer, max_length=max_length
+        """Flat ids and offsets as ``LongTensor``, for an ``EmbeddingBag`` (unknown words
+        without ``<unk>`` left out)."""
+        ids, lengths = encode_padded(
+            self._vocab(), token_lists(texts, self.tokenizer, max_length)
         )
+        keep = (np.arange(ids.shape[1]) < lengths[:, None]) & (ids >= 0)
         device = self.embedding.weight.device
-        return torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device)
+        flat, offsets = ids[keep], bag_offsets(keep.sum(axis=1))
+        return torch.from_numpy(flat).to(device), torch.from_numpy(offsets).to(device)
+
+    def _token_vectors(self, lists: Sequence[Sequence[str]]) -> tuple[torch.Tensor, np.ndarray]:
+        """Every token's vector, flat ``(N, D)``, and which are real (not zero-vector unknown
+        words)."""
+        flat = [token for tokens in lists for token in tokens]
+        if isinstance(self.embedding, IndexedEmbedding):
+            return self.embedding(flat), np.ones(len(flat), dtype=np.bool_)
+        vocab = self._vocab()
+        unk = -1 if vocab.unk_id is None else vocab.unk_id
+        get = vocab.token_to_id.get
+        ids = np.array([get(token, unk) for token in flat], dtype=np.int64)
+        known = ids >= 0
+        weight = self.embedding.weight
+        found = self.embedding(torch.from_numpy(ids[known]).to(weight.device))
+        out = found.new_zeros((ids.size, self.embedding.embedding_dim))
+        out = out.index_put((torch.from_numpy(np.flatnonzero(known)).to(weight.device),), found)
+        return out, known
 
     def forward(
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> torch.Tensor:
-        """The vectors of a batch of texts, ``(B, L, D)``; padding positions get the pad row."""
-        ids, _ = self.encode(texts, max_length=max_length)
-        return self.embedding(ids)
+        """The vectors of a batch of texts, ``(B, L, D)``: see the rule for unknown words and
+        padding in :mod:`embtable.text.text_embedding`."""
+        lists = token_lists(texts, self.tokenizer, max_length)
+        if not isinstance(self.embedding, IndexedEmbedding):
+            ids, _ = encode_padded(self._vocab(), lists)
+            if (ids >= 0).all():
+                return self.embedding(torch.from_numpy(ids).to(self.embedding.weight.device))
+        vectors, _ = self._token_vectors(lists)
+        lengths = np.array([len(tokens) for tokens in lists], dtype=np.int64)
+        width = int(lengths.max()) if lengths.size else 0
+        mask = torch.from_numpy(np.arange(width) < lengths[:, None]).to(vectors.device)
+        out = vectors.new_zeros((len(lists), width, vectors.shape[-1]))
+        return out.masked_scatter(mask.unsqueeze(-1), vectors)
+
+    def pool(
+        self,
+        texts: Iterable[str | Sequence[str]],
+        *,
+        mode: Literal["mean", "sum"] = "mean",
+        max_length: int | None = None,
+    ) -> torch.Tensor:
+        """One vector per text, ``(B, D)``: the mean (or sum) of its words' vectors, padding and
+        zero-vector unknown words left out; an empty text gives zeros."""
+        if mode not in ("mean", "sum"):
+            raise OptionError(f"mode must be 'mean' or 'sum', got {mode!r}")
+        lists = token_lists(texts, self.tokenizer, max_length)
+        vectors, real = self._token_vectors(lists)
+        lengths = np.array([len(tokens) for tokens in lists], dtype=np.int64)
+        bag_of = np.repeat(np.arange(len(lists)), lengths)
+        device = vectors.device
+        keep = torch.from_numpy(np.flatnonzero(real)).to(device)
+        index = torch.from_numpy(bag_of).to(device)[keep]
+        out = vectors.new_zeros((len(lists), vectors.shape[-1])).index_add(
+            0, index, vectors[keep]
+        )
+        if mode == "mean":
+            counts = np.bincount(bag_of[real], minlength=len(lists)).clip(min=1)
+            out = out / torch.from_numpy(counts).to(device=device, dtype=out.dtype).unsqueeze(1)
+        return out
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write the table directory (``weights.safetensors``, ``vocab.json``, ``config.json``)."""
         from ..io.tables import save_table
 
         layer = self.embedding
+        if isinstance(layer, IndexedEmbedding) or self.vocab is None:
+            raise OptionError(
+                "a TextEmbedding over a subword or hashed table cannot be saved as a table "
+                "directory (its rows are not one per word); save its state_dict()"
+            )
         config = table_config(self.tokenizer, layer, layer.weight.requires_grad)
         weight = layer.weight.detach().cpu()
         if weight.dtype == torch.bfloat16:
@@ -213,7 +301,7 @@ class TextEmbedding(torch.nn.Module):
             # torch tensors must be writable: map the same bytes copy-on-write.
             mapped = weight
             weight = np.memmap(
-                mapped.filename,
+                mapped.filename or os.path.join(os.fspath(directory), "weights.safetensors"),
                 dtype=mapped.dtype,
                 mode="c",
                 offset=mapped.offset,
@@ -237,4 +325,5 @@ class TextEmbedding(torch.nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"vocab={len(self.vocab)} tokens, tokenizer={self.tokenizer!r}"
+        words = "none" if self.vocab is None else f"{len(self.vocab)} tokens"
+        return f"vocab={words}, tokenizer={self.tokenizer!r}"
