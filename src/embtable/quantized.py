@@ -1,0 +1,869 @@
+"""Row-wise quantized tables for inference: int8 and int4 rows with a per-row scale and bias.
+
+:func:`quantize` turns a float table into a :class:`QuantizedTable` in FBGEMM's *fused row-wise*
+layout, byte for byte what ``torch.ops.quantized.embedding_bag_byte_prepack`` (int8) and
+``embedding_bag_4bit_prepack`` (int4) produce, so tables move between embtable and torch's
+quantized ``EmbeddingBag`` unchanged. Each row of ``D`` features is one ``uint8`` row:
+
+========  ==========================================================  ===============
+scheme    bytes of a row                                              bytes at D=128
+========  ==========================================================  ===============
+``int8``  ``D`` codes, float32 ``scale``, float32 ``bias``             136 (3.76x less)
+``int4``  ``ceil(D/2)`` bytes of two codes (low nibble first),        68 (7.5x less)
+          float16 ``scale``, float16 ``bias``
+========  ==========================================================  ===============
+
+Feature ``d`` of a row is ``scale * q[d] + bias``. Quantizing follows FBGEMM's reference
+(``QuantUtils.cc``): int8 ``bias = min(row)``, ``scale = (max - min) / 255``,
+``q = rint((x - min) * 255 / (max - min + 1e-8))``; int4 rounds ``min`` to float16 first, then
+``scale = (max - min) / 15`` rounded to float16 (1 for a constant row) and
+``q = clip(rint((x - min) / scale), 0, 15)``. The error of a feature is at most ``scale / 2``.
+
+Lookups and bags (:meth:`QuantizedTable.embedding`, :meth:`QuantizedTable.embedding_bag`, the
+layers :class:`QuantizedEmbedding` and :class:`QuantizedEmbeddingBag`, and their
+:mod:`embtable.torch.quantized` twins) dequantize each row inside the numba kernels
+(:mod:`embtable.kernels.quantized`), never the whole table; their ids, offsets, modes and
+``padding_idx`` are checked by :mod:`embtable.functional`, with the same errors as the float
+layers. They are inference-only: there is no gradient into a quantized table.
+
+File format (:meth:`QuantizedTable.save`): a safetensors file with one ``U8`` tensor ``"weight"``
+of shape ``(V, row_bytes)`` holding the fused rows, and the metadata
+``{"format": "embtable-quantized", "version": "1", "scheme": "int8" | "int4",
+"embedding_dim": "D", "layout": "fbgemm-fused-rowwise"}`` (plus any user entries).
+:func:`save_quantized_table` writes a table directory: that file as ``quantized.safetensors``,
+with ``vocab.json`` and ``config.json`` as in :mod:`embtable.io.tables`.
+
+Example:
+    >>> w = np.arange(12, dtype=np.float32).reshape(3, 4)
+    >>> table = quantize(w, "int8")
+    >>> table
+    QuantizedTable(3, 4, scheme='int8')
+    >>> table.dequantize()
+    array([[ 0.,  1.,  2.,  3.],
+           [ 4.,  5.,  6.,  7.],
+           [ 8.,  9., 10., 11.]], dtype=float32)
+    >>> table.embedding_bag([0, 2, 1], [0, 2], mode="sum")
+    array([[ 8., 10., 12., 14.],
+           [ 4.,  5.,  6.,  7.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from . import functional as F
+from ._errors import (
+    FrozenWeightError,
+    OptionError,
+    OptionTypeError,
+    ShapeError,
+    VectorFormatError,
+    WeightDTypeError,
+)
+from .parameter import Parameter
+
+__all__ = [
+    "QUANTIZED_FILE",
+    "QuantizedEmbedding",
+    "QuantizedEmbeddingBag",
+    "QuantizedTable",
+    "Scheme",
+    "dequantize",
+    "load_quantized_table",
+    "quantize",
+    "row_bytes",
+    "save_quantized_table",
+]
+
+Scheme = Literal["int8", "int4"]
+_SCHEMES: tuple[str, ...] = ("int8", "int4")
+_FORMAT = "embtable-quantized"
+_VERSION = "1"
+_LAYOUT = "fbgemm-fused-rowwise"
+QUANTIZED_FILE = "quantized.safetensors"
+_CHUNK_ROWS = 1 << 16
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+_MODES = {"sum": 0, "mean": 1, "max": 2}
+_NO_PADDING = -1
+
+_kernel_module: ModuleType | None = None
+_half_table: NDArray[np.float32] | None = None
+
+
+def _kernels() -> ModuleType:
+    """The numba kernels, imported (not compiled) on the first lookup."""
+    global _kernel_module
+    if _kernel_module is None:
+        _kernel_module = importlib.import_module("embtable.kernels.quantized")
+    return _kernel_module
+
+
+def _halves() -> NDArray[np.float32]:
+    """float16 bits → float32 value, for all 65536 bit patterns (256 KiB, built once)."""
+    global _half_table
+    if _half_table is None:
+        _half_table = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+        _half_table = _half_table.view(np.float16).astype(np.float32)
+    return _half_table
+
+
+def _check_scheme(scheme: object) -> Scheme:
+    if not isinstance(scheme, str):
+        raise OptionTypeError(f"scheme must be 'int8' or 'int4', got {type(scheme).__name__}")
+    if scheme not in _SCHEMES:
+        raise OptionError(f"scheme must be 'int8' or 'int4', got {scheme!r}")
+    return scheme  # type: ignore[return-value]
+
+
+def row_bytes(scheme: Scheme, embedding_dim: int) -> int:
+    """Bytes per quantized row of ``embedding_dim`` features (codes, then scale and bias).
+
+    Example:
+        >>> row_bytes("int8", 128), row_bytes("int4", 128), row_bytes("int4", 5)
+        (136, 68, 7)
+    """
+    scheme = _check_scheme(scheme)
+    if scheme == "int8":
+        return embedding_dim + 8
+    return (embedding_dim + 1) // 2 + 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantizing
+
+
+def _float_rows(weight: ArrayLike) -> NDArray[np.floating]:
+    array = np.asarray(weight.data if isinstance(weight, Parameter) else weight)
+    if array.ndim != 2:
+        raise ShapeError(f"a table to quantize must be 2-D, got an array of shape {array.shape}")
+    F.check_float_weight(array, "quantize")
+    return array
+
+
+def _check_finite(chunk: NDArray[np.float32], start: int, scheme: Scheme) -> None:
+    bad = ~np.isfinite(chunk)
+    if scheme == "int4":
+        bad |= np.abs(chunk) > _FLOAT16_MAX
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        limit = "finite" if scheme == "int8" else f"within +-{_FLOAT16_MAX:g} (float16)"
+        raise OptionError(
+            f"cannot quantize to {scheme}: weight[{start + row}, {col}] = {chunk[row, col]} is "
+            f"not {limit}"
+        )
+
+
+def _quantize_int8(x: NDArray[np.float32], out: NDArray[np.uint8]) -> None:
+    dim = x.shape[1]
+    low = x.min(axis=1)
+    spread = x.max(axis=1) - low
+    inverse = np.float32(255.0) / (spread + np.float32(1e-8))
+    codes = np.rint((x - low[:, None]) * inverse[:, None])
+    out[:, :dim] = np.clip(codes, 0, 255).astype(np.uint8)
+    scale_bias = np.stack([spread / np.float32(255.0), low], axis=1).astype("<f4")
+    out[:, dim : dim + 8] = scale_bias.view(np.uint8)
+
+
+def _quantize_int4(x: NDArray[np.float32], out: NDArray[np.uint8]) -> None:
+    dim = x.shape[1]
+    low16 = x.min(axis=1).astype(np.float16)
+    low = low16.astype(np.float32)
+    spread = x.max(axis=1) - low
+    with np.errstate(divide="ignore"):
+        scale = np.where(spread == 0, np.float32(1.0), spread / np.float32(15.0))
+        scale = scale.astype(np.float16).astype(np.float32)
+        scale[scale == 0] = 1.0
+        inverse = np.float32(1.0) / scale
+    degenerate = np.isinf(inverse)
+    scale[degenerate] = 1.0
+    inverse[degenerate] = 1.0
+    codes = np.clip(np.rint((x - low[:, None]) * inverse[:, None]), 0, 15).astype(np.uint8)
+    if dim % 2:
+        codes = np.concatenate([codes, np.zeros((len(codes), 1), np.uint8)], axis=1)
+    packed = (dim + 1) // 2
+    out[:, :packed] = codes[:, 0::2] | (codes[:, 1::2] << 4)
+    scale_bias = np.stack([scale.astype(np.float16), low16], axis=1).astype("<f2")
+    out[:, packed : packed + 4] = scale_bias.view(np.uint8)
+
+
+def quantize(weight: ArrayLike, scheme: Scheme = "int8") -> QuantizedTable:
+    """Quantize each row of a float table to ``int8`` or ``int4`` with its own scale and bias.
+
+    The bytes equal ``torch.ops.quantized.embedding_bag_byte_prepack(weight)`` (int8) and
+    ``embedding_bag_4bit_prepack(weight)`` (int4) for a float32 ``weight``; float16 and float64
+    tables are first converted to float32. The work goes in chunks of 65536 rows, so a
+    memory-mapped table is read once and never copied whole.
+
+    Args:
+        weight: the ``(V, D)`` float table (an array, a ``numpy.memmap`` or a ``Parameter``).
+        scheme: ``"int8"`` or ``"int4"``.
+
+    Returns:
+        The :class:`QuantizedTable`.
+
+    Shape:
+        weight ``(V, D)`` → a table of ``(V, row_bytes(scheme, D))`` bytes.
+
+    Raises:
+        OptionError: an unknown scheme, or a value that is NaN or infinite (int4: beyond the
+            float16 range), named by its row and column.
+        WeightDTypeError: the weight is not floating-point.
+        ShapeError: the weight is not 2-D.
+
+    Example:
+        >>> w = np.array([[0.0, 7.5, 15.0], [-1.0, 0.0, 2.0]], dtype=np.float32)
+        >>> quantize(w, "int4").dequantize()
+        array([[ 0.0000000e+00,  8.0000000e+00,  1.5000000e+01],
+               [-1.0000000e+00, -2.4414062e-04,  1.9992676e+00]], dtype=float32)
+    """
+    scheme = _check_scheme(scheme)
+    array = _float_rows(weight)
+    num_rows, dim = array.shape
+    data = np.zeros((num_rows, row_bytes(scheme, dim)), dtype=np.uint8)
+    if dim:
+        for start in range(0, num_rows, _CHUNK_ROWS):
+            chunk = np.asarray(array[start : start + _CHUNK_ROWS], dtype=np.float32)
+            _check_finite(chunk, start, scheme)
+            fill = _quantize_int8 if scheme == "int8" else _quantize_int4
+            fill(chunk, data[start : start + _CHUNK_ROWS])
+    return QuantizedTable(data, dim, scheme)
+
+
+def dequantize(table: QuantizedTable, ids: ArrayLike | None = None) -> NDArray[np.float32]:
+    """The float32 rows of ``table`` (all of them, or those named by ``ids``).
+
+    Example:
+        >>> dequantize(quantize(np.eye(2, dtype=np.float32)))
+        array([[1., 0.],
+               [0., 1.]], dtype=float32)
+    """
+    return table.dequantize(ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+class QuantizedTable:
+    """A row-wise quantized table: fused ``uint8`` rows in FBGEMM's layout (see the module).
+
+    Args:
+        data: the ``(V, row_bytes(scheme, D))`` ``uint8`` rows, kept without copying (a
+            ``numpy.memmap`` works); torch's prepacked tensors (``.numpy()``) are accepted as
+            they are.
+        embedding_dim: ``D``, the number of features per row.
+        scheme: ``"int8"`` or ``"int4"``.
+
+    Raises:
+        WeightDTypeError: ``data`` is not ``uint8``.
+        ShapeError: ``data`` is not 2-D, or its width is not ``row_bytes(scheme, D)``.
+
+    Example:
+        >>> table = quantize(np.arange(8, dtype=np.float32).reshape(2, 4), "int8")
+        >>> table.num_embeddings, table.embedding_dim, table.nbytes
+        (2, 4, 24)
+        >>> table.embedding([[1], [0]])[:, 0]
+        array([[4., 5., 6., 7.],
+               [0., 1., 2., 3.]], dtype=float32)
+    """
+
+    __slots__ = ("_scheme", "data", "embedding_dim")
+
+    def __init__(self, data: NDArray[np.uint8], embedding_dim: int, scheme: Scheme) -> None:
+        scheme = _check_scheme(scheme)
+        array = np.asanyarray(data)
+        if array.dtype != np.uint8:
+            raise WeightDTypeError(f"quantized rows must be uint8, got {array.dtype}")
+        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, (int, np.integer)):
+            raise OptionTypeError(f"embedding_dim must be an integer, got {embedding_dim!r}")
+        if embedding_dim < 0:
+            raise ShapeError(f"embedding_dim must be >= 0, got {embedding_dim}")
+        width = row_bytes(scheme, int(embedding_dim))
+        if array.ndim != 2 or array.shape[1] != width:
+            raise ShapeError(
+                f"{scheme} rows of {embedding_dim} features are {width} bytes wide: expected "
+                f"data of shape (V, {width}), got {array.shape}"
+            )
+        if not array.flags.c_contiguous:
+            array = np.ascontiguousarray(array)
+        self.data: NDArray[np.uint8] = array
+        self.embedding_dim = int(embedding_dim)
+        self._scheme: Scheme = scheme
+
+    @property
+    def scheme(self) -> Scheme:
+        """``"int8"`` or ``"int4"``."""
+        return self._scheme
+
+    @property
+    def bits(self) -> int:
+        """Bits per code: 8 or 4."""
+        return 8 if self._scheme == "int8" else 4
+
+    @property
+    def num_embeddings(self) -> int:
+        """``V``, the number of rows."""
+        return int(self.data.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the fused rows (codes, scales and biases)."""
+        return int(self.data.nbytes)
+
+    def _code_bytes(self) -> int:
+        return self.embedding_dim if self._scheme == "int8" else (self.embedding_dim + 1) // 2
+
+    def _scale_bias(self) -> NDArray[Any]:
+        """A ``(V, 2)`` view of the scales and biases inside ``data`` (float32, or the float16
+        bits as uint16 for int4)."""
+        start = self._code_bytes()
+        if self._scheme == "int8":
+            return self.data[:, start : start + 8].view("<f4")
+        return self.data[:, start : start + 4].view("<u2")
+
+    @property
+    def scales(self) -> NDArray[np.float32]:
+        """Each row's scale, ``(V,)`` float32 (a copy)."""
+        values = self._scale_bias()[:, 0]
+        return values.astype(np.float32) if self.bits == 8 else _halves()[values]
+
+    @property
+    def biases(self) -> NDArray[np.float32]:
+        """Each row's bias (its minimum), ``(V,)`` float32 (a copy)."""
+        values = self._scale_bias()[:, 1]
+        return values.astype(np.float32) if self.bits == 8 else _halves()[values]
+
+    def _gather(self, flat: NDArray[np.integer], out: NDArray[np.float32]) -> None:
+        if not flat.size or not self.embedding_dim:
+            return
+        kernels = _kernels()
+        if self._scheme == "int8":
+            kernels.gather_int8(self.data, self._scale_bias(), flat, out)
+        else:
+            kernels.gather_int4(self.data, self._scale_bias(), _halves(), flat, out)
+
+    def dequantize(
+        self, ids: ArrayLike | None = None, *, dtype: DTypeLike = np.float32
+    ) -> NDArray[np.floating]:
+        """The dequantized rows: all (in chunks of 65536 rows), or those named by ``ids``.
+
+        Args:
+            ids: integer ids of any shape, or ``None`` for the whole table.
+            dtype: the result's floating dtype (float16 halves a whole-table copy).
+
+        Raises:
+            EmbeddingIndexError: an id is out of range.
+
+        Example:
+            >>> quantize(np.eye(3, dtype=np.float32)).dequantize([2, 0])
+            array([[0., 0., 1.],
+                   [1., 0., 0.]], dtype=float32)
+        """
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise WeightDTypeError(f"dequantize needs a floating dtype, got {dtype}")
+        if ids is not None:
+            out = self.embedding(ids)
+            return out if dtype == np.float32 else out.astype(dtype)
+        out = np.empty((self.num_embeddings, self.embedding_dim), dtype=dtype)
+        scratch = np.empty((min(_CHUNK_ROWS, self.num_embeddings), self.embedding_dim), np.float32)
+        for start in range(0, self.num_embeddings, _CHUNK_ROWS):
+            stop = min(start + _CHUNK_ROWS, self.num_embeddings)
+            target = out[start:stop] if dtype == np.float32 else scratch[: stop - start]
+            self._gather(np.arange(start, stop, dtype=np.int64), target)
+            if dtype != np.float32:
+                out[start:stop] = target
+        return out
+
+    def embedding(self, ids: ArrayLike, padding_idx: int | None = None) -> NDArray[np.float32]:
+        """Look up and dequantize the rows named by ``ids`` (as :func:`~embtable.functional.embedding`).
+
+        ``padding_idx`` is validated (and, as in torch, does not change the lookup).
+
+        Shape:
+            ids ``(*)`` → ``(*, D)`` float32.
+
+        Raises:
+            IdsTypeError: the ids are not integers.
+            EmbeddingIndexError: an id is out of range.
+            PaddingIndexError: ``padding_idx`` is out of range.
+
+        Example:
+            >>> table = quantize(np.arange(8, dtype=np.float32).reshape(2, 4))
+            >>> table.embedding([1, 1, 0]).shape
+            (3, 4)
+        """
+        F.check_padding_idx(padding_idx, self.num_embeddings)
+        flat, shape = F.check_ids(ids, self.num_embeddings)
+        out = np.empty((flat.size, self.embedding_dim), dtype=np.float32)
+        self._gather(flat, out)
+        return out.reshape(*shape, self.embedding_dim)
+
+    def embedding_bag(
+        self,
+        ids: ArrayLike,
+        offsets: ArrayLike | None = None,
+        *,
+        mode: str = "sum",
+        per_sample_weights: ArrayLike | None = None,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+    ) -> NDArray[np.float32]:
+        """Pool bags of dequantized rows, as :func:`~embtable.functional.embedding_bag` does.
+
+        Each row is dequantized inside the pooling kernel (``scale * q + bias`` fused into the
+        sum), so no float copy of a row or of the table is made.
+
+        Args:
+            ids: 1-D ids with ``offsets``, or 2-D ``(B, N)`` ids.
+            offsets: the start of each bag in ``ids``.
+            mode: ``"sum"`` (the default here, as in torch's quantized ``EmbeddingBag``),
+                ``"mean"`` or ``"max"``.
+            per_sample_weights: weights aligned with ``ids`` (sum and mean).
+            include_last_offset: ``offsets`` has ``B + 1`` entries.
+            padding_idx: ids equal to it are left out of the pooling and the mean's count.
+
+        Shape:
+            ids ``(N,)`` with offsets ``(B,)``, or ids ``(B, N)`` → ``(B, D)`` float32.
+
+        Raises:
+            BagIndexError, OffsetsError, ModeError, PaddingIndexError, ShapeError: as
+            :func:`embtable.functional.embedding_bag`.
+
+        Example:
+            >>> table = quantize(np.arange(8, dtype=np.float32).reshape(4, 2))
+            >>> table.embedding_bag([[0, 1], [3, 3]], mode="mean")
+            array([[1., 2.],
+                   [6., 7.]], dtype=float32)
+        """
+        plan = F.plan_bags(
+            ids,
+            self.num_embeddings,
+            offsets,
+            mode=mode,
+            per_sample_weights=per_sample_weights,
+            include_last_offset=include_last_offset,
+            padding_idx=padding_idx,
+            weight_dtype=np.float32,
+        )
+        return self._pool(plan)
+
+    def _pool(self, plan: F.BagPlan) -> NDArray[np.float32]:
+        out = np.zeros((plan.num_bags, self.embedding_dim), dtype=np.float32)
+        if not plan.num_bags or not self.embedding_dim:
+            return out
+        bag_size = np.zeros(plan.num_bags, dtype=np.int64)
+        psw = plan.per_sample_weights
+        weights = psw if psw is not None else np.empty(0, np.float32)
+        pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
+        kernels = _kernels()
+        if self._scheme == "int8":
+            kernels.bag_reduce_int8(
+                self.data, self._scale_bias(), plan.ids, plan.bag_starts, weights,
+                psw is not None, _MODES[plan.mode], pad, out, bag_size,
+            )  # fmt: skip
+        else:
+            kernels.bag_reduce_int4(
+                self.data, self._scale_bias(), _halves(), plan.ids, plan.bag_starts, weights,
+                psw is not None, _MODES[plan.mode], pad, out, bag_size,
+            )  # fmt: skip
+        return out
+
+    def to_vectors(
+        self, tokens: Sequence[str], *, dtype: DTypeLike = np.float32
+    ) -> Any:
+        """:class:`embtable.vectors.Vectors` over the dequantized rows, for ``most_similar``,
+        analogies and :mod:`embtable.evaluate`.
+
+        The rows are dequantized 65536 at a time straight into the result, so the peak is the
+        float matrix itself; ``dtype=np.float16`` halves it.
+
+        Example:
+            >>> table = quantize(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], np.float32))
+            >>> table.to_vectors(["a", "b", "c"]).most_similar("a", k=1)[0][0]
+            'b'
+        """
+        from .vectors import Vectors
+
+        return Vectors(tokens, self.dequantize(dtype=dtype))
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, str] | None = None) -> None:
+        """Write the table as a safetensors file (the layout in the module docstring),
+        atomically: a reader sees the old file or the new one.
+
+        Raises:
+            OutputError: the file cannot be written.
+            OptionTypeError: a metadata key or value is not a string.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.safetensors"
+            >>> table = quantize(np.arange(6, dtype=np.float32).reshape(2, 3), "int4")
+            >>> table.save(path)
+            >>> QuantizedTable.load(path) == table
+            True
+        """
+        from .io._atomic import atomic_file, check_output
+        from .ondisk import _safetensors_header
+
+        extra = dict(metadata or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+            raise OptionTypeError("metadata must map strings to strings (safetensors metadata)")
+        check_output(path, "file")
+        header, _ = _safetensors_header(
+            {"weight": (self.data.dtype, self.data.shape)},
+            {
+                **extra,
+                "format": _FORMAT,
+                "version": _VERSION,
+                "scheme": self._scheme,
+                "embedding_dim": str(self.embedding_dim),
+                "layout": _LAYOUT,
+            },
+        )
+        with atomic_file(path, compression="none") as out:
+            out.write(header)
+            for start in range(0, self.num_embeddings, _CHUNK_ROWS):
+                out.write(np.ascontiguousarray(self.data[start : start + _CHUNK_ROWS]).data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, mmap: bool = False) -> QuantizedTable:
+        """Read a table written by :meth:`save` (``mmap=True``: map it read-only, no copy).
+
+        Raises:
+            VectorFormatError: not a quantized table file, or a corrupt one (naming the file).
+            OutputError: ``path`` is not a regular file.
+        """
+        from .io._atomic import check_input_file
+        from .ondisk import _map_tensor, _read_safetensors_header
+
+        check_input_file(path)
+        source = Path(path)
+        tensors, metadata = _read_safetensors_header(source)
+        name = source.name
+        if metadata.get("format") != _FORMAT:
+            raise VectorFormatError(
+                f"{name}: not an embtable quantized table (metadata format "
+                f"{metadata.get('format')!r}, expected {_FORMAT!r})"
+            )
+        if metadata.get("version") != _VERSION:
+            raise VectorFormatError(
+                f"{name}: quantized table version {metadata.get('version')!r}; this embtable "
+                f"reads version {_VERSION}"
+            )
+        scheme = metadata.get("scheme")
+        dim_text = metadata.get("embedding_dim", "")
+        info = tensors.get("weight")
+        if scheme not in _SCHEMES or not dim_text.isdigit() or info is None:
+            raise VectorFormatError(
+                f"{name}: needs a 'weight' tensor and the metadata scheme (int8/int4) and "
+                f"embedding_dim; found tensors {sorted(tensors)}, scheme {scheme!r}, "
+                f"embedding_dim {dim_text!r}"
+            )
+        width = row_bytes(scheme, int(dim_text))  # type: ignore[arg-type]
+        if info.dtype != np.uint8 or len(info.shape) != 2 or info.shape[1] != width:
+            raise VectorFormatError(
+                f"{name}: {scheme} rows of {dim_text} features need a U8 weight of shape "
+                f"(V, {width}), found {info.dtype} {list(info.shape)}"
+            )
+        if mmap:
+            data = _map_tensor(source, info, "r")
+        else:
+            with open(source, "rb") as stream:
+                stream.seek(info.offset)
+                data = np.fromfile(stream, dtype=np.uint8, count=info.nbytes)
+            data = data.reshape(info.shape)
+        return cls(data, int(dim_text), scheme)  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuantizedTable):
+            return NotImplemented
+        return (
+            self._scheme == other._scheme
+            and self.embedding_dim == other.embedding_dim
+            and np.array_equal(self.data, other.data)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"QuantizedTable({self.num_embeddings}, {self.embedding_dim}, "
+            f"scheme={self._scheme!r})"
+        )
+
+
+def save_quantized_table(
+    directory: str | os.PathLike[str],
+    table: QuantizedTable,
+    tokens: Sequence[str] | Any,
+    config: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a quantized table directory: ``quantized.safetensors``, ``vocab.json`` and
+    ``config.json``, swapped in whole (a reader never sees a mix of old and new files).
+
+    Raises:
+        ShapeError: the tokens do not match the table's rows.
+        OutputError: the directory cannot be written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp()) / "glove-int8"
+        >>> table = quantize(np.eye(2, dtype=np.float32))
+        >>> save_quantized_table(folder, table, ["cat", "dog"], {"source": "eye"})
+        >>> loaded, tokens, config = load_quantized_table(folder)
+        >>> loaded == table, tokens, config
+        (True, ['cat', 'dog'], {'source': 'eye'})
+    """
+    from .io._atomic import atomic_directory, atomic_write_bytes, check_output
+    from .io.tables import CONFIG_FILE, VOCAB_FILE, write_vocab_json
+
+    token_list = list(getattr(tokens, "tokens", tokens))
+    if len(token_list) != table.num_embeddings:
+        raise ShapeError(
+            f"got {len(token_list)} tokens for a quantized table of {table.num_embeddings} rows; "
+            f"they must match"
+        )
+    try:
+        config_bytes = json.dumps(dict(config or {}), ensure_ascii=False, indent=2).encode()
+    except TypeError as err:
+        raise OptionTypeError(f"config must be JSON-serialisable: {err}") from err
+    check_output(directory, "directory")
+    with atomic_directory(directory) as staging:
+        table.save(staging / QUANTIZED_FILE)
+        write_vocab_json(staging / VOCAB_FILE, token_list)
+        atomic_write_bytes(staging / CONFIG_FILE, config_bytes)
+
+
+def load_quantized_table(
+    directory: str | os.PathLike[str], *, mmap: bool = False
+) -> tuple[QuantizedTable, list[str], dict[str, Any]]:
+    """Read a directory written by :func:`save_quantized_table`: ``(table, tokens, config)``.
+
+    Raises:
+        VectorFormatError: a file is malformed, or the tokens and rows disagree.
+    """
+    from .io.tables import CONFIG_FILE, VOCAB_FILE, read_vocab_json
+
+    root = Path(directory)
+    table = QuantizedTable.load(root / QUANTIZED_FILE, mmap=mmap)
+    tokens = read_vocab_json(root / VOCAB_FILE)["tokens"]
+    if len(tokens) != table.num_embeddings:
+        raise VectorFormatError(
+            f"{VOCAB_FILE}: holds {len(tokens)} tokens, but {QUANTIZED_FILE} has "
+            f"{table.num_embeddings} rows; they must match"
+        )
+    try:
+        config = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise VectorFormatError(f"{CONFIG_FILE}: not valid UTF-8 JSON ({err})") from err
+    if not isinstance(config, dict):
+        raise VectorFormatError(f"{CONFIG_FILE}: expected a JSON object")
+    return table, tokens, config
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers
+
+
+def _table_of(weight: Any, scheme: Scheme) -> QuantizedTable:
+    if isinstance(weight, QuantizedTable):
+        return weight
+    source = getattr(weight, "weight", weight)  # a float layer gives its weight
+    return quantize(source, scheme)
+
+
+def _inference_only(layer: object) -> FrozenWeightError:
+    name = type(layer).__name__
+    return FrozenWeightError(
+        f"{name} is inference-only: a quantized table has no gradient; train a float "
+        f"Embedding/EmbeddingBag and quantize it afterwards ({name}.from_float)"
+    )
+
+
+class QuantizedEmbedding:
+    """``Embedding`` lookups on a quantized table (inference only).
+
+    Args:
+        table: a :class:`QuantizedTable`.
+        padding_idx: validated and kept (it does not change a lookup, as in torch).
+
+    Shape:
+        ids ``(*)`` → ``(*, embedding_dim)`` float32.
+
+    Example:
+        >>> from embtable import Embedding
+        >>> emb = QuantizedEmbedding.from_float(Embedding(10, 4, rng=0), "int8")
+        >>> emb
+        QuantizedEmbedding(10, 4, scheme='int8')
+        >>> emb([[1, 2], [3, 4]]).shape
+        (2, 2, 4)
+    """
+
+    def __init__(self, table: QuantizedTable, padding_idx: int | None = None) -> None:
+        if not isinstance(table, QuantizedTable):
+            raise OptionTypeError(f"table must be a QuantizedTable, got {type(table).__name__}")
+        self.table = table
+        self.padding_idx = F.check_padding_idx(padding_idx, table.num_embeddings)
+
+    @classmethod
+    def from_float(
+        cls, weight: Any, scheme: Scheme = "int8", *, padding_idx: int | None = None
+    ) -> QuantizedEmbedding:
+        """Quantize a float table (an array, a ``Parameter`` or an ``Embedding``); a layer's
+        own ``padding_idx`` is kept unless one is given."""
+        if padding_idx is None:
+            padding_idx = getattr(weight, "padding_idx", None)
+        return cls(_table_of(weight, scheme), padding_idx)
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.table.num_embeddings
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.table.embedding_dim
+
+    def parameters(self) -> Iterator[Parameter]:
+        """No trainable parameters (an optimizer over them refuses an empty list)."""
+        return iter(())
+
+    def forward(self, ids: ArrayLike) -> NDArray[np.float32]:
+        """Look up ``ids``; see :meth:`QuantizedTable.embedding`."""
+        return self.table.embedding(ids, self.padding_idx)
+
+    __call__ = forward
+
+    def backward(self, ids: ArrayLike, grad_output: ArrayLike) -> None:
+        """Always raises: quantized tables are inference-only.
+
+        Raises:
+            FrozenWeightError: always.
+        """
+        raise _inference_only(self)
+
+    def __repr__(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}, scheme={self.table.scheme!r}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        return f"{type(self).__name__}({text})"
+
+
+class QuantizedEmbeddingBag:
+    """``EmbeddingBag`` pooling on a quantized table (inference only), dequantizing in the
+    pooling kernel.
+
+    Args:
+        table: a :class:`QuantizedTable`.
+        mode: ``"sum"`` (the default, as torch's quantized ``EmbeddingBag``), ``"mean"`` or
+            ``"max"``.
+        include_last_offset: ``offsets`` has ``B + 1`` entries.
+        padding_idx: ids left out of the pooling and the mean's count.
+
+    Shape:
+        ids ``(N,)`` with offsets ``(B,)``, or ids ``(B, N)`` → ``(B, embedding_dim)`` float32.
+
+    Example:
+        >>> bag = QuantizedEmbeddingBag.from_float(np.arange(8.0).reshape(4, 2), "int8")
+        >>> bag([0, 1, 3], [0, 2])
+        array([[2., 4.],
+               [6., 7.]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        table: QuantizedTable,
+        mode: str = "sum",
+        *,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+    ) -> None:
+        if not isinstance(table, QuantizedTable):
+            raise OptionTypeError(f"table must be a QuantizedTable, got {type(table).__name__}")
+        self.table = table
+        self.mode = F.check_mode(mode, sparse=False, scale_grad_by_freq=False)
+        self.include_last_offset = bool(include_last_offset)
+        self.padding_idx = F.check_padding_idx(
+            padding_idx, table.num_embeddings, wording="module_bag"
+        )
+
+    @classmethod
+    def from_float(
+        cls,
+        weight: Any,
+        scheme: Scheme = "int8",
+        *,
+        mode: str | None = None,
+        include_last_offset: bool | None = None,
+        padding_idx: int | None = None,
+    ) -> QuantizedEmbeddingBag:
+        """Quantize a float table (an array, a ``Parameter`` or an ``EmbeddingBag``, whose mode,
+        ``include_last_offset`` and ``padding_idx`` are kept unless given)."""
+        return cls(
+            _table_of(weight, scheme),
+            mode if mode is not None else getattr(weight, "mode", "sum"),
+            include_last_offset=(
+                include_last_offset
+                if include_last_offset is not None
+                else getattr(weight, "include_last_offset", False)
+            ),
+            padding_idx=padding_idx if padding_idx is not None else getattr(weight, "padding_idx", None),
+        )
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.table.num_embeddings
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.table.embedding_dim
+
+    def parameters(self) -> Iterator[Parameter]:
+        """No trainable parameters."""
+        return iter(())
+
+    def forward(
+        self,
+        ids: ArrayLike,
+        offsets: ArrayLike | None = None,
+        per_sample_weights: ArrayLike | None = None,
+    ) -> NDArray[np.float32]:
+        """Pool the bags; see :meth:`QuantizedTable.embedding_bag`."""
+        return self.table.embedding_bag(
+            ids,
+            offsets,
+            mode=self.mode,
+            per_sample_weights=per_sample_weights,
+            include_last_offset=self.include_last_offset,
+            padding_idx=self.padding_idx,
+        )
+
+    __call__ = forward
+
+    def backward(self, *args: Any, **kwargs: Any) -> None:
+        """Always raises: quantized tables are inference-only.
+
+        Raises:
+            FrozenWeightError: always.
+        """
+        raise _inference_only(self)
+
+    def __repr__(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}, scheme={self.table.scheme!r}"
+        text += f", mode={self.mode!r}"
+        if self.include_last_offset:
+            text += ", include_last_offset=True"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        return f"{type(self).__name__}({text})"

@@ -1,0 +1,380 @@
+"""Quantized tables: FBGEMM's bytes, dequantizing lookups and bags, files, layers, torch."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+import embtable.functional as F
+from embtable import (
+    BagIndexError,
+    EmbeddingIndexError,
+    FrozenWeightError,
+    ModeError,
+    OffsetsError,
+    OptionError,
+    ShapeError,
+    VectorFormatError,
+    WeightDTypeError,
+)
+from embtable.quantized import (
+    QuantizedEmbedding,
+    QuantizedEmbeddingBag,
+    QuantizedTable,
+    dequantize,
+    load_quantized_table,
+    quantize,
+    row_bytes,
+    save_quantized_table,
+)
+
+SCHEMES = ["int8", "int4"]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def _table(rng, rows=50, dim=8, scale=1.0):
+    weight = (rng.standard_normal((rows, dim)) * scale).astype(np.float32)
+    weight[0] = 0.25  # a constant row: zero range
+    return weight
+
+
+def _close(got, expected):
+    """Equal within float32 rounding of the terms: the kernel sums ``w * scale * q`` and the
+    biases separately, so cancellation allows an error relative to the largest value."""
+    expected = np.asarray(expected)
+    atol = 2e-6 * max(float(np.abs(expected).max(initial=0.0)), 1.0) * 10
+    assert_allclose(got, expected, rtol=1e-5, atol=atol)
+
+
+def _tolerance(table):
+    """Half a quantization step of the widest row: the bound on a feature's error."""
+    return float(table.scales.max()) / 2 * 1.0001 + 1e-6
+
+
+# -- bytes ---------------------------------------------------------------------------------
+
+
+def test_int8_golden_bytes():
+    table = quantize(np.array([[0.0, 1.0, 3.0]], dtype=np.float32), "int8")
+    codes = bytes(table.data[0, :3])
+    scale, bias = np.frombuffer(bytes(table.data[0, 3:]), "<f4")
+    assert codes == bytes([0, 85, 255])
+    assert (scale, bias) == (np.float32(3.0) / np.float32(255.0), 0.0)
+
+
+def test_int4_golden_bytes():
+    table = quantize(np.array([[0.0, 15.0, 7.0]], dtype=np.float32), "int4")
+    assert table.data.shape == (1, 6)  # ceil(3 / 2) code bytes + two float16
+    assert bytes(table.data[0, :2]) == bytes([0x00 | (15 << 4), 7])
+    scale, bias = np.frombuffer(bytes(table.data[0, 2:]), "<f2")
+    assert (scale, bias) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("dim", [2, 8, 50, 128])
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 300.0])
+def test_bytes_equal_torch_prepack(rng, scheme, dim, scale):
+    torch = pytest.importorskip("torch")
+    weight = _table(rng, 64, dim, scale)
+    prepack = (
+        torch.ops.quantized.embedding_bag_byte_prepack
+        if scheme == "int8"
+        else torch.ops.quantized.embedding_bag_4bit_prepack
+    )
+    expected = prepack(torch.from_numpy(weight)).numpy()
+    assert_array_equal(quantize(weight, scheme).data, expected)
+
+
+@pytest.mark.parametrize("dim", [1, 3, 7, 127])
+def test_int8_odd_widths_equal_torch(rng, dim):
+    torch = pytest.importorskip("torch")
+    weight = _table(rng, 20, dim)
+    expected = torch.ops.quantized.embedding_bag_byte_prepack(torch.from_numpy(weight)).numpy()
+    assert_array_equal(quantize(weight, "int8").data, expected)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_other_float_dtypes_quantize_their_float32_values(rng, scheme, dtype):
+    weight = _table(rng).astype(dtype)
+    assert quantize(weight, scheme) == quantize(weight.astype(np.float32), scheme)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("dim", [1, 2, 5, 8, 33])
+def test_error_is_at_most_half_a_step(rng, scheme, dim):
+    weight = _table(rng, 40, dim, 3.0)
+    table = quantize(weight, scheme)
+    error = np.abs(table.dequantize() - weight)
+    # int4 rounds the bias (the row minimum) to float16 first: that rounding adds to the bound
+    bias_error = np.abs(weight.min(axis=1) - table.biases)
+    bound = np.abs(table.scales) / 2 * 1.001 + bias_error + 1e-6
+    assert np.all(error <= bound[:, None])
+    assert_array_equal(table.dequantize()[0], weight[0])  # a constant row is exact
+
+
+@pytest.mark.parametrize(
+    ("shape", "scheme"), [((0, 4), "int8"), ((3, 0), "int8"), ((0, 0), "int4"), ((3, 0), "int4")]
+)
+def test_empty_tables(shape, scheme):
+    table = quantize(np.zeros(shape, np.float32), scheme)
+    assert table.data.shape == (shape[0], row_bytes(scheme, shape[1]))
+    assert table.dequantize().shape == shape
+    assert table.embedding_bag(np.zeros(0, np.int64), [0, 0]).shape == (2, shape[1])
+
+
+@pytest.mark.parametrize(
+    ("value", "scheme", "message"),
+    [
+        (np.nan, "int8", "weight[2, 1] = nan is not finite"),
+        (np.inf, "int4", "weight[2, 1] = inf is not within +-65504 (float16)"),
+        (1e6, "int4", "weight[2, 1] = 1000000.0 is not within +-65504 (float16)"),
+    ],
+)
+def test_unquantizable_values_are_named(value, scheme, message):
+    weight = np.zeros((4, 3), np.float32)
+    weight[2, 1] = value
+    with pytest.raises(OptionError, match=re.escape(message)):
+        quantize(weight, scheme)
+
+
+def test_bad_arguments():
+    with pytest.raises(OptionError, match=re.escape("scheme must be 'int8' or 'int4', got 'int2'")):
+        quantize(np.zeros((2, 2), np.float32), "int2")  # type: ignore[arg-type]
+    with pytest.raises(WeightDTypeError, match="floating-point"):
+        quantize(np.zeros((2, 2), np.int64))
+    with pytest.raises(ShapeError, match=re.escape("must be 2-D, got an array of shape (4,)")):
+        quantize(np.zeros(4, np.float32))
+    with pytest.raises(ShapeError, match=re.escape("expected data of shape (V, 12), got (2, 11)")):
+        QuantizedTable(np.zeros((2, 11), np.uint8), 4, "int8")
+    with pytest.raises(WeightDTypeError, match="uint8"):
+        QuantizedTable(np.zeros((2, 12), np.int8), 4, "int8")
+
+
+# -- lookups and bags ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("dim", [1, 4, 7, 64])
+@pytest.mark.parametrize("id_dtype", [np.int32, np.int64, np.uint8])
+def test_embedding_equals_dequantized_rows(rng, scheme, dim, id_dtype):
+    table = quantize(_table(rng, 30, dim), scheme)
+    ids = rng.integers(0, 30, (3, 4)).astype(id_dtype)
+    assert_array_equal(table.embedding(ids), table.dequantize()[ids])
+    assert_array_equal(dequantize(table, ids), table.dequantize()[ids])
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 3])
+@pytest.mark.parametrize("dim", [1, 5, 16, 128])
+def test_bag_equals_float_bag_of_dequantized_table(rng, scheme, mode, padding_idx, dim):
+    table = quantize(_table(rng, 40, dim), scheme)
+    ids = rng.integers(0, 40, 300)
+    ids[::7] = 3
+    offsets = np.sort(rng.integers(0, 300, 30))
+    offsets[0] = 0
+    offsets[5] = offsets[6]  # an empty bag
+    got = table.embedding_bag(ids, offsets, mode=mode, padding_idx=padding_idx)
+    expected = F.embedding_bag(ids, table.dequantize(), offsets, mode=mode, padding_idx=padding_idx)
+    _close(got, expected)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_weighted_bags(rng, scheme, mode):
+    table = quantize(_table(rng, 40, 12), scheme)
+    ids = rng.integers(0, 40, (6, 5))
+    weights = rng.standard_normal((6, 5)).astype(np.float32)
+    got = table.embedding_bag(ids, mode=mode, per_sample_weights=weights)
+    expected = F.embedding_bag(ids, table.dequantize(), mode=mode, per_sample_weights=weights)
+    _close(got, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 9), st.sampled_from(SCHEMES), st.lists(st.integers(0, 11), max_size=40),
+    st.integers(0, 2**32 - 1),
+)  # fmt: skip
+def test_law_bag_sum_is_sum_of_lookups(dim, scheme, ids, seed):
+    weight = np.random.default_rng(seed).standard_normal((12, dim)).astype(np.float32)
+    table = quantize(weight, scheme)
+    flat = np.array(ids, dtype=np.int64)
+    got = table.embedding_bag(flat, [0], mode="sum")[0]
+    assert_allclose(got, table.embedding(flat).sum(axis=0), rtol=1e-5, atol=1e-4)
+
+
+def test_large_bags_run_the_parallel_kernel(rng):
+    table = quantize(_table(rng, 5000, 64), "int8")
+    ids = rng.integers(0, 5000, 40_000)
+    offsets = np.arange(0, 40_000, 40)
+    expected = F.embedding_bag(ids, table.dequantize(), offsets, mode="mean")
+    _close(table.embedding_bag(ids, offsets, mode="mean"), expected)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_errors_are_functionals(rng, scheme):
+    table = quantize(_table(rng, 10, 4), scheme)
+    before = table.data.copy()
+    with pytest.raises(EmbeddingIndexError, match=re.escape("index 10 at position (1,)")):
+        table.embedding([1, 10])
+    with pytest.raises(BagIndexError, match=re.escape("index -1 at position (2,)")):
+        table.embedding_bag([1, 2, -1], [0])
+    with pytest.raises(OffsetsError, match="offsets\\[0\\] has to be 0"):
+        table.embedding_bag([1, 2], [1])
+    with pytest.raises(ModeError, match="mode has to be one of sum, mean or max"):
+        table.embedding_bag([1, 2], [0], mode="median")
+    assert_array_equal(table.data, before)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bag_agrees_with_torch_quantized_op(rng, scheme, weighted):
+    # torch's quantized bag ops implement sum only (torch 2.13 returns the sum for mode=1 too)
+    torch = pytest.importorskip("torch")
+    weight = _table(rng, 200, 32)
+    table = quantize(weight, scheme)
+    ids = rng.integers(0, 200, 500)
+    offsets = np.sort(rng.integers(0, 500, 40))
+    offsets[0] = 0
+    weights = rng.standard_normal(500).astype(np.float32) if weighted else None
+    op = (
+        torch.ops.quantized.embedding_bag_byte_rowwise_offsets
+        if scheme == "int8"
+        else torch.ops.quantized.embedding_bag_4bit_rowwise_offsets
+    )
+    expected = op(
+        torch.from_numpy(table.data),
+        torch.from_numpy(ids),
+        torch.from_numpy(offsets),
+        mode=0,
+        per_sample_weights=None if weights is None else torch.from_numpy(weights),
+    ).numpy()
+    got = table.embedding_bag(ids, offsets, mode="sum", per_sample_weights=weights)
+    _close(got, expected)
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("mmap", [False, True])
+def test_save_load_roundtrip_is_safetensors(rng, tmp_path, scheme, mmap):
+    from safetensors.numpy import load_file, safe_open
+
+    table = quantize(_table(rng, 30, 7), scheme)
+    path = tmp_path / "q.safetensors"
+    table.save(path, metadata={"source": "test"})
+    loaded = QuantizedTable.load(path, mmap=mmap)
+    assert loaded == table
+    assert isinstance(loaded.data, np.memmap) == mmap
+    assert_array_equal(load_file(str(path))["weight"], table.data)
+    with safe_open(str(path), "np") as handle:
+        assert handle.metadata() == {
+            "source": "test",
+            "format": "embtable-quantized",
+            "version": "1",
+            "scheme": scheme,
+            "embedding_dim": "7",
+            "layout": "fbgemm-fused-rowwise",
+        }
+
+
+def test_load_refuses_other_files(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "plain.safetensors"
+    save_file({"weight": np.zeros((2, 3), np.float32)}, str(path))
+    with pytest.raises(VectorFormatError, match="not an embtable quantized table"):
+        QuantizedTable.load(path)
+    path.write_bytes(b"\x10\x00")
+    with pytest.raises(VectorFormatError, match="too short for a safetensors file"):
+        QuantizedTable.load(path)
+
+
+def test_table_directory_roundtrip_and_vectors(rng, tmp_path):
+    from embtable.evaluate import evaluate_word_pairs
+    from embtable.vectors import Vectors
+
+    tokens = [f"w{i}" for i in range(20)]
+    table = quantize(_table(rng, 20, 6), "int4")
+    save_quantized_table(tmp_path / "t", table, tokens, {"from": "test"})
+    loaded, loaded_tokens, config = load_quantized_table(tmp_path / "t", mmap=True)
+    assert (loaded == table, loaded_tokens, config) == (True, tokens, {"from": "test"})
+    vectors = loaded.to_vectors(loaded_tokens)
+    expected = Vectors(tokens, table.dequantize())
+    assert vectors == expected
+    assert vectors.most_similar("w3", k=3) == expected.most_similar("w3", k=3)
+    assert loaded.to_vectors(tokens, dtype=np.float16).matrix.dtype == np.float16
+    result = evaluate_word_pairs(vectors, dummy4unknown=True)
+    assert result.pairs == 353
+    with pytest.raises(ShapeError, match="got 2 tokens for a quantized table of 20 rows"):
+        save_quantized_table(tmp_path / "u", table, ["a", "b"])
+
+
+# -- layers --------------------------------------------------------------------------------------
+
+
+def test_numpy_layers_from_float_layers(rng):
+    from embtable import Embedding, EmbeddingBag
+
+    emb = Embedding(20, 6, padding_idx=2, rng=0)
+    quantized = QuantizedEmbedding.from_float(emb, "int8")
+    assert repr(quantized) == "QuantizedEmbedding(20, 6, scheme='int8', padding_idx=2)"
+    ids = rng.integers(0, 20, (4, 3))
+    assert_allclose(quantized(ids), emb(ids), atol=_tolerance(quantized.table))
+    bag = EmbeddingBag(20, 6, mode="max", padding_idx=1, rng=0)
+    qbag = QuantizedEmbeddingBag.from_float(bag, "int4")
+    assert repr(qbag) == "QuantizedEmbeddingBag(20, 6, scheme='int4', mode='max', padding_idx=1)"
+    expected = F.embedding_bag(ids, qbag.table.dequantize(), mode="max", padding_idx=1)
+    assert_allclose(qbag(ids), expected, rtol=1e-6)
+    assert list(quantized.parameters()) == [] and list(qbag.parameters()) == []
+    for layer in (quantized, qbag):
+        with pytest.raises(FrozenWeightError, match="is inference-only"):
+            layer.backward(ids, np.ones((4, 3, 6)))
+
+
+# -- torch -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_torch_modules(rng, scheme):
+    torch = pytest.importorskip("torch")
+    from embtable.torch.quantized import QuantizedEmbedding as TQE
+    from embtable.torch.quantized import QuantizedEmbeddingBag as TQB
+
+    dense = torch.nn.EmbeddingBag(50, 16, mode="sum")
+    ours = TQB.from_float(dense, scheme)
+    ids = torch.from_numpy(rng.integers(0, 50, 60))
+    offsets = torch.tensor([0, 10, 10, 33])
+    op = (
+        torch.ops.quantized.embedding_bag_byte_rowwise_offsets
+        if scheme == "int8"
+        else torch.ops.quantized.embedding_bag_4bit_rowwise_offsets
+    )
+    expected = op(ours.weight, ids, offsets, mode=0)
+    torch.testing.assert_close(ours(ids, offsets), expected, rtol=1e-5, atol=1e-4)
+    state = ours.state_dict()
+    assert state["weight"].dtype == torch.uint8
+    restored = TQB(50, 16, scheme)
+    restored.load_state_dict(state)
+    assert torch.equal(restored(ids, offsets), ours(ids, offsets))
+    emb = TQE.from_float(torch.nn.Embedding(50, 16, padding_idx=0), scheme)
+    assert emb.padding_idx == 0
+    assert torch.equal(emb(ids[:5]), torch.from_numpy(emb.table().dequantize(ids[:5].numpy())))
+    assert list(emb.parameters()) == []
+    with pytest.raises(FrozenWeightError, match="inference-only"):
+        emb.requires_grad_()
+    with pytest.raises(FrozenWeightError, match="per_sample_weights"):
+        ours(ids, offsets, torch.ones(60, requires_grad=True))
+    with pytest.raises(IndexError, match=re.escape("index 50 at position (0,)")):
+        emb(torch.tensor([50]))
