@@ -1,65 +1,92 @@
-"""``embtable train``: learn skip-gram (word2vec SGNS) embeddings from text files."""
+"""``embtable train``: learn word2vec (skip-gram or CBOW) embeddings from text files."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import Any
 
 from embtable.cli._common import HelpFormatter, fail
 
-__all__ = ["add_parser", "run"]
+__all__ = ["DEFAULT_OUTPUT", "add_parser", "run"]
+
+DEFAULT_OUTPUT = os.path.join("out", "default")
+"""Where ``embtable train`` without a corpus (the bundled one) writes, unless ``-o`` says."""
 
 _EXAMPLE = """\
-Each line of a corpus file is a sentence; files may be plain text, .gz or .bz2. Words are
-lower-cased and split by embtable.text.regex_tokenize. The output directory holds the table
-(weights.safetensors, vocab.json, config.json) and meta.json (hyper-parameters, corpus
-statistics, time taken).
+Each line of a corpus file is a sentence; files may be plain text, .gz or .bz2, and "-" reads
+standard input. Words are lower-cased and split by embtable.text.regex_tokenize (--tokenizer
+whitespace: the text is pre-tokenised, tokens separated by spaces). The output directory holds
+the table (weights.safetensors, vocab.json, config.json), the output (context) table
+output.safetensors, meta.json (hyper-parameters, corpus statistics, time taken, the optimizer
+position), training.csv (loss, learning rate and words/s per interval) and, with matplotlib
+installed, training.png. It is written atomically at the end, every --checkpoint-every minutes
+and on Ctrl-C; --resume DIR continues an unfinished run. The summary goes to standard output,
+progress and status to standard error.
 
 examples:
-  embtable train -o out/default                      # the bundled State of the Union corpus
+  embtable train                                     # the bundled corpus, into out/default
   embtable train news.txt.gz books/*.txt -o out/news --dim 300 --epochs 10 --threads 4
-  embtable train corpus.txt -o out/c --word2vec-binary out/c.bin
+  embtable train corpus.txt -o out/c --architecture cbow --word2vec-binary out/c.bin
+  zcat big.txt.gz | embtable train - -o out/big --checkpoint-every 30
+  embtable train --resume out/big                    # continue after Ctrl-C or a crash
 """
 
+# Training options: name -> (default, help). Their defaults are applied after parsing, so that
+# --resume can tell which ones were given (the checkpoint's own are used then).
+_TRAINING: dict[str, tuple[Any, str]] = {
+    "architecture": ("skipgram", "skipgram or cbow"),
+    "cbow_sum": (False, "CBOW sums the context vectors instead of averaging them"),
+    "dim": (100, "embedding dimension"),
+    "window": (5, "largest context window"),
+    "no_shrink_windows": (False, "always use the whole window (default: draw 1..WINDOW)"),
+    "negative": (5, "noise words per example (>= 1)"),
+    "ns_exponent": (0.75, "exponent of the noise distribution (-1..1)"),
+    "sample": (1e-3, "sub-sampling threshold of frequent words (0: off)"),
+    "epochs": (5, "passes over the corpus"),
+    "alpha": (0.025, "starting learning rate"),
+    "min_alpha": (1e-4, "final learning rate (linear decay)"),
+    "threads": (None, "training threads (default: numba's thread count, NUMBA_NUM_THREADS)"),
+    "seed": (0, "random seed; with --threads 1 runs are bit-reproducible"),
+}
+_CORPUS: dict[str, tuple[Any, str]] = {
+    "min_count": (5, "drop words seen fewer times"),
+    "max_vocab": (None, "keep only the N most frequent words"),
+    "max_final_vocab": (None, "raise --min-count until at most N words remain (gensim's rule)"),
+    "tokenizer": (None, "regex (default), regex-cased, or whitespace for pre-tokenised text"),
+    "no_lower": (False, "keep the text's case (same as --tokenizer regex-cased)"),
+    "encoding": ("utf-8", "text encoding of the corpus"),
+    "max_sentence_length": (10_000, "cut longer lines into pieces of this many words"),
+}
 
-def _positive_int(text: str) -> int:
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+
+def _integer(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _natural(text: str) -> int:
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
-def _integer(text: str) -> int:
+def _number(text: str) -> float:
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value >= 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command to ``commands``."""
     parser = commands.add_parser(
         "train",
-        help="train skip-gram negative-sampling embeddings on text",
-        description="Train word2vec skip-gram negative-sampling (SGNS) embeddings.",
+        help="train word2vec (skip-gram or CBOW) embeddings on text",
+        description="Train word2vec embeddings with negative sampling (skip-gram or CBOW).",
         epilog=_EXAMPLE,
         formatter_class=HelpFormatter,
     )
@@ -67,66 +94,80 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "corpus",
         nargs="*",
         metavar="CORPUS",
-        help="text files, one sentence per line (default: the bundled State of the Union corpus)",
+        help="text files, one sentence per line, or - for standard input "
+        "(default: the bundled State of the Union corpus)",
     )
     parser.add_argument(
         "-o",
         "--output",
-        required=True,
+        default=None,
         metavar="DIR",
-        help="output directory (created; its files are replaced)",
-    )
-    parser.add_argument("--dim", type=_positive_int, default=100, help="embedding dimension")
-    parser.add_argument(
-        "--window",
-        type=_positive_int,
-        default=5,
-        help="largest context window (each word draws 1..WINDOW)",
-    )
-    parser.add_argument("--negative", type=_natural, default=5, help="noise words per pair")
-    parser.add_argument(
-        "--min-count", type=_positive_int, default=5, help="drop words seen fewer times"
+        help=f"output directory, replaced atomically (default for the bundled corpus: "
+        f"{DEFAULT_OUTPUT})",
     )
     parser.add_argument(
-        "--max-vocab",
-        type=_positive_int,
+        "--resume",
+        metavar="DIR",
         default=None,
-        metavar="N",
-        help="keep only the N most frequent words (default: all)",
+        help="continue the unfinished run saved in DIR (its options are used; the corpus is "
+        "read again from the files it names unless CORPUS is given)",
     )
     parser.add_argument(
-        "--sample",
-        type=_non_negative_float,
-        default=1e-3,
-        help="sub-sampling threshold of frequent words (0: off)",
-    )
-    parser.add_argument("--epochs", type=_positive_int, default=5, help="passes over the corpus")
-    parser.add_argument(
-        "--alpha", type=_non_negative_float, default=0.025, help="starting learning rate"
-    )
-    parser.add_argument(
-        "--min-alpha",
-        type=_non_negative_float,
-        default=1e-4,
-        help="final learning rate (linear decay)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=_positive_int,
+        "--checkpoint-every",
+        type=_number,
         default=None,
-        help="training threads (default: numba's thread count, NUMBA_NUM_THREADS)",
+        metavar="MINUTES",
+        help="also save the output directory every MINUTES minutes while training",
     )
+    group = parser.add_argument_group("training options")
+    kinds = {
+        "dim": _integer(1),
+        "window": _integer(1),
+        "negative": _integer(0),
+        "epochs": _integer(1),
+        "threads": _integer(1),
+        "seed": _integer(0),
+        "ns_exponent": _number,
+        "sample": _number,
+        "alpha": _number,
+        "min_alpha": _number,
+        "min_count": _integer(1),
+        "max_vocab": _integer(1),
+        "max_final_vocab": _integer(1),
+        "max_sentence_length": _integer(1),
+    }
+    for table, target in ((_TRAINING, group), (_CORPUS, parser.add_argument_group("corpus"))):
+        for name, (default, text) in table.items():
+            flag = "--" + name.replace("_", "-")
+            shown = "" if default in (None, False) else f" (default: {default})"
+            if isinstance(default, bool):
+                target.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
+            elif name == "architecture":
+                target.add_argument(
+                    flag, choices=("skipgram", "cbow"), default=argparse.SUPPRESS, help=text + shown
+                )
+            elif name == "tokenizer":
+                target.add_argument(
+                    flag,
+                    choices=("regex", "regex-cased", "whitespace"),
+                    default=argparse.SUPPRESS,
+                    help=text,
+                )
+            elif name == "encoding":
+                target.add_argument(flag, default=argparse.SUPPRESS, help=text + shown)
+            else:
+                target.add_argument(
+                    flag,
+                    type=kinds[name],
+                    default=argparse.SUPPRESS,
+                    metavar="N" if name.startswith("max") else None,
+                    help=text + shown,
+                )
     parser.add_argument(
-        "--seed",
-        type=_natural,
-        default=0,
-        help="random seed; with --threads 1 runs are bit-reproducible",
-    )
-    parser.add_argument(
-        "--no-lower",
-        dest="lower",
-        action="store_false",
-        help="keep the text's case (by default every word is lower-cased)",
+        "--temp-dir",
+        default=None,
+        metavar="DIR",
+        help="where the corpus's temporary id files go (default: $TMPDIR)",
     )
     parser.add_argument(
         "--word2vec-text",
@@ -140,52 +181,190 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="also write the vectors in word2vec binary format",
     )
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="progress bars on standard error (auto: when it is a terminal)",
+    )
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train and save; return the exit status."""
-    from embtable.train import Corpus, bundled_corpus, train_sgns
+def _given(args: argparse.Namespace, table: dict[str, tuple[Any, str]]) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in table if hasattr(args, name)}
 
-    paths = list(args.corpus) or [bundled_corpus()]
+
+def _check_file_output(path: str, option: str) -> None:
+    from embtable._errors import OutputError
+    from embtable.io._atomic import check_output
+
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise OutputError(
+            2, f"cannot write {option} {path!r}: the directory {parent!r} does not exist"
+        )
+    check_output(path, "file")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check every option and output, read the corpus, train and save; return the exit status."""
+    from embtable.io._atomic import check_input_file, check_output
+    from embtable.train import bundled_corpus, check_training_options
+
+    progress = {"auto": None, "on": True, "off": False}[args.progress]
+    every = None
+    if args.checkpoint_every is not None:
+        if not args.checkpoint_every > 0 or args.checkpoint_every == float("inf"):
+            return fail(f"--checkpoint-every must be a number of minutes > 0, got {args.checkpoint_every}")
+        every = args.checkpoint_every * 60.0
+    for option, path in (("--word2vec-text", args.word2vec_text), ("--word2vec-binary", args.word2vec_binary)):
+        if path is not None:
+            _check_file_output(path, option)
+    paths = list(args.corpus)
     for path in paths:
-        if not os.path.exists(path):
-            return fail(f"corpus file not found: {path}")
-        if not os.path.isfile(path):
-            return fail(f"corpus path is not a file: {path}")
-    if args.min_alpha > args.alpha:
-        return fail(f"--min-alpha {args.min_alpha} must not exceed --alpha {args.alpha}")
+        if path != "-":
+            check_input_file(path)
+    if paths.count("-") > 1:
+        return fail("standard input ('-') can be read only once")
+
+    if args.resume is not None:
+        given = sorted(_given(args, _TRAINING) | _given(args, _CORPUS))
+        if given:
+            return fail(
+                "--resume continues with the checkpoint's own options; drop "
+                + ", ".join("--" + name.replace("_", "-") for name in given)
+            )
+        if args.output is not None and os.path.abspath(args.output) != os.path.abspath(args.resume):
+            return fail("--resume DIR writes into DIR; drop -o or give the same directory")
+        return _resume(args, paths, progress, every)
+
+    if args.output is None:
+        if paths:
+            return fail("-o/--output DIR is needed when training on your own corpus")
+        args.output = DEFAULT_OUTPUT
+    training = {name: default for name, (default, _) in _TRAINING.items()} | _given(args, _TRAINING)
+    corpus_options = {name: default for name, (default, _) in _CORPUS.items()} | _given(args, _CORPUS)
+    check_training_options(
+        architecture=training["architecture"],
+        cbow_mean=not training["cbow_sum"],
+        dim=training["dim"],
+        window=training["window"],
+        negative=training["negative"],
+        ns_exponent=training["ns_exponent"],
+        sample=training["sample"],
+        shrink_windows=not training["no_shrink_windows"],
+        epochs=training["epochs"],
+        alpha=training["alpha"],
+        min_alpha=training["min_alpha"],
+        threads=training["threads"],
+        seed=training["seed"],
+    )
+    check_output(args.output, "directory")
+    tokenizer = corpus_options["tokenizer"]
+    if tokenizer is None:
+        tokenizer = "regex-cased" if corpus_options["no_lower"] else "regex"
+    elif corpus_options["no_lower"]:
+        return fail("--no-lower goes with the regex tokenizer; with --tokenizer, drop it")
+    from embtable.train import Corpus, train_word2vec
+
+    corpus = Corpus.from_files(
+        paths or [bundled_corpus()],
+        min_count=corpus_options["min_count"],
+        max_vocab=corpus_options["max_vocab"],
+        max_final_vocab=corpus_options["max_final_vocab"],
+        tokenizer=tokenizer,
+        encoding=corpus_options["encoding"],
+        max_sentence_length=corpus_options["max_sentence_length"],
+        temp_dir=args.temp_dir,
+        progress=progress,
+    )
+    _report_corpus(corpus)
     try:
-        corpus = Corpus.from_files(
-            paths, min_count=args.min_count, max_vocab=args.max_vocab, lower=args.lower
-        )
-        print(
-            f"corpus: {len(paths)} file(s), {corpus.tokens_read:,} tokens, "
-            f"{len(corpus.vocab):,} words seen >= {args.min_count} times, "
-            f"{len(corpus):,} words retained",
-            file=sys.stderr,
-        )
-        model = train_sgns(
+        model = train_word2vec(
             corpus,
-            dim=args.dim,
-            window=args.window,
-            negative=args.negative,
-            sample=args.sample,
-            epochs=args.epochs,
-            alpha=args.alpha,
-            min_alpha=args.min_alpha,
-            threads=args.threads,
-            seed=args.seed,
+            architecture=training["architecture"],
+            cbow_mean=not training["cbow_sum"],
+            dim=training["dim"],
+            window=training["window"],
+            negative=training["negative"],
+            ns_exponent=training["ns_exponent"],
+            sample=training["sample"],
+            shrink_windows=not training["no_shrink_windows"],
+            epochs=training["epochs"],
+            alpha=training["alpha"],
+            min_alpha=training["min_alpha"],
+            threads=training["threads"],
+            seed=training["seed"],
+            progress=progress,
+            checkpoint_dir=args.output,
+            checkpoint_every=every,
         )
-    except ValueError as err:  # an unusable corpus (too small, not UTF-8)
-        return fail(str(err))
-    model.save(args.output, word2vec_text=args.word2vec_text, word2vec_binary=args.word2vec_binary)
-    training = model.stats["training"]
+    except KeyboardInterrupt:
+        return _interrupted(args.output)
+    return _finish(model, args)
+
+
+def _resume(
+    args: argparse.Namespace, paths: list[str], progress: bool | None, every: float | None
+) -> int:
+    from embtable.train import Corpus, SkipGramModel, resume_training
+
+    saved = SkipGramModel.load(args.resume)
+    corpus = None
+    if paths:
+        config = saved.config
+        corpus = Corpus.from_files(
+            paths,
+            tokenizer=config.get("tokenizer") or "regex",
+            encoding=config.get("encoding") or "utf-8",
+            max_sentence_length=int(config.get("max_sentence_length", 10_000)),
+            vocab=saved.vocab,
+            temp_dir=args.temp_dir,
+            progress=progress,
+        )
+    del saved
+    args.output = args.resume
+    try:
+        model = resume_training(
+            args.resume, corpus, progress=progress, checkpoint_every=every, temp_dir=args.temp_dir
+        )
+    except KeyboardInterrupt:
+        return _interrupted(args.resume)
+    return _finish(model, args)
+
+
+def _report_corpus(corpus: Any) -> None:
     print(
-        f"trained {len(model.vocab):,} x {args.dim} vectors on {training['words']:,} words in "
-        f"{training['seconds']:.1f} s ({training['words_per_second']:,.0f} words/s, "
-        f"{training['threads']} threads, final loss {model.epoch_losses[-1]:.4f}); "
-        f"wrote {args.output}",
+        f"corpus: {len(corpus.files)} file(s), {corpus.tokens_read:,} tokens, "
+        f"{len(corpus.vocab):,} words kept (seen >= {corpus.min_count} times), "
+        f"{len(corpus):,} words retained in {corpus.sentences:,} sentences",
         file=sys.stderr,
+    )
+
+
+def _interrupted(directory: str) -> int:
+    from embtable.cli._common import PROG
+
+    print(
+        f"{PROG}: interrupted; the model so far is saved in {directory} (a loadable table); "
+        f"continue with: embtable train --resume {directory}",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def _finish(model: Any, args: argparse.Namespace) -> int:
+    vectors = model.vectors()
+    if args.word2vec_text is not None:
+        vectors.save(args.word2vec_text, format="word2vec")
+    if args.word2vec_binary is not None:
+        vectors.save(args.word2vec_binary, format="word2vec-binary")
+    training = model.stats["training"]
+    rate = training["words_per_second"] or 0.0
+    print(
+        f"trained {len(model.vocab):,} x {model.config['dim']} {model.config['architecture']} "
+        f"vectors on {training['words']:,} words in {training['seconds']:.1f} s "
+        f"({rate:,.0f} words/s, {training['threads']} threads, final loss "
+        f"{model.epoch_losses[-1]:.4f}); wrote {model.stats.get('output', args.output)}"
     )
     return 0

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embtable._errors import CorpusError, OptionError, OptionTypeError
+from embtable.train._progress import bar as progress_bar
 
 if TYPE_CHECKING:
     from embtable.text.vocab import Vocab
@@ -466,21 +467,17 @@ def _open_text(name: str, encoding: str) -> IO[str]:
 
 def _read_line_blocks(name: str, encoding: str, progress: bool) -> Iterator[list[str]]:
     """Yield lists of the lines of ``name``, about :data:`_BLOCK_CHARS` characters at a time."""
-    from tqdm.auto import tqdm
-
     from embtable._errors import VectorFormatError
     from embtable.io._open import display_name, iter_text_lines
 
     size = None if name == "-" else os.path.getsize(name)
     stream = _open_text(name, encoding)
-    bar = tqdm(
+    bar = progress_bar(
         total=size,
         unit="B",
-        unit_scale=True,
-        disable=not progress,
         desc=f"read {display_name(name) if name != '-' else 'stdin'}",
+        enabled=progress,
         leave=False,
-        file=sys.stderr,
     )
     try:
         rest = ""

@@ -34,7 +34,9 @@ record ``training.csv``; each save swaps the whole directory in atomically.
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import os
 import json
 import math
 import signal
@@ -49,12 +51,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from embtable._errors import CorpusError, OptionError, OptionTypeError, VectorFormatError
+from embtable._errors import (
+    CorpusError,
+    OptionError,
+    OptionTypeError,
+    OutputError,
+    VectorFormatError,
+)
 from embtable.train.corpus import Corpus
 
 if TYPE_CHECKING:
-    import os
-
     from embtable.layers import Embedding
     from embtable.text.vocab import Vocab
     from embtable.vectors import Vectors
@@ -348,6 +354,13 @@ class SkipGramModel:
         check_output(directory, "directory")
         for extra in (word2vec_text, word2vec_binary):
             if extra is not None:
+                parent = Path(extra).absolute().parent
+                if not parent.is_dir():
+                    raise OutputError(
+                        errno.ENOENT,
+                        f"cannot write {os.fspath(extra)!r}: the directory {str(parent)!r} "
+                        "does not exist",
+                    )
                 check_output(extra, "file")
         meta = {
             "format_version": FORMAT_VERSION,
@@ -851,7 +864,7 @@ def _run(
 
     if progress is None:
         progress = sys.stderr.isatty()
-    from tqdm.auto import tqdm
+    from embtable.train._progress import bar as progress_bar
 
     def save_checkpoint() -> None:
         if checkpoint_dir is not None:
@@ -865,16 +878,13 @@ def _run(
         empty = np.zeros(threads, dtype=np.int64)
         call(np.zeros(0, np.int64), 0, empty, empty.copy(), 0)
         rng_state[:] = np.array(state["rng_state"], dtype=np.uint64)
-        bar = tqdm(
+        bar = progress_bar(
             total=total_words,
-            initial=int(state["words_done"]),
             unit="word",
-            unit_scale=True,
-            disable=not progress,
+            desc=f"epoch {int(state['epoch']) + 1}/{epochs}",
+            enabled=progress,
+            initial=int(state["words_done"]),
             smoothing=0.1,
-            file=sys.stderr,
-            # The essentials first: at 60 columns tqdm shortens the bar, then trims the right.
-            bar_format="{desc} {percentage:3.0f}%|{bar}| {rate_fmt}",
         )
         started = time.perf_counter() - float(state["seconds"])
         last_checkpoint = time.perf_counter()
