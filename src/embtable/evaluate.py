@@ -15,6 +15,14 @@ Both functions reproduce gensim's ``KeyedVectors.evaluate_word_pairs`` and
   rows of ``a``, ``b``, ``c`` are scanned for the first one that is not a case variant of them,
   and the question counts as correct when it is ``d``.
 
+The analogy search is gensim's arithmetic done faster: the questions go through blocked matrix
+products against the rows, and since only the best answer counts, each question keeps its
+running best row (its own three rows masked) instead of sorting candidates; only a question
+whose best row is a case variant of one of its words goes through gensim's five-candidate
+scan. Rows with NaN or inf are never answers (nor are zero rows: gensim's cosine is NaN
+there), and a question that uses such a row counts as wrong; a word pair that uses one
+gives NaN correlations, as scipy and gensim do.
+
 Lines that do not parse (not 3 fields with a number, or not 4 words) are skipped, like
 gensim does, and listed in the result's ``skipped_lines`` rather than only logged.
 
@@ -22,7 +30,8 @@ Out-of-vocabulary ratios are fractions in ``[0, 1]``; gensim reports the same in
 
 Without a ``path`` the data sets bundled in ``embtable/data/eval`` are used: WordSim-353
 (``"wordsim353.tsv"``) for pairs and the Google analogy set (``"questions-words.txt"``);
-``"simlex999.txt"`` is bundled too (see :func:`bundled_path`).
+``"simlex999.txt"`` is bundled too (see :func:`bundled_path`, which also takes the short names
+``"wordsim353"``, ``"simlex"`` and ``"google"``).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._errors import VectorFormatError
+from ._errors import OptionError, OptionTypeError, ShapeError, VectorFormatError
 from .io._open import iter_text_lines
 from .vectors import Vectors
 
@@ -55,24 +64,39 @@ __all__ = [
 
 #: Evaluation sets shipped in ``embtable/data/eval``.
 BUNDLED_DATASETS = ("wordsim353.tsv", "simlex999.txt", "questions-words.txt")
+#: Short names of the bundled sets, as the command line's ``--pairs``/``--analogies`` take them.
+BUNDLED_NAMES = {
+    "wordsim353": "wordsim353.tsv",
+    "simlex": "simlex999.txt",
+    "simlex999": "simlex999.txt",
+    "google": "questions-words.txt",
+}
 _TOPN = 5  # gensim's evaluate_word_analogies asks most_similar for 5 answers
+_QUESTION_BLOCK = 256  # questions per matrix product in the analogy search
+_ROW_CHUNK = 8192  # rows per matrix product (a block's scores stay in cache)
 
 
 @contextlib.contextmanager
 def bundled_path(name: str) -> Iterator[str]:
     """A context manager giving a filesystem path to a bundled evaluation set.
 
+    Args:
+        name: a file name of :data:`BUNDLED_DATASETS` or a short name of
+            :data:`BUNDLED_NAMES` (``"simlex"``).
+
     Raises:
-        ValueError: ``name`` is not one of :data:`BUNDLED_DATASETS`.
+        OptionError: ``name`` is neither (a ``ValueError``).
 
     Example:
         >>> with bundled_path("wordsim353.tsv") as path, open(path, encoding="utf-8") as f:
         ...     print(f.readline().strip())
         # The WordSimilarity-353 Test Collection (http://www.cs.technion.ac.il/~gabr/resources/data/wordsim353/)
     """
+    name = BUNDLED_NAMES.get(name, name)
     if name not in BUNDLED_DATASETS:
-        raise ValueError(
-            f"no bundled evaluation set {name!r}; bundled: {', '.join(BUNDLED_DATASETS)}"
+        raise OptionError(
+            f"no bundled evaluation set {name!r}; bundled: {', '.join(BUNDLED_DATASETS)} "
+            f"(short names: {', '.join(BUNDLED_NAMES)})"
         )
     resource = importlib.resources.files("embtable").joinpath("data", "eval", name)
     with importlib.resources.as_file(resource) as path:
@@ -142,13 +166,16 @@ def _t_two_sided(t: float, df: int) -> float:
 
 
 def _pearson_r(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
-    """Pearson's r as ``scipy.stats.pearsonr`` computes it (normalise, then dot)."""
+    """Pearson's r as ``scipy.stats.pearsonr`` computes it (normalise, then dot); NaN when an
+    input is not finite (never clamped into ``[-1, 1]``)."""
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return math.nan
     xm = x - x.mean()
     ym = y - y.mean()
     norm_x, norm_y = np.linalg.norm(xm), np.linalg.norm(ym)
     if norm_x == 0 or norm_y == 0:
         return math.nan
-    return float(max(-1.0, min(1.0, float(np.dot(xm / norm_x, ym / norm_y)))))
+    return float(np.clip(np.dot(xm / norm_x, ym / norm_y), -1.0, 1.0))
 
 
 def _corrcoef(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
@@ -161,10 +188,11 @@ def _corrcoef(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
 def pearson(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     """Pearson correlation and its two-sided p-value (as ``scipy.stats.pearsonr``).
 
-    Returns ``(nan, nan)`` when either input is constant; the p-value is ``nan`` below 3 points.
+    Returns ``(nan, nan)`` when either input is constant or holds a NaN or an infinity (as
+    scipy); the p-value is ``nan`` below 3 points.
 
     Raises:
-        ValueError: inputs of other lengths or fewer than 2 values.
+        ShapeError: inputs of other lengths or fewer than 2 values (a ``ValueError``).
 
     Example:
         >>> r, p = pearson([1, 2, 3, 4], [1, 3, 2, 5])
@@ -186,10 +214,11 @@ def spearman(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     """Spearman rank correlation (average ranks for ties) and its two-sided p-value.
 
     The p-value is the t-approximation with ``n - 2`` degrees of freedom, as
-    ``scipy.stats.spearmanr``.
+    ``scipy.stats.spearmanr``. Returns ``(nan, nan)`` when either input is constant or holds a
+    NaN (scipy's default ``nan_policy="propagate"``); infinities rank like other numbers.
 
     Raises:
-        ValueError: inputs of other lengths or fewer than 2 values.
+        ShapeError: inputs of other lengths or fewer than 2 values (a ``ValueError``).
 
     Example:
         >>> rho, p = spearman([1, 2, 3, 4, 5], [5, 6, 7, 8, 7])
@@ -197,6 +226,8 @@ def spearman(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
         (0.820783, 0.088587)
     """
     xs, ys = _pair(x, y)
+    if np.isnan(xs).any() or np.isnan(ys).any():
+        return math.nan, math.nan
     rho = _corrcoef(_rank_average(xs), _rank_average(ys))
     n = xs.size
     if math.isnan(rho) or n < 3:
@@ -211,7 +242,7 @@ def _pair(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.f
     xs = np.asarray(x, dtype=np.float64).reshape(-1)
     ys = np.asarray(y, dtype=np.float64).reshape(-1)
     if xs.size != ys.size or xs.size < 2:
-        raise ValueError(
+        raise ShapeError(
             f"need two sequences of equal length >= 2, got lengths {xs.size} and {ys.size}"
         )
     return xs, ys
@@ -222,12 +253,11 @@ def _pair(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.f
 
 def _known(vectors: Vectors, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
     """gensim's ``ok_vocab``: the first ``restrict_vocab`` tokens; first case variant wins."""
-    if (
-        isinstance(restrict_vocab, bool)
-        or not isinstance(restrict_vocab, int)
-        or restrict_vocab < 1
-    ):
-        raise ValueError(f"restrict_vocab must be an integer >= 1, got {restrict_vocab!r}")
+    message = f"restrict_vocab must be an integer >= 1, got {restrict_vocab!r}"
+    if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)):
+        raise OptionTypeError(message)
+    if restrict_vocab < 1:
+        raise OptionError(message)
     known: dict[str, int] = {}
     for row, token in enumerate(vectors.tokens[:restrict_vocab]):
         known.setdefault(token.upper() if case_insensitive else token, row)
@@ -263,6 +293,13 @@ def _unitvec(vector: NDArray[np.floating]) -> NDArray[np.floating]:
 # -- word pairs -------------------------------------------------------------------------------
 
 
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class WordPairsResult:
     """Result of :func:`evaluate_word_pairs`.
@@ -290,7 +327,7 @@ def evaluate_word_pairs(
     vectors: Vectors,
     path: str | os.PathLike[str] | None = None,
     *,
-    delimiter: str = "\t",
+    delimiter: str | None = "\t",
     encoding: str = "utf-8",
     case_insensitive: bool = True,
     restrict_vocab: int = 300000,
@@ -298,10 +335,13 @@ def evaluate_word_pairs(
 ) -> WordPairsResult:
     """Correlate cosine similarities with human judgements (``word1<TAB>word2<TAB>score``).
 
+    A pair that uses a row with NaN or inf makes both correlations NaN (as gensim and scipy),
+    so a diverged model never scores well; :meth:`Vectors.check` lists such rows.
+
     Args:
         vectors: the vectors to evaluate.
         path: the pairs file; ``None`` uses the bundled WordSim-353.
-        delimiter: field separator.
+        delimiter: field separator; ``None`` splits on any run of whitespace (e.g. MEN).
         encoding: the file's encoding.
         case_insensitive: compare upper-cased words (see the module docstring).
         restrict_vocab: only the first ``restrict_vocab`` tokens count as known.
@@ -332,14 +372,11 @@ def evaluate_word_pairs(
             if line.startswith("#"):
                 continue
             fields = line.split(delimiter)
-            try:
-                if len(fields) != 3:
-                    raise ValueError
-                a, b, score = fields
-                value = float(score)
-            except ValueError:
+            value = _number(fields[2]) if len(fields) == 3 else None
+            if value is None:
                 skipped.append(line_no)
                 continue
+            a, b = fields[0], fields[1]
             if case_insensitive:
                 a, b = a.upper(), b.upper()
             row_a, row_b = known.get(a), known.get(b)
@@ -352,9 +389,10 @@ def evaluate_word_pairs(
             gold.append(value)
             model.append(float(np.dot(unit[row_a], unit[row_b])))
     if not gold:
+        separator = "whitespace" if delimiter is None else repr(delimiter)
         raise VectorFormatError(
             f"{os.path.basename(file)}: no usable word pair: {len(skipped)} lines did not parse "
-            f"as 'word{delimiter}word{delimiter}number' and {oov} had unknown words"
+            f"as word, word, number separated by {separator} and {oov} had unknown words"
         )
     r, r_p = pearson(gold, model) if len(gold) > 1 else (math.nan, math.nan)
     rho, rho_p = spearman(gold, model) if len(gold) > 1 else (math.nan, math.nan)
@@ -489,19 +527,13 @@ def evaluate_analogies(
         rows = np.array(
             [[known[word] for word in questions[i][1][:3]] for i in answerable], dtype=np.int64
         )
-        predictions = _predict(vectors, rows, restrict_vocab)
-        tokens = vectors.tokens
-        for index, candidates, question_rows in zip(
-            answerable, predictions, rows.tolist(), strict=True
-        ):
-            a, b, c, expected = questions[index][1]
-            ignore = {a, b, c}
-            predicted = None
-            for row in [r for r in candidates if r not in question_rows][:_TOPN]:
-                predicted = tokens[row].upper() if case_insensitive else tokens[row]
-                if predicted in known and predicted not in ignore:
-                    break
-            verdicts[index] = predicted == expected
+        verdicts[answerable] = _answer_analogies(
+            vectors,
+            rows,
+            [questions[i][1] for i in answerable],
+            min(restrict_vocab, len(vectors)),
+            case_insensitive,
+        )
     answerable_set = set(answerable)
     correct: list[list[Quadruplet]] = [[] for _ in names]
     incorrect: list[list[Quadruplet]] = [[] for _ in names]
@@ -531,32 +563,118 @@ def evaluate_analogies(
     )
 
 
-def _predict(vectors: Vectors, rows: NDArray[np.int64], restrict_vocab: int) -> list[list[int]]:
-    """The best ``5 + 3`` rows for each question ``(a, b, c)`` by gensim's 3CosAdd arithmetic."""
-    matrix = vectors.matrix[:restrict_vocab]
-    norms = np.linalg.norm(matrix, axis=1)
-    norms[norms == 0] = 1
-    all_norms = np.linalg.norm(vectors.matrix, axis=1)
-    all_norms[all_norms == 0] = 1
-    dtype = matrix.dtype
-    unit_rows = vectors.matrix[rows] / all_norms[rows][..., None]  # (Q, 3, D)
-    # gensim: mean = ((0 + b̂) + ĉ) - â, divided by the total weight 3, then normalised
-    means = ((unit_rows[:, 1] + unit_rows[:, 2]) - unit_rows[:, 0]) / dtype.type(3)
-    wide = means.astype(np.float64)
-    mean_norms = np.linalg.norm(wide, axis=1, keepdims=True)
-    mean_norms[mean_norms == 0] = 1
-    means = (wide * (1.0 / mean_norms)).astype(dtype)
-    wanted = _TOPN + 3
-    batch = max(1, (1 << 23) // max(1, matrix.shape[0]))
-    result: list[list[int]] = []
-    for begin in range(0, len(means), batch):
-        scores = (matrix @ means[begin : begin + batch].T) / norms[:, None]  # (R, q)
-        if wanted < scores.shape[0]:
-            top = np.argpartition(-scores, wanted, axis=0)[:wanted]
+class _AnalogySearch:
+    """gensim's 3CosAdd arithmetic over the first ``searched`` rows of a table.
+
+    Scores are ``(row · mean) / |row|`` in the table's dtype, as gensim's ``most_similar``
+    computes them (``mean`` normalised in float64, then cast); rows that are not finite or
+    zero never win.
+    """
+
+    def __init__(self, vectors: Vectors, searched: int) -> None:
+        self.matrix = vectors.matrix[:searched]
+        dtype = self.matrix.dtype
+        with np.errstate(over="ignore", invalid="ignore"):
+            norms = np.linalg.norm(self.matrix, axis=1)  # in the table's dtype, as gensim
+        finite = np.isfinite(norms)
+        self.skip = np.flatnonzero(~finite | (norms == 0))
+        self.norms = np.where(finite & (norms > 0), norms, dtype.type(1)).astype(dtype)
+        self.question_norms = norms
+
+    def means(self, rows: NDArray[np.int64]) -> tuple[NDArray[np.floating], NDArray[np.bool_]]:
+        """The unit query of each question ``(a, b, c)`` and whether it is finite."""
+        dtype = self.matrix.dtype
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            unit = self.matrix[rows] / self.question_norms[rows][..., None]  # (Q, 3, D)
+            # gensim: mean = ((0 + b̂) + ĉ) - â in the table's dtype, / 3 in float64, unitvec
+            wide = ((unit[:, 1] + unit[:, 2]) - unit[:, 0]).astype(np.float64) / 3.0
+            lengths = np.linalg.norm(wide, axis=1)
+        usable = np.isfinite(lengths)
+        lengths[~usable | (lengths == 0)] = 1  # gensim's unitvec leaves a zero mean as it is
+        wide[~usable] = 0
+        return (wide * (1.0 / lengths)[:, None]).astype(dtype), usable
+
+    def best(self, means: NDArray[np.floating], rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The best row of each question other than its own three (lowest row on ties)."""
+        searched = self.matrix.shape[0]
+        best = np.full(len(means), -1, dtype=np.int64)
+        for begin in range(0, len(means), _QUESTION_BLOCK):
+            block = means[begin : begin + _QUESTION_BLOCK]
+            own = rows[begin : begin + _QUESTION_BLOCK]
+            count = len(block)
+            top = np.full(count, -np.inf, dtype=self.matrix.dtype)
+            top_row = best[begin : begin + count]
+            lines = np.arange(count)
+            for start in range(0, searched, _ROW_CHUNK):
+                stop = min(start + _ROW_CHUNK, searched)
+                scores = block @ self.matrix[start:stop].T
+                scores /= self.norms[start:stop]
+                skip = self.skip[(self.skip >= start) & (self.skip < stop)]
+                scores[:, skip - start] = -np.inf
+                question, column = np.nonzero((own >= start) & (own < stop))
+                scores[question, own[question, column] - start] = -np.inf
+                winner = scores.argmax(axis=1)
+                value = scores[lines, winner]
+                better = value > top
+                top[better] = value[better]
+                top_row[better] = winner[better] + start
+        return best
+
+    def candidates(self, means: NDArray[np.floating], wanted: int) -> list[list[int]]:
+        """The best ``wanted`` rows of each question, best first (gensim's ``argsort``)."""
+        searched = self.matrix.shape[0]
+        result: list[list[int]] = []
+        batch = max(1, (1 << 22) // max(1, searched))
+        for begin in range(0, len(means), batch):
+            scores = (self.matrix @ means[begin : begin + batch].T) / self.norms[:, None]
+            scores[self.skip] = -np.inf
+            if wanted < searched:
+                top = np.argpartition(-scores, wanted, axis=0)[:wanted]
+            else:
+                top = np.broadcast_to(np.arange(searched)[:, None], scores.shape)
+            for column in range(scores.shape[1]):
+                rows = top[:, column]
+                order = np.argsort(-scores[rows, column], kind="stable")
+                result.append(rows[order].tolist())
+        return result
+
+
+def _answer_analogies(
+    vectors: Vectors,
+    rows: NDArray[np.int64],
+    questions: list[Quadruplet],
+    searched: int,
+    case_insensitive: bool,
+) -> NDArray[np.bool_]:
+    """Whether gensim's ``evaluate_word_analogies`` answers each question right.
+
+    gensim takes the 5 best rows other than the question's own and answers with the first
+    that is not a case variant of ``a``, ``b`` or ``c`` (else the 5th). The best row decides
+    unless it is such a variant; only those questions are scanned as gensim does.
+    """
+    search = _AnalogySearch(vectors, searched)
+    means, usable = search.means(rows)
+    best = search.best(means, rows)
+    tokens = vectors.tokens
+    verdicts = np.zeros(len(questions), dtype=bool)
+    rescan: list[int] = []
+    for index, (a, b, c, expected) in enumerate(questions):
+        if not usable[index] or best[index] < 0:
+            continue  # a question with a NaN word, or nothing to answer: wrong
+        predicted = tokens[best[index]].upper() if case_insensitive else tokens[best[index]]
+        if predicted in (a, b, c):
+            rescan.append(index)
         else:
-            top = np.broadcast_to(np.arange(scores.shape[0])[:, None], scores.shape)
-        for column in range(scores.shape[1]):
-            candidates = top[:, column]
-            order = np.argsort(-scores[candidates, column])
-            result.append(candidates[order].tolist())
-    return result
+            verdicts[index] = predicted == expected
+    if rescan:
+        lists = search.candidates(means[rescan], _TOPN + 3)
+        for index, candidates in zip(rescan, lists, strict=True):
+            a, b, c, expected = questions[index]
+            own = rows[index].tolist()
+            predicted = None
+            for row in [r for r in candidates if r not in own][:_TOPN]:
+                predicted = tokens[row].upper() if case_insensitive else tokens[row]
+                if predicted not in (a, b, c):
+                    break
+            verdicts[index] = predicted == expected
+    return verdicts
