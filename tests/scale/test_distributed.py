@@ -102,7 +102,7 @@ def test_row_bounds_are_contiguous_and_balanced():
             assert bounds[0] == 0 and bounds[-1] == rows and max(sizes) - min(sizes) <= 1
 
 
-@pytest.mark.parametrize("world", [2, 3])
+@pytest.mark.parametrize("world", [3])  # uneven shards (11 rows) and an empty rank
 def test_training_equals_the_unsharded_layer(world, tmp_path):
     results = launch("train", world, tmp_path)
     empty = world - 1

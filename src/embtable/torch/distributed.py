@@ -6,8 +6,8 @@ by at most one) or table-wise (``sharding="table"``: one rank owns every row, th
 which is how :class:`ShardedEmbeddingBagCollection` spreads several tables). One forward:
 
 1. every rank checks its local batch (ids, offsets, per-sample weights) with
-   :mod:`embtable.functional`'s checks and the ranks agree on the outcome with one
-   ``all_reduce``: a bad id on one rank raises on *every* rank (the bad rank its own
+   :mod:`embtable.functional`'s checks, and sends the outcome with its row counts (one
+   ``all_to_all``): a bad id on one rank raises on *every* rank (the bad rank its own
    :class:`~embtable.BagIndexError`, the others a :class:`~embtable.DistributedError` naming the
    rank and its message) before any data moves, so nothing hangs;
 2. each rank sends the *unique* ids of its batch to their owners (``all_to_all_single``), the
@@ -273,7 +273,7 @@ class _ShardedBase(torch.nn.Module):
                     f"optimizer must be an embtable.torch.RowOptimizer, got {type(optimizer)!r}"
                 )
             self.optimizer = optimizer.bind_(self.weight)
-        self.last_bytes_sent = 0
+        self._last_plan: _Plan | None = None
 
     # -- communication --------------------------------------------------------------------
 
@@ -291,32 +291,38 @@ class _ShardedBase(torch.nn.Module):
         )
         return out
 
-    def _agree(self, error: EmbtableError | None) -> None:
-        """Every rank learns whether any rank's batch failed its checks, and they all raise."""
-        flag = torch.tensor([0 if error is None else 1], dtype=torch.int64, device=self._device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self.process_group)
-        if not int(flag.item()):
-            return
+    def _raise_agreed(self, error: EmbtableError | None) -> None:
+        """Some rank's batch failed its checks: every rank learns which and why, and raises."""
         mine = None if error is None else f"{type(error).__name__}: {error}"
         messages: list[str | None] = [None] * self.world_size
         dist.all_gather_object(messages, mine, group=self.process_group)
         if error is not None:
             raise error
-        failed = [(rank, text) for rank, text in enumerate(messages) if text is not None]
-        rank, text = failed[0]
+        rank, text = next((r, t) for r, t in enumerate(messages) if t is not None)
         raise DistributedError(
             f"rank {rank} of {self.world_size} rejected its batch ({text}); "
             "every rank stops at this forward"
         )
 
-    def _plan(self, flat_ids: torch.Tensor) -> tuple[_Plan, torch.Tensor]:
-        uniq, inverse = torch.unique(flat_ids, sorted=True, return_inverse=True)
-        bounds = torch.tensor(self.bounds[1:], dtype=torch.int64, device=uniq.device)
-        owners = torch.searchsorted(bounds, uniq, right=True)
-        send = torch.bincount(owners, minlength=self.world_size).to(torch.int64)
+    def _plan(
+        self, flat_ids: torch.Tensor, error: EmbtableError | None
+    ) -> tuple[_Plan, torch.Tensor]:
+        """Exchange the row counts (and, in the same message, whether this rank's batch passed
+        its checks), then the unique ids, with their owners."""
+        if error is None:
+            uniq, inverse = torch.unique(flat_ids, sorted=True, return_inverse=True)
+            bounds = torch.tensor(self.bounds[1:], dtype=torch.int64, device=uniq.device)
+            owners = torch.searchsorted(bounds, uniq, right=True)
+            counts = torch.bincount(owners, minlength=self.world_size).to(torch.int64)
+        else:
+            uniq = inverse = flat_ids.new_empty(0)
+            counts = torch.zeros(self.world_size, dtype=torch.int64, device=self._device)
+        send = torch.stack([counts, torch.full_like(counts, error is not None)], dim=1)
         recv = torch.empty_like(send)
         dist.all_to_all_single(recv, send, group=self.process_group)
-        send_counts, recv_counts = send.tolist(), recv.tolist()
+        if error is not None or bool(recv[:, 1].any()):
+            self._raise_agreed(error)
+        send_counts, recv_counts = counts.tolist(), recv[:, 0].tolist()
         recv_ids = self._all_to_all(uniq, send_counts, recv_counts)
         plan = _Plan(uniq, send_counts, recv_counts, recv_ids)
         plan.bytes_sent = send.numel() * 8 + uniq.numel() * 8
@@ -358,10 +364,14 @@ class _ShardedBase(torch.nn.Module):
         dense.index_add_(0, rows, values)
         return dense
 
-    def _fetch(self, flat_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int | None]:
+    def _fetch(
+        self, ids: torch.Tensor, error: EmbtableError | None
+    ) -> tuple[torch.Tensor, torch.Tensor, int | None]:
         """The fetched rows of the batch's unique ids, the batch's ids into them, and the
-        padding id's position among them (or ``None``)."""
-        plan, inverse = self._plan(flat_ids)
+        padding id's position among them (or ``None``); raises on every rank if ``error`` is
+        set on any."""
+        flat = ids.reshape(-1).to(device=self._device, dtype=torch.int64) if error is None else ids
+        plan, inverse = self._plan(flat, error)
         if torch.is_grad_enabled() and self.weight.requires_grad:
             fetched = _Exchange.apply(self.weight, self, plan)
         else:
@@ -377,9 +387,12 @@ class _ShardedBase(torch.nn.Module):
                 padding = position
         return fetched, inverse, padding
 
-    def _finish(self) -> None:
+    @property
+    def last_bytes_sent(self) -> int:
+        """Bytes this rank sent for the last forward (counts, ids, rows) and, once it has run,
+        its backward (row gradients)."""
         plan = getattr(self, "_last_plan", None)
-        self.last_bytes_sent = 0 if plan is None else plan.bytes_sent
+        return 0 if plan is None else plan.bytes_sent
 
     # -- the whole table --------------------------------------------------------------------
 
@@ -666,11 +679,8 @@ class ShardedEmbedding(_ShardedBase):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         ids = _as_ids_tensor(input, "input")
         error = _validate(lambda: NF.check_ids(ids.detach().cpu().numpy(), self.num_embeddings))
-        self._agree(error)
-        flat = ids.reshape(-1).to(device=self._device, dtype=torch.int64)
-        fetched, inverse, padding = self._fetch(flat)
+        fetched, inverse, padding = self._fetch(ids, error)
         out = TF.embedding(inverse.reshape(ids.shape), fetched, padding_idx=padding)
-        self._finish()
         return out
 
 
@@ -757,9 +767,7 @@ class ShardedEmbeddingBag(_ShardedBase):
                 weight_dtype=np.float32 if self.weight.dtype == torch.float32 else np.float64,
             )
 
-        self._agree(_validate(check))
-        flat = ids.reshape(-1).to(device=self._device, dtype=torch.int64)
-        fetched, inverse, padding = self._fetch(flat)
+        fetched, inverse, padding = self._fetch(ids, _validate(check))
         out = TF.embedding_bag(
             inverse.reshape(ids.shape),
             fetched,
@@ -769,7 +777,6 @@ class ShardedEmbeddingBag(_ShardedBase):
             include_last_offset=self.include_last_offset,
             padding_idx=padding,
         )
-        self._finish()
         return out
 
 
