@@ -316,7 +316,7 @@ class SkipGramModel:
 
         Example:
             >>> corpus = Corpus.from_sentences([["a", "b", "c"]] * 30, min_count=1)
-            >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, progress=False)
+            >>> model = train_word2vec(corpus, dim=4, epochs=1, sample=0, threads=1, progress=False)
             >>> model.training_csv().splitlines()[0]
             'epoch,words_done,loss,learning_rate,words_per_second,seconds'
         """
@@ -408,7 +408,7 @@ class SkipGramModel:
         Example:
             >>> import tempfile, pathlib
             >>> corpus = Corpus.from_sentences([["a", "b", "c"]] * 30, min_count=1)
-            >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, progress=False)
+            >>> model = train_word2vec(corpus, dim=4, epochs=1, sample=0, threads=1, progress=False)
             >>> path = pathlib.Path(tempfile.mkdtemp()) / "model"
             >>> model.save(path)
             >>> again = SkipGramModel.load(path)
@@ -578,7 +578,8 @@ def train_word2vec(
         seed: seeds the initial vectors and every thread's generator.
         progress: show a tqdm bar on stderr (epoch, running loss of the epoch, learning rate,
             words/s); ``None`` shows it when standard error is a terminal.
-        callbacks: called with an :class:`EpochEnd` after each epoch.
+        callbacks: called with an :class:`EpochEnd` after each epoch; one that raises stops
+            the run (after a checkpoint, when ``checkpoint_dir`` is given).
         checkpoint_dir: save the model there (:meth:`SkipGramModel.save`, atomically) every
             ``checkpoint_every`` seconds, on Ctrl-C (then re-raise ``KeyboardInterrupt``) and at
             the end; :func:`resume_training` continues from it.
@@ -741,15 +742,17 @@ def resume_training(
         >>> import tempfile, pathlib
         >>> corpus = Corpus.from_sentences([["a", "b", "c", "d"]] * 40, min_count=1)
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "run"
-        >>> whole = train_word2vec(corpus, dim=4, epochs=2, threads=1, progress=False)
-        >>> def stop(end):  # as if Ctrl-C were pressed after the first epoch
+        >>> options = dict(dim=4, epochs=2, sample=0, threads=1, progress=False)
+        >>> whole = train_word2vec(corpus, **options)
+        >>> class Stop(Exception):
+        ...     pass
+        >>> def stop(end):  # stop after the first epoch, as Ctrl-C or a crash would
         ...     if end.epoch == 1:
-        ...         raise KeyboardInterrupt
-        >>> first = train_word2vec(corpus, dim=4, epochs=2, threads=1, progress=False,
-        ...                        checkpoint_dir=path, callbacks=[stop])
+        ...         raise Stop
+        >>> first = train_word2vec(corpus, **options, checkpoint_dir=path, callbacks=[stop])
         Traceback (most recent call last):
         ...
-        KeyboardInterrupt
+        embtable.train.sgns.Stop
         >>> resumed = resume_training(path, corpus, progress=False)
         >>> bool((resumed.input.weight.data == whole.input.weight.data).all())
         True
@@ -964,7 +967,7 @@ def _run(
                 try:
                     for callback in callbacks:
                         callback(end)
-                except KeyboardInterrupt:
+                except BaseException:  # the run stops; what it learnt is kept, then re-raised
                     save_checkpoint()
                     raise
     finally:
