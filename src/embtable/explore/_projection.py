@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -49,7 +50,10 @@ def _import_extra(method: str):  # type: ignore[no-untyped-def]
             from sklearn.manifold import TSNE
 
             return TSNE
-        from umap import UMAP
+        with warnings.catch_warnings():
+            # umap-learn warns on import when TensorFlow (for ParametricUMAP) is missing.
+            warnings.filterwarnings("ignore", "Tensorflow not installed", ImportWarning)
+            from umap import UMAP
 
         return UMAP
     except ImportError as err:
@@ -127,7 +131,11 @@ def project_2d(
         )
     else:
         estimator = estimator_class(
-            n_components=2, metric="cosine", n_neighbors=min(15, count - 1), random_state=seed
+            n_components=2,
+            metric="cosine",
+            n_neighbors=min(15, count - 1),
+            random_state=seed,
+            n_jobs=1,  # a seed makes UMAP serial anyway; saying so avoids its warning
         )
     coords = np.asarray(estimator.fit_transform(unit), dtype=np.float64)
     return coords, {"method": method}
