@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -285,7 +285,7 @@ def test_meta_json_epoch_losses_are_the_fallback(tmp_path: Path) -> None:
     (tmp_path / "meta.json").write_text(json.dumps({"model": "x"}), encoding="utf-8")
     assert read_training_log(tmp_path) is None
     (tmp_path / "meta.json").write_text("{", encoding="utf-8")
-    with pytest.raises(VectorFormatError, match="meta.json: not valid UTF-8 JSON"):
+    with pytest.raises(VectorFormatError, match=re.escape("meta.json: not valid UTF-8 JSON")):
         read_training_log(tmp_path)
 
 
