@@ -290,7 +290,7 @@ def test_double_backward_is_not_implemented_like_torch(path):
         (
             lambda w: et.functional.embedding_bag(IDS.float(), w, torch.tensor([0])),
             RuntimeError,
-            "ids must be an integer array",
+            "indices must be an integer tensor",
         ),
         (
             lambda w: et.functional.embedding_bag(IDS, w[0], torch.tensor([0])),

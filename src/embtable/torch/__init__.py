@@ -36,12 +36,15 @@ Differences from torch (deliberate; each is pinned by ``tests/torch/divergences.
 - Negative ids are never wrapped, also with ``max_norm`` (torch's renorm wraps -1 and modifies
   the last row before raising).
 - ``max_norm < 0`` raises ``ValueError`` (torch flips the rows' signs).
-- EmbeddingBag offsets are validated completely (non-decreasing, in bounds, and with
-  ``include_last_offset`` the last equal to ``len(input)``); torch leaves them undefined.
+- EmbeddingBag offsets are validated completely (non-decreasing and in bounds); torch leaves
+  decreasing offsets undefined. With ``include_last_offset`` a last offset below
+  ``len(input)`` ends the last bag there, as in torch (pytorch#89677).
 - Error types are torch's (``IndexError`` for Embedding ids, ``RuntimeError`` for bag ids,
-  ``AssertionError`` for ``padding_idx``, ...) via embtable's subclasses, but the messages are
-  embtable's (they name the bad value, its position and the valid range); an out-of-range
-  EmbeddingBag ``padding_idx`` in ``F.embedding_bag`` is also an ``AssertionError``.
+  ``AssertionError`` for ``padding_idx``, ...) via embtable's subclasses; the messages are
+  embtable's (they name the bad value, its position and the valid range) and end with torch's
+  phrase (``index out of range in self``, ``Expected idx >= 0 && idx < num_embeddings``,
+  ``Long, Int``); an out-of-range EmbeddingBag ``padding_idx`` in ``F.embedding_bag`` is also
+  an ``AssertionError``.
 - Ids of any integer dtype are accepted (torch: int32/int64 only).
 - The double backward of ``Embedding`` with ``scale_grad_by_freq`` is the true adjoint (torch's
   ignores the scaling); the sparse gradient is differentiable as a dense adjoint.
@@ -51,8 +54,6 @@ Differences from torch (deliberate; each is pinned by ``tests/torch/divergences.
   unique); the values are the same after
   ``.coalesce()``, and torch's optimizers accept both.
 - ``per_sample_weights`` need not have the weight's dtype (torch raises ``RuntimeError``).
-- The legacy ``embedding_bag(weight, input)`` argument order is not swapped with a warning; it
-  raises, as the ids are not integers.
 
 Example:
     >>> import torch
@@ -67,9 +68,39 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
+try:
+    import torch as _torch  # noqa: F401
+except ModuleNotFoundError as error:  # pragma: no cover - exercised in a subprocess
+    if error.name != "torch":
+        raise
+    raise ModuleNotFoundError(
+        "embtable.torch needs PyTorch, which is not installed; install it with "
+        "`pip install 'embtable[torch]'` (or see https://pytorch.org for a CUDA build)",
+        name="torch",
+    ) from error
+
 from . import functional
 from ._optim import RowOptimizer
+from ._patch import convert, patch
 from .modules import Embedding, EmbeddingBag
-from .text import TextEmbedding
 
-__all__ = ["Embedding", "EmbeddingBag", "RowOptimizer", "TextEmbedding", "functional"]
+__all__ = [
+    "Embedding",
+    "EmbeddingBag",
+    "RowOptimizer",
+    "TextEmbedding",
+    "convert",
+    "functional",
+    "patch",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # TextEmbedding pulls in the text and I/O stack: imported on first use only.
+    if name == "TextEmbedding":
+        from .text import TextEmbedding
+
+        return TextEmbedding
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,18 @@ and the results come back through ``torch.from_numpy``, again without a copy. No
 semantics: padding, ``max_norm``, bags, scaling by frequency and their errors are all
 :mod:`embtable.functional`'s.
 
+Small lookups use torch's own gather (``torch.embedding``: the same values, less call overhead)
+and large ones the numba kernel; either way a bad id raises embtable's error, and the backward
+is embtable's (see :data:`TORCH_GATHER_MAX_ELEMENTS`).
+
+Batched gradients (``torch.autograd.grad(..., is_grads_batched=True)``, ``gradcheck(...,
+check_batched_grad=True)``, ``torch.func.jacrev`` over the backward) reach the backward as
+functorch-wrapped tensors, which have no memory to view: there the backward is computed with
+torch ops (the same formulas; a sparse gradient is then returned dense, as vmap has no sparse
+layout). Everything the forward validated is owned by the graph: the bag plan's ids and
+per-sample weights are copied when they share memory with the caller's tensors, so changing
+``ids.data`` between forward and backward cannot reach a kernel.
+
 In-place effects are made visible to autograd: ``max_norm`` renormalises the weight through its
 NumPy view and then bumps the weight's version counter (as torch's ``embedding_renorm_`` does, on
 every call with ``max_norm``), and so does a fused optimizer step in the backward.
@@ -13,13 +25,14 @@ every call with ``max_norm``), and so does a fused optimizer step in the backwar
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from .. import functional as _F
-from .._errors import ShapeError
+from .._errors import ShapeError, SparseGradientError
 from ..sparse import RowSparseGrad
 
 if TYPE_CHECKING:
@@ -28,9 +41,79 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 
+#: Lookups with at most this many output elements (ids x dim) use torch's gather, larger ones the
+#: numba kernel: below it torch's call is cheaper, above it the kernel's loop is faster
+#: (``bench/torch_adapter.py``; the two give identical values).
+TORCH_GATHER_MAX_ELEMENTS = 1 << 20
+
+_INDEX_DTYPES = (torch.int32, torch.int64)
+_functorch = torch._C._functorch
+
+
+def _is_wrapped(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` is a functorch wrapper (``torch.func`` transforms) or a legacy batched
+    tensor (``is_grads_batched``): no memory that NumPy could view."""
+    return bool(
+        _functorch.is_functorch_wrapped_tensor(tensor) or _functorch.is_legacy_batchedtensor(tensor)
+    )
+_torch_embedding = torch.embedding  # the ATen op, which no monkeypatching of torch.nn reaches
+
+
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     """The tensor's memory as a NumPy array (no copy for a CPU tensor)."""
     return tensor.detach().numpy()
+
+
+def _gather(weight: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """``weight[ids]`` as a new tensor, every id checked (embtable's error for a bad one)."""
+    if (
+        ids.dtype in _INDEX_DTYPES
+        and weight.dim() == 2
+        and ids.numel() * weight.shape[1] <= TORCH_GATHER_MAX_ELEMENTS
+    ):
+        try:
+            return _torch_embedding(weight, ids)
+        except IndexError:
+            _F.check_ids(_numpy(ids), weight.shape[0])  # words and raises embtable's error
+            raise
+    return torch.from_numpy(_F.embedding(_numpy(ids), _numpy(weight)))
+
+
+def _row_scale(
+    ids: torch.Tensor,
+    num_embeddings: int,
+    padding_idx: int | None,
+    scale_grad_by_freq: bool,
+    dtype: torch.dtype,
+) -> torch.Tensor | None:
+    """``(V, 1)`` factors of each row's gradient: 0 at padding, ``1 / count`` with
+    ``scale_grad_by_freq``; ``None`` when all are 1."""
+    if padding_idx is None and not scale_grad_by_freq:
+        return None
+    keep = torch.ones((num_embeddings, 1), dtype=dtype)
+    if padding_idx is not None:
+        keep[padding_idx] = 0
+    if scale_grad_by_freq:
+        counts = torch.bincount(ids.reshape(-1).long(), minlength=num_embeddings)
+        keep = keep / counts.clamp(min=1).to(dtype).unsqueeze(1)
+    return keep
+
+
+def _embedding_grad_ops(
+    grad_output: torch.Tensor,
+    ids: torch.Tensor,
+    num_embeddings: int,
+    padding_idx: int | None,
+    scale_grad_by_freq: bool,
+) -> torch.Tensor:
+    """The dense weight gradient in torch ops, for batched (functorch-wrapped) gradients;
+    differentiable, with the true adjoint."""
+    flat = ids.reshape(-1).long()
+    grad = grad_output.reshape(flat.shape[0], grad_output.shape[-1])
+    scale = _row_scale(ids, num_embeddings, padding_idx, scale_grad_by_freq, grad.dtype)
+    if scale is not None:
+        grad = grad * scale[flat]
+    return grad.new_zeros((num_embeddings, grad.shape[-1])).index_add(0, flat, grad)
 
 
 def bump_version(weight: torch.Tensor) -> None:
@@ -46,12 +129,6 @@ def to_sparse_coo(grad: RowSparseGrad) -> torch.Tensor:
     return torch.sparse_coo_tensor(
         rows, values, grad.shape, is_coalesced=True, check_invariants=False
     )
-
-
-def _row_counts(ids: np.ndarray, num_embeddings: int) -> np.ndarray:
-    """How often each row is looked up, ``(V, 1)`` (the padding row counts 0), via the backward."""
-    ones = np.ones((*ids.shape, 1), dtype=np.float64)
-    return _F.embedding_backward(ids, ones, num_embeddings)  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,18 +148,30 @@ class EmbeddingFunction(torch.autograd.Function):
         sparse: bool,
         optimizer: RowOptimizer | None,
     ) -> torch.Tensor:
-        out = _F.embedding(_numpy(ids), _numpy(weight))
+        out = _gather(weight, ids)
         ctx.save_for_backward(ids)
         ctx.options = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse, optimizer)
         if optimizer is not None:
             ctx.weight = weight
-        return torch.from_numpy(out)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
         (ids,) = ctx.saved_tensors
         num_embeddings, padding_idx, scale_grad_by_freq, sparse, optimizer = ctx.options
         nones = (None,) * 5
+        if _is_wrapped(grad_output):  # batched gradients (vmap): torch ops
+            if optimizer is not None:
+                raise SparseGradientError(
+                    "a layer with a fused optimizer cannot take batched gradients "
+                    "(is_grads_batched / vmap): each backward is an optimizer step"
+                )
+            if not ctx.needs_input_grad[0]:
+                return (None, *nones)
+            grad_weight = _embedding_grad_ops(
+                grad_output, ids, num_embeddings, padding_idx, scale_grad_by_freq
+            )
+            return (grad_weight, *nones)
         if optimizer is not None:
             grad = _F.embedding_backward(
                 _numpy(ids),
@@ -170,17 +259,14 @@ def _adjoint(
     """The backward's adjoint: ``grad_grad[ids[i]]`` (zero at padding, divided by the id's count
     with ``scale_grad_by_freq``), itself differentiable through :class:`EmbeddingFunction`."""
     table = grad_grad
-    if padding_idx is not None or scale_grad_by_freq:
-        keep = torch.ones((num_embeddings, 1), dtype=grad_grad.dtype)
-        if padding_idx is not None:
-            keep[padding_idx] = 0
-        if scale_grad_by_freq:
-            counts = torch.from_numpy(_row_counts(_numpy(ids), num_embeddings))
-            keep = keep / counts.clamp(min=1).to(grad_grad.dtype)
+    keep = _row_scale(ids, num_embeddings, padding_idx, scale_grad_by_freq, grad_grad.dtype)
+    if keep is not None:
         table = grad_grad * keep
+    if _is_wrapped(table) or table.layout != torch.strided:  # batched: torch's own gather
+        return _torch_embedding(table, ids if ids.dtype in _INDEX_DTYPES else ids.long())
     if table.requires_grad:
         return EmbeddingFunction.apply(table, ids, None, False, False, None)  # type: ignore[no-any-return]
-    return torch.from_numpy(_F.embedding(_numpy(ids), _numpy(table)))
+    return _gather(table, ids)
 
 
 def embedding(
@@ -209,7 +295,9 @@ def embedding(
         return EmbeddingFunction.apply(  # type: ignore[no-any-return]
             weight, ids, padding_idx, scale_grad_by_freq, sparse, optimizer
         )
-    return torch.from_numpy(_F.embedding(ids_array, weight_array, padding_idx))
+    if weight_array.ndim != 2:
+        _F.embedding(ids_array, weight_array, padding_idx)  # raises embtable's ShapeError
+    return _gather(weight, ids)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +339,24 @@ class EmbeddingBagFunction(torch.autograd.Function):
         need_weight = ctx.needs_input_grad[0] and optimizer is None
         need_psw = ctx.needs_input_grad[1]
         grad_weight = grad_psw = None
+        if _is_wrapped(grad_output):  # batched gradients (vmap): torch ops
+            if optimizer is not None and ctx.needs_input_grad[0]:
+                raise SparseGradientError(
+                    "a layer with a fused optimizer cannot take batched gradients "
+                    "(is_grads_batched / vmap): each backward is an optimizer step"
+                )
+            grad_weight, grad_psw = _bag_grads_ops(
+                grad_output,
+                saved_weight,
+                ctx.plan,
+                ctx.state,
+                scale_grad_by_freq,
+                need_weight,
+                need_psw,
+            )
+            if need_psw:
+                grad_psw = grad_psw.reshape(per_sample_weights.shape).to(per_sample_weights.dtype)
+            return (grad_weight, grad_psw, *nones)
         if need_weight or need_psw:
             grad_weight, grad_psw = EmbeddingBagBackward.apply(
                 grad_output,
@@ -316,6 +422,67 @@ class EmbeddingBagBackward(torch.autograd.Function):
         )
 
 
+def _owned(
+    plan: _F.BagPlan, ids: np.ndarray, per_sample_weights: torch.Tensor | None
+) -> _F.BagPlan:
+    """``plan`` with private copies of what still shares memory with the caller's tensors, so
+    that the backward's kernels read what the forward validated."""
+    changes: dict[str, Any] = {}
+    if np.may_share_memory(plan.ids, ids):
+        changes["ids"] = plan.ids.copy()
+    psw = plan.per_sample_weights
+    if psw is not None and per_sample_weights is not None:
+        if np.may_share_memory(psw, _numpy(per_sample_weights)):
+            changes["per_sample_weights"] = psw.copy()
+    return dataclasses.replace(plan, **changes) if changes else plan
+
+
+def _bag_grads_ops(
+    grad_output: torch.Tensor,
+    weight: torch.Tensor | None,
+    plan: _F.BagPlan,
+    state: _F.BagState,
+    scale_grad_by_freq: bool,
+    need_weight: bool,
+    need_psw: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The bag backward in torch ops, for batched (functorch-wrapped) gradients: the weight's
+    gradient (dense) and the per-sample weights' (flat), the same formulas as the kernels."""
+    ids = torch.from_numpy(plan.ids).long()
+    bag_of = torch.from_numpy(plan.bag_of())
+    num_rows, dim = plan.num_embeddings, grad_output.shape[-1]
+    dtype = grad_output.dtype
+    per_position = grad_output.index_select(0, bag_of)  # (N, D): each id's bag's gradient
+    keep = torch.ones(ids.shape[0], dtype=dtype)
+    if plan.padding_idx is not None:
+        keep = (ids != plan.padding_idx).to(dtype)
+    if plan.mode == "mean":
+        sizes = torch.from_numpy(state.bag_size).clamp(min=1).to(dtype)
+        keep = keep / sizes[bag_of]
+    grad_weight = grad_psw = None
+    if need_weight and plan.mode == "max":
+        assert state.max_indices is not None
+        winners = torch.from_numpy(state.max_indices)  # (B, D); -1 in empty bags
+        flat = (winners.clamp(min=0) * dim + torch.arange(dim)).reshape(-1)
+        values = (grad_output * (winners >= 0).to(dtype)).reshape(-1)
+        grad_weight = grad_output.new_zeros(num_rows * dim).index_add(0, flat, values)
+        grad_weight = grad_weight.reshape(num_rows, dim)
+    elif need_weight:
+        scale = keep
+        if plan.per_sample_weights is not None:
+            scale = scale * torch.from_numpy(plan.per_sample_weights).to(dtype)
+        if scale_grad_by_freq:
+            counts = torch.bincount(ids, minlength=num_rows).clamp(min=1).to(dtype)
+            scale = scale / counts[ids]
+        contributions = per_position * scale.unsqueeze(1)
+        grad_weight = grad_output.new_zeros((num_rows, dim)).index_add(0, ids, contributions)
+    if need_psw:
+        assert weight is not None
+        rows = weight.detach().index_select(0, ids).to(dtype)
+        grad_psw = (per_position * rows).sum(-1) * keep
+    return grad_weight, grad_psw
+
+
 def embedding_bag(
     ids: torch.Tensor,
     weight: torch.Tensor,
@@ -336,8 +503,9 @@ def embedding_bag(
         raise ShapeError(
             f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}"
         )
+    ids_array = _numpy(ids)
     plan = _F.plan_bags(
-        _numpy(ids),
+        ids_array,
         weight_array.shape[0],
         None if offsets is None else _numpy(offsets),
         mode=mode,
@@ -359,6 +527,7 @@ def embedding_bag(
     if not needs_graph:
         out, _ = _F.bag_forward(weight_array, plan)
         return torch.from_numpy(out)
+    plan = _owned(plan, ids_array, per_sample_weights)
     return EmbeddingBagFunction.apply(  # type: ignore[no-any-return]
         weight, per_sample_weights, ids, offsets, plan, scale_grad_by_freq, sparse, optimizer
     )

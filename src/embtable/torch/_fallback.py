@@ -13,6 +13,14 @@ torch (see :mod:`embtable.torch`):
   correct count, and it works with sparse gradients); torch's own scaling is not used.
 - ``per_sample_weights`` in mean mode is a weighted sum divided by the bag's non-padding count.
 - a fused optimizer receives the (sparse) gradient in :class:`FusedStep`.
+- while ``torch.jit.trace`` records, or when ids, offsets or per-sample weights are on the meta
+  device, no check reads tensor values (a trace must not depend on them; meta tensors have
+  none): torch's own kernels check what they can, as in torch.
+
+torch's functions are the ones that existed when this module was imported
+(:data:`TORCH_EMBEDDING`, :data:`TORCH_EMBEDDING_BAG`), so that replacing
+``torch.nn.functional.embedding`` by embtable's (:func:`embtable.torch.patch`, or by hand) never
+makes this path call itself.
 """
 
 from __future__ import annotations
@@ -32,6 +40,22 @@ __all__: list[str] = []
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
 
+#: torch's own functions, captured at import (before anyone can monkeypatch them).
+TORCH_EMBEDDING = torch.nn.functional.embedding
+TORCH_EMBEDDING_BAG = torch.nn.functional.embedding_bag
+
+
+def _values_unreadable(*tensors: torch.Tensor | None) -> bool:
+    """Whether checks must not read these tensors' values: meta tensors, functorch-wrapped
+    tensors (vmap), or a ``torch.jit.trace`` in progress."""
+    if torch.jit.is_tracing():
+        return True
+    return any(
+        t is not None
+        and (t.device.type == "meta" or torch._C._functorch.is_functorch_wrapped_tensor(t))
+        for t in tensors
+    )
+
 
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype[Any] | None:
     try:
@@ -44,10 +68,12 @@ def _host(tensor: torch.Tensor | None) -> np.ndarray | None:
     """A host NumPy copy for validation (bfloat16 becomes float32)."""
     if tensor is None:
         return None
-    tensor = tensor.detach()
-    if tensor.dtype == torch.bfloat16:
-        tensor = tensor.float()
-    return tensor.cpu().numpy()
+    # a plain tensor read inside a torch.func transform (jacrev of a closure over the ids)
+    with torch._C._DisableFuncTorch():
+        tensor = tensor.detach()
+        if tensor.dtype == torch.bfloat16:
+            tensor = tensor.float()
+        return tensor.cpu().numpy()
 
 
 def _check_ids_dtype(ids: torch.Tensor, what: str = "ids") -> None:
@@ -66,11 +92,7 @@ def check_ids(
 ) -> None:
     """Validate ids as :func:`embtable.functional.check_ids` does, on any device."""
     _check_ids_dtype(ids)
-    if (
-        ids.device.type == "meta"
-        or ids.numel() == 0
-        or torch._C._functorch.is_functorch_wrapped_tensor(ids)  # vmap: no data-dependent checks
-    ):
+    if ids.numel() == 0 or _values_unreadable(ids):
         return
     if bool(((ids < 0) | (ids >= num_embeddings)).any()):
         _F.check_ids(_host(ids), num_embeddings, error=error)  # words and raises the error
@@ -172,7 +194,7 @@ def embedding(
     table = _wrap(weight, ids, scale_grad_by_freq, optimizer)
     # torch's sparse backward fails on 0-d ids with a padding_idx: look up (1,) and reshape.
     flat = ids.reshape(1) if ids.dim() == 0 else ids
-    out = torch.nn.functional.embedding(
+    out = TORCH_EMBEDDING(
         flat, table, padding_idx, None, 2.0, False, sparse or optimizer is not None
     )
     return out.reshape(weight.shape[1]) if ids.dim() == 0 else out
@@ -201,7 +223,7 @@ def embedding_bag(
     _check_ids_dtype(ids)
     if offsets is not None:
         _check_ids_dtype(offsets, "offsets")
-    if ids.device.type != "meta":
+    if not _values_unreadable(ids, offsets, per_sample_weights):
         _F.plan_bags(
             _host(ids),
             num_embeddings,
@@ -232,7 +254,7 @@ def embedding_bag(
         _renorm_(weight, ids, max_norm, norm_type)
     table = _wrap(weight, ids, scale_grad_by_freq, optimizer)
     weighted_mean = mode == "mean" and per_sample_weights is not None
-    out = torch.nn.functional.embedding_bag(
+    out = TORCH_EMBEDDING_BAG(
         ids,
         table,
         offsets,
@@ -247,7 +269,7 @@ def embedding_bag(
     )
     if weighted_mean:
         ones = torch.ones((num_embeddings, 1), dtype=out.dtype, device=out.device)
-        sizes = torch.nn.functional.embedding_bag(
+        sizes = TORCH_EMBEDDING_BAG(
             ids,
             ones,
             offsets,

@@ -6,15 +6,26 @@ tables, tensor subclasses, ``torch.func`` transforms, forward-mode AD) goes thro
 the same semantics (:mod:`embtable.torch._fallback`). Setting ``embtable.torch.functional.
 FORCE_TORCH_OPS = True`` sends everything down the torch-ops path (the tests use it to run the
 whole parity suite on both paths).
+
+At the boundary, two things are added to what :mod:`embtable.functional` does:
+
+- Error messages keep embtable's wording (the bad value, its position, the valid range) and end
+  with torch's own phrase for the condition (``index out of range in self``, ``Expected idx >= 0
+  && idx < num_embeddings``, ``Long, Int`` for the ids' dtype), so code that matches torch's
+  messages keeps matching.
+- ``torch.jit.trace``: while a trace records, calls go through torch ops or embtable's custom ops
+  (:mod:`embtable.torch._ops`), never through a NumPy round trip that the tracer would record as
+  a constant, and no check reads tensor values; the traced module follows its input.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import torch
 
-from .._errors import ModeError
+from .._errors import BagIndexError, EmbeddingIndexError, IdsTypeError, ModeError
 from . import _autograd, _fallback, _ops
 
 if TYPE_CHECKING:
@@ -27,12 +38,21 @@ _KERNEL_DTYPES = (torch.float16, torch.float32, torch.float64)
 _PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
 
 
+_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+
+# torch's phrases, appended to embtable's messages (see the module docstring)
+_TORCH_INDEX_PHRASE = "index out of range in self"
+_TORCH_BAG_INDEX_PHRASE = "Expected idx >= 0 && idx < num_embeddings"
+
+
 def _plain_cpu(tensor: torch.Tensor) -> bool:
     return (
         type(tensor) in _PLAIN_TYPES
         and tensor.device.type == "cpu"
         and tensor.layout == torch.strided
-        and not torch._C._functorch.is_functorch_wrapped_tensor(tensor)
+        and not _is_wrapped(tensor)
+        and not tensor.is_neg()
+        and not tensor.is_conj()
     )
 
 
@@ -60,6 +80,46 @@ def _check_tensor(value: object, name: str, position: int, function: str) -> Non
             f"{function}(): argument '{name}' (position {position}) must be Tensor, "
             f"not {type(value).__name__}"
         )
+
+
+def _check_index_dtype(tensor: torch.Tensor, name: str, position: int, function: str) -> None:
+    """Ids and offsets must be integers (any integer dtype; torch: Long or Int only)."""
+    dtype = tensor.dtype
+    if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+        raise IdsTypeError(
+            f"{name} must be an integer tensor, got {dtype}; convert with {name}.long() "
+            f"(torch: Expected tensor for argument #{position} '{name}' to have one of the "
+            f"following scalar types: Long, Int (while checking arguments for {function}); "
+            f"embtable also accepts the other integer dtypes)"
+        )
+
+
+def _add_torch_phrase(error: Exception, phrase: str) -> None:
+    """Append torch's wording to an embtable error's message, in place (once)."""
+    if error.args and isinstance(error.args[0], str) and phrase not in error.args[0]:
+        error.args = (f"{error.args[0]} ({phrase})", *error.args[1:])
+
+
+def _last_bag_end(
+    input: torch.Tensor, offsets: torch.Tensor | None, include_last_offset: bool
+) -> int | None:
+    """With ``include_last_offset``, where the last bag ends if that is before the end of
+    ``input`` (torch then ignores the ids after it, pytorch#89677); else ``None``."""
+    if (
+        not include_last_offset
+        or offsets is None
+        or input.dim() != 1
+        or offsets.dim() != 1
+        or offsets.numel() == 0
+        or offsets.device.type == "meta"
+        or _is_wrapped(offsets)
+        or torch.jit.is_tracing()
+        or offsets.dtype.is_floating_point
+        or offsets.dtype.is_complex
+    ):
+        return None
+    last = int(offsets[-1])
+    return last if 0 <= last < input.shape[0] else None
 
 
 def embedding(
@@ -111,6 +171,7 @@ def embedding(
     """
     _check_tensor(input, "indices", 2, "embedding")
     _check_tensor(weight, "weight", 1, "embedding")
+    _check_index_dtype(input, "indices", 1, "embedding")
     if torch.compiler.is_compiling():  # Dynamo is tracing: see embtable.torch._ops
         if not (FORCE_TORCH_OPS or sparse or optimizer is not None) and _ops.covers(weight, input):
             return _ops.embedding(
@@ -127,10 +188,21 @@ def embedding(
             sparse,
             optimizer=optimizer,
         )
-    path = _autograd if uses_kernels(weight, input) else _fallback
-    return path.embedding(
-        input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, optimizer
-    )
+    if torch.jit.is_tracing():  # record torch ops or custom ops, never a NumPy round trip
+        if not (FORCE_TORCH_OPS or sparse or optimizer is not None) and _ops.covers(weight, input):
+            return _ops.embedding(
+                input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq
+            )
+        path = _fallback
+    else:
+        path = _autograd if uses_kernels(weight, input) else _fallback
+    try:
+        return path.embedding(
+            input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, optimizer
+        )
+    except EmbeddingIndexError as error:
+        _add_torch_phrase(error, _TORCH_INDEX_PHRASE)
+        raise
 
 
 def embedding_bag(
@@ -182,6 +254,18 @@ def embedding_bag(
     """
     _check_tensor(input, "input", 1, "embedding_bag")
     _check_tensor(weight, "weight", 2, "embedding_bag")
+    if weight.dtype == torch.long and input.is_floating_point():
+        warnings.warn(
+            "Argument order of nn.functional.embedding_bag was changed. Usage "
+            "`embedding_bag(weight, input, ...)` is deprecated, and should now be "
+            "`embedding_bag(input, weight, ...)`.",
+            stacklevel=2,
+        )
+        input, weight = weight, input
+    _check_index_dtype(input, "indices", 1, "embedding_bag")
+    if offsets is not None:
+        _check_tensor(offsets, "offsets", 3, "embedding_bag")
+        _check_index_dtype(offsets, "offsets", 2, "embedding_bag")
     if optimizer is not None and mode == "max":
         raise ModeError("max mode does not support a fused optimizer (it needs sparse gradients)")
     if torch.compiler.is_compiling():  # Dynamo is tracing: see embtable.torch._ops
@@ -210,18 +294,43 @@ def embedding_bag(
             padding_idx,
             optimizer=optimizer,
         )
-    path = _autograd if uses_kernels(weight, input, offsets, per_sample_weights) else _fallback
-    return path.embedding_bag(
-        input,
-        weight,
-        offsets,
-        max_norm,
-        norm_type,
-        scale_grad_by_freq,
-        mode,
-        sparse,
-        per_sample_weights,
-        include_last_offset,
-        padding_idx,
-        optimizer,
-    )
+    end = _last_bag_end(input, offsets, include_last_offset)
+    if end is not None and (per_sample_weights is None or per_sample_weights.shape == input.shape):
+        # the last bag ends before the last id: torch ignores the ids after it (pytorch#89677)
+        input = input[:end]
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights[:end]
+    if torch.jit.is_tracing():  # record torch ops or custom ops, never a NumPy round trip
+        if (
+            not (FORCE_TORCH_OPS or sparse or optimizer is not None)
+            and max_norm is None
+            and per_sample_weights is None
+            and _ops.covers(weight, input, offsets)
+            and _ops.embedding_bag_covers(input, offsets, include_last_offset)
+        ):
+            return _ops.embedding_bag(
+                input, weight, offsets, scale_grad_by_freq, mode, include_last_offset, padding_idx
+            )
+        path = _fallback
+    elif uses_kernels(weight, input, offsets, per_sample_weights):
+        path = _autograd
+    else:
+        path = _fallback
+    try:
+        return path.embedding_bag(
+            input,
+            weight,
+            offsets,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            mode,
+            sparse,
+            per_sample_weights,
+            include_last_offset,
+            padding_idx,
+            optimizer,
+        )
+    except BagIndexError as error:
+        _add_torch_phrase(error, _TORCH_BAG_INDEX_PHRASE)
+        raise
