@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from embtable import VectorFormatError
+from embtable._errors import OptionError
 from embtable.evaluate import (
     bundled_path,
     evaluate_analogies,
@@ -205,3 +207,138 @@ def test_truncated_compressed_file(tmp_path, evaluate) -> None:
         match=re.escape("pairs.txt.gz: the compressed file is truncated or corrupt"),
     ):
         evaluate(_tiny_vectors(), path)
+
+
+# -- NaN, case variants, names and delimiters ------------------------------------------------------
+
+
+def test_correlations_of_nan_data_are_nan_like_scipy() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    x, y = [1.0, np.nan, 3, 4, 2], [1.0, 2, 3, 5, 4]
+    for ours, theirs in [(pearson, stats.pearsonr), (spearman, stats.spearmanr)]:
+        r, p = ours(x, y)
+        assert math.isnan(r) and math.isnan(p)  # never clamped into r = 1.0
+        assert math.isnan(theirs(x, y)[0])
+        r, p = ours(y, x)
+        assert math.isnan(r) and math.isnan(p)
+    assert all(math.isnan(v) for v in pearson([1.0, np.inf, 3], [1, 2, 3]))
+    inf = [1.0, np.inf, 3, 4, 2]  # infinities rank like numbers, as scipy's spearmanr
+    assert spearman(inf, y)[0] == pytest.approx(stats.spearmanr(inf, y)[0], abs=1e-12)
+
+
+def _with_nan_rows(name, rows):
+    vectors, _ = _keyed(name)
+    matrix = vectors.matrix.copy()
+    matrix[rows, 1] = np.nan
+    broken = Vectors(vectors.tokens, matrix)
+    KeyedVectors = pytest.importorskip("gensim.models").KeyedVectors  # noqa: N806
+    keyed = KeyedVectors(broken.dim)
+    keyed.add_vectors(broken.tokens, broken.matrix)
+    return broken, keyed
+
+
+def test_word_pairs_with_a_nan_row_are_nan_like_gensim() -> None:
+    vectors, _ = _keyed("euclidean_vectors.bin")
+    pairs = [
+        line.split("\t")[:2]
+        for line in (EVAL / "wordsim353.tsv").read_text().splitlines()
+        if not line.startswith("#")
+    ]
+    used = next(a for a, b in pairs if a in vectors and b in vectors)
+    vectors, keyed = _with_nan_rows("euclidean_vectors.bin", [vectors.token_to_id[used]])
+    result = evaluate_word_pairs(vectors)
+    assert math.isnan(result.pearson) and math.isnan(result.spearman)
+    assert math.isnan(result.pearson_pvalue) and math.isnan(result.spearman_pvalue)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (r, _), (rho, _), _ = keyed.evaluate_word_pairs(EVAL / "wordsim353.tsv")
+    assert math.isnan(r) and math.isnan(rho)
+
+
+def test_analogies_with_nan_rows_equal_gensim() -> None:
+    vectors, keyed = _with_nan_rows("word2vec_pre_kv_c", [0, 3, 50, 400, 1000])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, sections = keyed.evaluate_word_analogies(EVAL / "questions-words.txt")
+    ours = evaluate_analogies(vectors)
+    assert [len(s.correct) for s in ours.sections] == [len(s["correct"]) for s in sections[:-1]]
+    assert [len(s.incorrect) for s in ours.sections] == [len(s["incorrect"]) for s in sections[:-1]]
+    nan_tokens = {vectors.tokens[row].upper() for row in (0, 3, 50, 400, 1000)}
+    for section in ours.sections:
+        for question in section.correct:
+            assert not nan_tokens & set(question)  # a question with a NaN word is never right
+
+
+def _planted_capitals(rng) -> Vectors:
+    """Capitals and countries of the first Google section with ``country = city + offset``,
+    fillers, and title-case variants that lie closer to the query than the answer does."""
+    lines = (EVAL / "questions-words.txt").read_text().split(": ")[1].splitlines()[1:]
+    pairs = sorted({(q.split()[0].lower(), q.split()[1].lower()) for q in lines})
+    dim = 16
+    offset = rng.normal(size=dim) * 2
+    tokens, rows = [], []
+    for city, country in pairs:
+        place = rng.normal(size=dim)
+        tokens += [city, country]
+        rows += [place, place + offset + rng.normal(scale=0.3, size=dim)]
+    tokens += [f"filler{i}" for i in range(300)]
+    rows += list(rng.normal(size=(300, dim)))
+    for token, row in list(zip(tokens[: 2 * len(pairs)], rows, strict=False)):
+        tokens.append(token.title())
+        rows.append(row + rng.normal(scale=0.01, size=dim))
+    return Vectors(tokens, np.array(rows, dtype=np.float32))
+
+
+@pytest.mark.parametrize("case_insensitive", [True, False])
+@pytest.mark.parametrize("restrict_vocab", [300000, 100])
+def test_analogies_with_case_variants_equal_gensim(
+    monkeypatch, rng, case_insensitive, restrict_vocab
+) -> None:
+    """A title-case variant of ``b`` or ``c`` is often the best row; gensim skips it and takes
+    the next candidate, which embtable does by its five-candidate scan."""
+    import embtable.evaluate as evaluation
+
+    vectors = _planted_capitals(rng)
+    KeyedVectors = pytest.importorskip("gensim.models").KeyedVectors  # noqa: N806
+    keyed = KeyedVectors(vectors.dim)
+    keyed.add_vectors(vectors.tokens, vectors.matrix)
+    scans = []
+    original = evaluation._AnalogySearch.candidates
+    monkeypatch.setattr(
+        evaluation._AnalogySearch,
+        "candidates",
+        lambda self, means, wanted: scans.append(len(means)) or original(self, means, wanted),
+    )
+    options = dict(restrict_vocab=restrict_vocab, case_insensitive=case_insensitive)
+    _, sections = keyed.evaluate_word_analogies(EVAL / "questions-words.txt", **options)
+    ours = evaluate_analogies(vectors, **options)
+    assert [len(s.correct) for s in ours.sections] == [len(s["correct"]) for s in sections[:-1]]
+    assert [len(s.incorrect) for s in ours.sections] == [len(s["incorrect"]) for s in sections[:-1]]
+    if case_insensitive and restrict_vocab > len(vectors):
+        assert sum(scans) > 50 and ours.correct > 100  # the scan ran and found right answers
+    if not case_insensitive:
+        assert not scans  # exact-case words have no variant to skip
+
+
+def test_bundled_sets_by_short_name() -> None:
+    for short, name in [("simlex", "simlex999.txt"), ("wordsim353", "wordsim353.tsv")]:
+        with bundled_path(short) as path, bundled_path(name) as same:
+            assert path == same
+    with bundled_path("google") as path:
+        assert path.endswith("questions-words.txt")
+    with pytest.raises(OptionError, match=re.escape("(short names: wordsim353, simlex")):
+        with bundled_path("men"):
+            pass
+
+
+def test_word_pairs_on_whitespace_and_error_message_names_the_delimiter(tmp_path) -> None:
+    vectors = Vectors(["a", "b", "c"], np.array([[1.0, 0], [1, 1], [0, 1]]))
+    path = tmp_path / "men.txt"
+    path.write_text("a b 1.0\nb  c\t3\na c 2\n")
+    result = evaluate_word_pairs(vectors, path, delimiter=None)
+    assert result.pairs == 3 and result.skipped_lines == ()
+    with pytest.raises(
+        VectorFormatError,
+        match=re.escape("3 lines did not parse as word, word, number separated by '\\t'"),
+    ):
+        evaluate_word_pairs(vectors, path)
