@@ -87,7 +87,7 @@ class FastTextVectors(Vectors):
         _word_bytes: Any = None,
     ) -> None:
         tokens = list(tokens)
-        inputs = np.asarray(input_matrix)
+        inputs = np.asanyarray(input_matrix)
         if inputs.ndim != 2 or inputs.shape[0] != len(tokens) + bucket:
             raise ShapeError(
                 f"input_matrix must have shape ({len(tokens)} + {bucket}, D) = (nwords + "

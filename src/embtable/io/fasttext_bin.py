@@ -50,6 +50,7 @@ __all__ = [
     "FASTTEXT_VERSION",
     "FastTextArgs",
     "FastTextModel",
+    "peek_fasttext_bin",
     "read_fasttext_bin",
     "read_fasttext_model",
     "sniff_fasttext_bin",
@@ -149,8 +150,9 @@ class FastTextModel:
     word_bytes: tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]] | None = None
 
 
-def sniff_fasttext_bin(head: bytes) -> bool:
-    """Whether a file's first bytes are a fastText model's: the magic number 793712314.
+def sniff_fasttext_bin(head: Any) -> bool:
+    """Whether a file's first bytes (or a registry ``Probe``'s ``head``) are a fastText
+    model's: the magic number 793712314.
 
     Pre-0.2 models, which have no magic number, are not recognised (load them with
     ``format="fasttext-bin"``).
@@ -161,7 +163,56 @@ def sniff_fasttext_bin(head: bytes) -> bool:
         >>> sniff_fasttext_bin(b"3 300\\n")
         False
     """
-    return head[:4] == _MAGIC_BYTES
+    head = getattr(head, "head", head)
+    return bytes(head[:4]) == _MAGIC_BYTES
+
+
+def peek_fasttext_bin(path: str | os.PathLike[str]) -> Any:
+    """The registry's :class:`~embtable.io.registry.Summary` of a model: its word count and
+    dimension from the header and its first 10 words, without reading the matrices.
+
+    Raises:
+        VectorFormatError: as :func:`read_fasttext_model`, for the parts read.
+    """
+    from ..kernels import subword as kernels
+    from .registry import Summary
+
+    name = display_name(path)
+    buffer, closer = _map_file(path)
+    try:
+        cursor = _Cursor(buffer, name)
+        cursor.need(8, "the header")
+        has_magic = struct.unpack_from("<i", buffer, 0)[0] == FASTTEXT_MAGIC
+        cursor.position = 8 if has_magic else 0
+        start = cursor.position
+        args = FastTextArgs(**dict(zip(_ARG_NAMES, cursor.unpack(_ARGS, "the args header"))))
+        _check_args(cursor, args, start, has_magic)
+        size, nwords, _ = cursor.unpack("<3i", "the dictionary sizes")
+        cursor.unpack("<qq" if has_magic else "<q", "the dictionary counts")
+        shown = max(0, min(10, nwords, size))
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        begins, ends = np.empty(shown, np.int64), np.empty(shown, np.int64)
+        counts, types = np.empty(shown, np.int64), np.empty(shown, np.int8)
+        if kernels.scan_fasttext_entries(data, cursor.position, begins, ends, counts, types) < 0:
+            raise cursor.error("truncated: the dictionary runs past the end of the file")
+        words = tuple(
+            bytes(data[b:e]).decode("utf-8", "backslashreplace") for b, e in zip(begins, ends)
+        )
+        del data
+        return Summary(
+            rows=int(nwords),
+            dim=int(args.dim),
+            dtype="float32",
+            tokens=words,
+            source=f"header (fastText {args.model_name} model, version "
+            f"{struct.unpack_from('<i', buffer, 4)[0] if has_magic else 0})",
+        )
+    finally:
+        if closer is not None:
+            try:
+                closer.close()
+            except BufferError:  # a traceback still holds a view: the map closes when freed
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
