@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -345,8 +346,11 @@ def parse_json(data: bytes, name: str, subject: str = "") -> Any:
         raise VectorFormatError(
             f"{_at(name, subject, err.lineno)} not valid JSON ({err.msg})"
         ) from None
-    except ValueError as err:  # an integer longer than Python's int conversion limit
-        raise VectorFormatError(f"{where} not valid JSON for embtable ({err})") from None
+    except ValueError:  # an integer longer than Python's int conversion limit
+        limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+        raise VectorFormatError(
+            f"{where} not valid JSON for embtable (an integer of more than {limit} digits)"
+        ) from None
     except RecursionError:  # pragma: no cover - _json_depth_problem refuses such nesting first
         raise VectorFormatError(f"{where} not valid JSON (nested too deeply)") from None
 
