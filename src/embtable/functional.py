@@ -617,7 +617,8 @@ class BagPlan:
                 raise ShapeError(
                     f"per_sample_weights must have the shape of the ids {ids.shape}, got {psw.shape}"
                 )
-            psw = _frozen(_check_psw_dtype(psw).astype(_compute_dtype(psw.dtype.newbyteorder("="))))
+            psw_dtype = np.float64 if _check_psw_dtype(psw).dtype == np.float64 else np.float32
+            psw = _frozen(np.ascontiguousarray(psw, dtype=psw_dtype))
         for name, value in (
             ("ids", ids),
             ("bag_starts", starts),
@@ -885,9 +886,8 @@ def plan_bags(
     pad = check_padding_idx(padding_idx, num_embeddings, wording="embedding_bag")
     flat, _ = check_ids(array, num_embeddings, error=BagIndexError)  # a copy, then checked
     if psw is not None:
-        psw = _frozen(
-            np.ascontiguousarray(psw.reshape(-1), dtype=_compute_dtype(np.dtype(weight_dtype)))
-        )
+        psw_dtype = np.float64 if np.dtype(weight_dtype).newbyteorder("=") == np.float64 else np.float32
+        psw = _frozen(np.ascontiguousarray(psw.reshape(-1), dtype=psw_dtype))
     return BagPlan._checked(_frozen(flat), _frozen(starts), psw, checked_mode, pad, num_embeddings)
 
 

@@ -91,7 +91,7 @@ class RowSparseGrad:
                [2., 2.]])
     """
 
-    __slots__ = ("_rows", "_values", "num_rows")
+    __slots__ = ("_dim", "_rows", "_values", "num_rows")
     __array_ufunc__ = None  # ``array + grad`` defers to ``__radd__``
 
     def __init__(self, rows: Any, values: Any, num_rows: int) -> None:
@@ -122,6 +122,7 @@ class RowSparseGrad:
         check_rows(own_rows, int(num_rows))
         self._rows: NDArray[np.int64] = own_rows
         self._values: NDArray[Any] = own_values
+        self._dim = int(own_values.shape[1])
         self.num_rows = int(num_rows)
 
     @classmethod
@@ -130,6 +131,7 @@ class RowSparseGrad:
         copy, no check."""
         grad = cls.__new__(cls)
         grad._rows, grad._values, grad.num_rows = rows, values, int(num_rows)
+        grad._dim = int(values.shape[1])
         return grad
 
     @property
@@ -145,12 +147,12 @@ class RowSparseGrad:
     def _clear(self) -> None:
         """Drop every row, keeping ``dim`` and the dtype (``zero_grad(set_to_none=False)``)."""
         self._rows = np.empty(0, dtype=np.int64)
-        self._values = np.empty((0, self._values.shape[1]), self._values.dtype)
+        self._values = np.empty((0, self._dim), self._values.dtype)
 
     @property
     def shape(self) -> tuple[int, int]:
         """The dense shape ``(num_rows, dim)``."""
-        return (self.num_rows, self.values.shape[1])
+        return (self.num_rows, self._dim)
 
     @property
     def dtype(self) -> np.dtype[Any]:
