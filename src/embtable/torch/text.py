@@ -319,7 +319,7 @@ class TextEmbedding(torch.nn.Module):
             padding_idx=config.get("padding_idx", vocab.pad_id),
             **layer_settings(config),
         )
-        saved_tokenizer = config.get("tokenizer", "regex")
+        saved_tokenizer = config.get("tokenizer") or "regex"  # None: trained on token lists
         return cls(
             vocab, embedding, tokenizer=tokenizer if tokenizer is not None else saved_tokenizer
         )
