@@ -106,7 +106,7 @@ def add_load_options(parser: argparse.ArgumentParser, *, format_flag: str = "--f
     parser.add_argument(
         format_flag,
         dest=dest,
-        choices=FORMATS,
+        choices=registry.readable(),
         default=None,
         help="input format (default: detected)",
     )

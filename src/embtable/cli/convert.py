@@ -6,7 +6,6 @@ import argparse
 import os
 
 from embtable.cli._common import (
-    WRITE_FORMATS,
     HelpFormatter,
     add_load_options,
     fail,
@@ -37,6 +36,8 @@ examples:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``convert`` sub-command to ``commands``."""
+    from embtable.io import registry
+
     parser = commands.add_parser(
         "convert",
         help="convert vectors between formats",
@@ -50,7 +51,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--to",
         dest="target_format",
-        choices=WRITE_FORMATS,
+        choices=registry.writable(),
         default=None,
         help="output format (default: from OUT's name)",
     )
