@@ -128,8 +128,9 @@ def atomic_file(
 ) -> Iterator[IO[bytes]]:
     """Write ``path`` atomically: yield a binary handle, and replace ``path`` when the block ends.
 
-    With ``compression="auto"`` a name ending in ``.gz`` or ``.bz2`` is compressed. If the block
-    raises (or the process dies), ``path`` keeps its old content and the temporary is removed.
+    With ``compression="auto"`` a name ending in ``.gz`` or ``.bz2`` is compressed. Missing
+    parent directories are created. If the block raises (or the process dies), ``path`` keeps
+    its old content and the temporary is removed (by the next write, after a kill).
 
     Raises:
         OutputError: the directory is missing or not writable, or the disk is full; the message
@@ -147,6 +148,11 @@ def atomic_file(
     if compression == "auto":
         suffix = target.suffix.lower()
         compression = "gzip" if suffix == ".gz" else "bz2" if suffix == ".bz2" else "none"
+    check_output(target, "file")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # as check_output allows
+    except OSError as err:
+        raise _describe(err, target.parent, "create the directory") from None
     _remove_stale_temps(target)
     temp = _temp_path(target)
     try:
