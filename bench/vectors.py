@@ -133,7 +133,10 @@ def fasttext_rows(
     rows.append((f"load fastText .bin ({shape})", times["ours"], times.get("vectors")))
     if gensim_fasttext is not None:
         model_times = interleaved_min(
-            {"ours": cases["ours"], "model": lambda: gensim_fasttext.load_facebook_model(str(path))},
+            {
+                "ours": cases["ours"],
+                "model": lambda: gensim_fasttext.load_facebook_model(str(path)),
+            },
             max(1, rounds // 2),
             clock,
         )
@@ -141,9 +144,7 @@ def fasttext_rows(
             ("load .bin vs gensim load_facebook_model", model_times["ours"], model_times["model"])
         )
     rng = np.random.default_rng(2)
-    words = [
-        ours.tokens[i][::-1] + "zq" for i in rng.integers(0, len(ours), size=unseen)
-    ]
+    words = [ours.tokens[i][::-1] + "zq" for i in rng.integers(0, len(ours), size=unseen)]
     lookups: dict[str, Callable[[], object]] = {"ours": lambda: ours[words]}
     if gensim_fasttext is not None:
         keyed = gensim_fasttext.load_facebook_vectors(str(path))

@@ -116,8 +116,10 @@ class FastTextVectors(Vectors):
         self.input_matrix = inputs
         self.subwords = SubwordIndexer(self, minn=minn, maxn=maxn, bucket=bucket)
         self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
-        self.args = args if args is not None else FastTextArgs(
-            dim=int(inputs.shape[1]), bucket=bucket, minn=minn, maxn=maxn
+        self.args = (
+            args
+            if args is not None
+            else FastTextArgs(dim=int(inputs.shape[1]), bucket=bucket, minn=minn, maxn=maxn)
         )
         self.labels = list(labels)
         self.output_matrix = None if output_matrix is None else np.asarray(output_matrix)
@@ -154,7 +156,8 @@ class FastTextVectors(Vectors):
         mmap: bool = False,
         unicode_errors: str = "strict",
     ) -> FastTextVectors:
-        """Read a fastText ``.bin`` model (see :func:`embtable.io.fasttext_bin.read_fasttext_model`).
+        """Read a fastText ``.bin`` model (see
+        :func:`embtable.io.fasttext_bin.read_fasttext_model`).
 
         Raises:
             VectorFormatError: a malformed, truncated or quantized model; names the byte offset.
@@ -283,8 +286,12 @@ class FastTextVectors(Vectors):
         """Cosine similarity of two words, known or not (0.0 when either vector is zero)."""
         if w2 in self.token_to_id:
             return super().similarity(w1, w2)
-        return self.similarity(w2, w1) if w1 in self.token_to_id else float(
-            np.clip(self._value_query(w1).astype(np.float64) @ self._value_query(w2), -1, 1)
+        return (
+            self.similarity(w2, w1)
+            if w1 in self.token_to_id
+            else float(
+                np.clip(self._value_query(w1).astype(np.float64) @ self._value_query(w2), -1, 1)
+            )
         )
 
     # -- comparison and display -----------------------------------------------------------------

@@ -297,7 +297,7 @@ class Indexer:
     registers the class for :func:`indexer_from_config` (and so for saving and loading).
 
     Example:
-        >>> class FirstLetter(Indexer, kind="first-letter"):
+        >>> class FirstLetter(Indexer):  # kind="first-letter" would register it by that name
         ...     num_rows, mode = 26, "sum"
         ...     def index(self, tokens):
         ...         ids = np.array([ord(t[0]) - ord("a") for t in tokens], dtype=np.int64)
@@ -564,7 +564,9 @@ class HashIndexer(Indexer, kind="hash"):
         self.num_rows = self.num_buckets
         self.mode: Mode = "sum"
 
-    def _encode(self, tokens: Any) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
+    def _encode(
+        self, tokens: Any
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
         if isinstance(tokens, np.ndarray) and tokens.dtype.kind in "iub":
             ids = np.ascontiguousarray(tokens.reshape(-1), dtype="<i8")
             begins = np.arange(ids.size, dtype=np.int64) * 8
@@ -602,7 +604,7 @@ class HashIndexer(Indexer, kind="hash"):
 
 
 class QuotientRemainderIndexer(Indexer, kind="quotient-remainder"):
-    """The quotient–remainder trick (Shi et al., KDD 2020), in its ``add`` form: id ``i`` owns
+    """The quotient-remainder trick (Shi et al., KDD 2020), in its ``add`` form: id ``i`` owns
     row ``i // m`` of a quotient table and row ``i % m`` of a remainder table, summed, so
     ``num_ids`` ids need ``ceil(num_ids / m) + m`` rows and no two ids share both.
 
@@ -934,7 +936,9 @@ class QuotientRemainderEmbedding(Module):
         self.num_embeddings = self.indexer.num_ids
         self.embedding_dim = _check_int(embedding_dim, "embedding_dim", 0)
         generator = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
-        self.quotient = Embedding(self.indexer.num_quotients, embedding_dim, dtype=dtype, rng=generator)
+        self.quotient = Embedding(
+            self.indexer.num_quotients, embedding_dim, dtype=dtype, rng=generator
+        )
         self.remainder = Embedding(num_collisions, embedding_dim, dtype=dtype, rng=generator)
         self.reset_parameters()
 

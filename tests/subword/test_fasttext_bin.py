@@ -57,8 +57,16 @@ def _corpus(limit=120):
 def trained(tmp_path_factory):
     """A small model gensim trains and saves in fastText's format (version 12)."""
     model = gensim_fasttext.FastText(
-        vector_size=12, window=3, min_count=3, epochs=2, bucket=3000, min_n=2, max_n=5,
-        workers=1, seed=1, sg=1,
+        vector_size=12,
+        window=3,
+        min_count=3,
+        epochs=2,
+        bucket=3000,
+        min_n=2,
+        max_n=5,
+        workers=1,
+        seed=1,
+        sg=1,
     )
     sentences = _corpus()
     model.build_vocab(sentences)
@@ -93,7 +101,7 @@ def test_unseen_words_match_gensim(lee, lee_gensim, word):
 def test_batched_lookup_equals_one_by_one(lee, lee_gensim):
     words = [*UNSEEN, "the", "government", "</s>"]
     batch = lee[words]
-    for row, word in zip(batch, words):
+    for row, word in zip(batch, words, strict=True):
         assert_array_equal(row, lee[word])
 
 
@@ -127,7 +135,7 @@ def test_gensim_trained_version_12_model(trained):
 
 
 def test_write_then_gensim_reads_it_back(tmp_path, trained):
-    path, model = trained
+    path, _model = trained
     ours = FastTextVectors.load_bin(path, output=True)
     out = tmp_path / "again.bin"
     ours.save_bin(out)
@@ -212,7 +220,9 @@ def test_undecodable_words(tmp_path):
     good = FastTextModel(args, ["ok", "caf\udce9"], np.ones((7, 2), np.float32))
     path = tmp_path / "latin1.bin"
     write_fasttext_model(path, good)  # surrogateescape: the byte 0xE9 itself
-    with pytest.raises(VectorFormatError, match=r"latin1.bin: byte \d+: dictionary entry 1 .*not valid UTF-8"):
+    with pytest.raises(
+        VectorFormatError, match=r"latin1.bin: byte \d+: dictionary entry 1 .*not valid UTF-8"
+    ):
         read_fasttext_model(path)
     exact = FastTextVectors.load_bin(path, unicode_errors="surrogateescape")
     assert exact.tokens == ["ok", "caf\udce9"]
@@ -256,39 +266,72 @@ def _mutations():
         ("bad model", patch(8 + 28, "<i", 0), r"byte 36: args.model: expected 1\.\.3"),
         ("negative bucket", patch(8 + 32, "<i", -1), r"byte 40: args.bucket: must be >= 0"),
         ("sizes disagree", patch(HEADER, "<i", 3), r"dictionary sizes are inconsistent"),
-        ("huge dictionary", patch(HEADER, "<3i", 2**31 - 1) if False else
-         (lambda raw: patch(HEADER + 4, "<i", 2**31 - 2)(patch(HEADER, "<i", 2**31 - 2)(raw))),
-         r"truncated or corrupt: 2147483646 dictionary entries need at least"),
-        ("bad entry type", patch(DICT + 12 + 11, "<B", 1), r"dictionary entry 1 has type 1; expected 0"),
-        ("quantized", patch(ENTRIES, "<B", 1), r"quantized fastText model \(\.ftz.*dense models only"),
+        (
+            "huge dictionary",
+            lambda raw: patch(HEADER + 4, "<i", 2**31 - 2)(patch(HEADER, "<i", 2**31 - 2)(raw)),
+            r"truncated or corrupt: 2147483646 dictionary entries need at least",
+        ),
+        (
+            "bad entry type",
+            patch(DICT + 12 + 11, "<B", 1),
+            r"dictionary entry 1 has type 1; expected 0",
+        ),
+        (
+            "quantized",
+            patch(ENTRIES, "<B", 1),
+            r"quantized fastText model \(\.ftz.*dense models only",
+        ),
         ("bad bool", patch(ENTRIES, "<B", 7), r"quant_input must be a bool"),
         ("pruned", patch(DICT - 8, "<q", 0), r"dictionary is pruned .* not quantized"),
-        ("wrong rows", patch(INPUT, "<q", 6), r"the input matrix has shape \(6, 2\); expected \(5, 2\)"),
-        ("huge matrix", lambda raw: patch(INPUT, "<q", 2**40)(patch(8 + 32, "<i", 2**31 - 1)(raw)),
-         r"input matrix has shape"),
-        ("matrix cut", lambda raw: raw[: INPUT + 16 + 12], r"truncated: the input matrix \(5 x 2 float32\) needs 40 bytes"),
-        ("output cut", lambda raw: raw[:-4], r"truncated: the output matrix \(2 x 2 float32\) needs 16"),
+        (
+            "wrong rows",
+            patch(INPUT, "<q", 6),
+            r"the input matrix has shape \(6, 2\); expected \(5, 2\)",
+        ),
+        (
+            "huge matrix",
+            lambda raw: patch(INPUT, "<q", 2**40)(patch(8 + 32, "<i", 2**31 - 1)(raw)),
+            r"input matrix has shape",
+        ),
+        (
+            "matrix cut",
+            lambda raw: raw[: INPUT + 16 + 12],
+            r"truncated: the input matrix \(5 x 2 float32\) needs 40 bytes",
+        ),
+        (
+            "output cut",
+            lambda raw: raw[:-4],
+            r"truncated: the output matrix \(2 x 2 float32\) needs 16",
+        ),
         ("trailing", lambda raw: raw + b"\x00\x01", r"2 unexpected bytes after the output matrix"),
         ("entry cut", lambda raw: raw[: DICT + 21], r"dictionary entry 1 of 2 runs past the end"),
-        ("entries cut", lambda raw: raw[: DICT + 5], r"2 dictionary entries need at least 20 bytes, only 5"),
+        (
+            "entries cut",
+            lambda raw: raw[: DICT + 5],
+            r"2 dictionary entries need at least 20 bytes, only 5",
+        ),
         ("no magic", lambda raw: b"garbage!" * 20, r"args\.\w+: .*no fastText magic number"),
     ]
 
 
-@pytest.mark.parametrize(("case", "mutate", "message"), _mutations(), ids=[m[0] for m in _mutations()])
+@pytest.mark.parametrize(
+    ("case", "mutate", "message"), _mutations(), ids=[m[0] for m in _mutations()]
+)
 def test_malformed_files_name_the_byte(tmp_path, case, mutate, message):
     path, raw = _tiny(tmp_path)
     read_fasttext_model(path)  # the unmodified file is fine
     bad = tmp_path / "bad.bin"
     bad.write_bytes(mutate(raw))
-    with pytest.raises(VectorFormatError, match=r"bad\.bin: byte \d+: .*" if case != "empty" else "bad.bin"):
+    with pytest.raises(
+        VectorFormatError, match=r"bad\.bin: byte \d+: .*" if case != "empty" else "bad.bin"
+    ):
         read_fasttext_model(bad)
     with pytest.raises(VectorFormatError, match=message):
         read_fasttext_model(bad)
 
 
 def test_every_truncation_is_a_format_error(tmp_path):
-    path, raw = _tiny(tmp_path)
+    _path, raw = _tiny(tmp_path)
     for size in range(len(raw)):
         cut = tmp_path / "cut.bin"
         cut.write_bytes(raw[:size])
@@ -314,5 +357,8 @@ def test_fasttext_supervised_model_matches_fasttext():
 
 
 def test_quantized_models_are_refused_by_name():
-    with pytest.raises(VectorFormatError, match=r"fasttext_supervised\.ftz: byte \d+: this is a quantized fastText model \(\.ftz"):
+    with pytest.raises(
+        VectorFormatError,
+        match=r"fasttext_supervised\.ftz: byte \d+: this is a quantized fastText model \(\.ftz",
+    ):
         FastTextVectors.load_bin(FIXTURES / "fasttext_supervised.ftz")

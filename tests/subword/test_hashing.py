@@ -25,9 +25,7 @@ from embtable.subword import (
 gensim_inner = pytest.importorskip("gensim.models.fasttext_inner")
 
 WORDS = ["cat", "héllo", "日本語", "naïve", "", "a", "straße", "x" * 40, "😀ok", "a\x00b"]
-words = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=12
-)
+words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=12)
 
 
 @pytest.mark.parametrize("word", WORDS)
@@ -105,7 +103,7 @@ def test_integer_tokens_hash_their_int64_bytes(values):
 @given(st.lists(words, max_size=8), st.booleans())
 def test_encode_tokens_bounds(tokens, marks):
     buffer, begins, ends = encode_tokens(tokens, marks=marks)
-    for token, begin, end in zip(tokens, begins, ends):
+    for token, begin, end in zip(tokens, begins, ends, strict=True):
         raw = token.encode()
         assert bytes(buffer[begin:end]) == (b"<" + raw + b">" if marks else raw)
 

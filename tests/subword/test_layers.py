@@ -29,8 +29,8 @@ words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=1
 
 
 def _bags(ids, offsets):
-    ends = [*offsets[1:].tolist(), ids.size]
-    return [ids[b:e] for b, e in zip(offsets.tolist(), ends)]
+    ends = [*offsets[1:].tolist(), ids.size][: offsets.size]
+    return [ids[b:e] for b, e in zip(offsets.tolist(), ends, strict=True)]
 
 
 @settings(max_examples=60, deadline=None)
@@ -39,7 +39,7 @@ def test_subword_vector_is_the_mean_of_its_rows(tokens):
     layer = SubwordEmbedding(WORDS, 3, minn=2, maxn=4, bucket=97, rng=0)
     out = layer(tokens)
     assert out.shape == (len(tokens), 3)
-    for vector, rows in zip(out, _bags(*layer.indexer.index(tokens))):
+    for vector, rows in zip(out, _bags(*layer.indexer.index(tokens)), strict=True):
         expected = layer.weight.data[rows].mean(axis=0) if rows.size else np.zeros(3)
         assert_allclose(vector, expected, rtol=1e-5, atol=1e-6)
 
@@ -49,7 +49,7 @@ def test_subword_vector_is_the_mean_of_its_rows(tokens):
 def test_hash_vector_is_the_sum_of_its_rows(tokens, hashes):
     layer = HashEmbedding(50, 2, num_hashes=hashes, seed=7, rng=0, dtype=np.float64)
     out = layer(tokens)
-    for vector, rows in zip(out, _bags(*layer.indexer.index(tokens))):
+    for vector, rows in zip(out, _bags(*layer.indexer.index(tokens)), strict=True):
         assert rows.size == hashes
         assert_allclose(vector, layer.weight.data[rows].sum(axis=0))
 
@@ -57,7 +57,9 @@ def test_hash_vector_is_the_sum_of_its_rows(tokens, hashes):
 @pytest.mark.parametrize("sparse", [False, True])
 def test_backward_is_the_adjoint_of_forward(sparse):
     rng = np.random.default_rng(0)
-    layer = SubwordEmbedding(WORDS, 4, minn=2, maxn=3, bucket=31, sparse=sparse, rng=0, dtype=np.float64)
+    layer = SubwordEmbedding(
+        WORDS, 4, minn=2, maxn=3, bucket=31, sparse=sparse, rng=0, dtype=np.float64
+    )
     tokens = ["cat", "cats", "cat", "</s>", "日本"]
     grad = rng.normal(size=(len(tokens), 4))
     layer.backward(tokens, grad)
@@ -127,7 +129,11 @@ def test_indexers_rebuild_from_their_config():
         (lambda: SubwordIndexer([]).index("word"), OptionTypeError, "wrap it in a list"),
         (lambda: SubwordIndexer([]).index(["ok", 3]), OptionTypeError, "got int 3 at position 1"),
         (lambda: HashIndexer(5).index(["\ud800"]), TokenError, "cannot be encoded as UTF-8"),
-        (lambda: QuotientRemainderIndexer(10, num_collisions=3).index([10]), EmbeddingIndexError, r"valid: 0\.\.9"),
+        (
+            lambda: QuotientRemainderIndexer(10, num_collisions=3).index([10]),
+            EmbeddingIndexError,
+            r"valid: 0\.\.9",
+        ),
         (lambda: IndexedEmbedding("hash", 2), OptionTypeError, "indexer must be"),
     ],
 )
@@ -177,9 +183,7 @@ def test_torch_twins_match_numpy_and_train():
 
     numpy_layer = SubwordEmbedding(WORDS, 4, minn=2, maxn=4, bucket=53, rng=0)
     weight = torch.from_numpy(numpy_layer.weight.data.copy())
-    layer = ts.SubwordEmbedding(
-        WORDS, 4, minn=2, maxn=4, bucket=53, _weight=weight, sparse=True
-    )
+    layer = ts.SubwordEmbedding(WORDS, 4, minn=2, maxn=4, bucket=53, _weight=weight, sparse=True)
     tokens = ["cat", "cats", "naïf", "</s>"]
     out = layer(tokens)
     assert_allclose(out.detach().numpy(), numpy_layer(tokens), rtol=1e-6)
@@ -187,7 +191,9 @@ def test_torch_twins_match_numpy_and_train():
     out.backward(grad)
     assert layer.weight.grad.is_sparse
     numpy_layer.backward(tokens, grad.numpy())
-    assert_allclose(layer.weight.grad.to_dense().numpy(), numpy_layer.weight.grad, rtol=1e-5, atol=1e-7)
+    assert_allclose(
+        layer.weight.grad.to_dense().numpy(), numpy_layer.weight.grad, rtol=1e-5, atol=1e-7
+    )
 
     fused = ts.HashEmbedding(64, 3, num_hashes=2, optimizer=et.RowOptimizer("adagrad", lr=0.1))
     before = fused.weight.detach().clone()
@@ -232,7 +238,7 @@ def test_from_fasttext_gives_the_model_vectors():
     tokens = ["government", "computerz", "the"]
     assert_allclose(layer(tokens), model[tokens], rtol=1e-6)
     assert not layer.weight.requires_grad
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from embtable.torch.subword import SubwordEmbedding as TorchSubword
 
     torch_layer = TorchSubword.from_fasttext(path, freeze=False)

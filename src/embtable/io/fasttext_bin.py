@@ -185,7 +185,9 @@ def peek_fasttext_bin(path: str | os.PathLike[str]) -> Any:
         has_magic = struct.unpack_from("<i", buffer, 0)[0] == FASTTEXT_MAGIC
         cursor.position = 8 if has_magic else 0
         start = cursor.position
-        args = FastTextArgs(**dict(zip(_ARG_NAMES, cursor.unpack(_ARGS, "the args header"))))
+        args = FastTextArgs(
+            **dict(zip(_ARG_NAMES, cursor.unpack(_ARGS, "the args header"), strict=True))
+        )
         _check_args(cursor, args, start, has_magic)
         size, nwords, _ = cursor.unpack("<3i", "the dictionary sizes")
         cursor.unpack("<qq" if has_magic else "<q", "the dictionary counts")
@@ -196,7 +198,8 @@ def peek_fasttext_bin(path: str | os.PathLike[str]) -> Any:
         if kernels.scan_fasttext_entries(data, cursor.position, begins, ends, counts, types) < 0:
             raise cursor.error("truncated: the dictionary runs past the end of the file")
         words = tuple(
-            bytes(data[b:e]).decode("utf-8", "backslashreplace") for b, e in zip(begins, ends)
+            bytes(data[b:e]).decode("utf-8", "backslashreplace")
+            for b, e in zip(begins, ends, strict=True)
         )
         del data
         return Summary(
@@ -256,9 +259,13 @@ class _Cursor:
 def _check_args(cursor: _Cursor, args: FastTextArgs, start: int, magic: bool) -> None:
     def field_error(name: str, message: str) -> VectorFormatError:
         offset = start + 4 * _ARG_NAMES.index(name)
-        hint = "" if magic else (
-            " (the file has no fastText magic number, so it was read as a pre-0.2 model; it is "
-            "probably not a fastText model at all)"
+        hint = (
+            ""
+            if magic
+            else (
+                " (the file has no fastText magic number, so it was read as a pre-0.2 model; it is "
+                "probably not a fastText model at all)"
+            )
         )
         return cursor.error(f"args.{name}: {message}{hint}", offset)
 
@@ -370,7 +377,7 @@ def _parse(
         version = 0
     start = cursor.position
     values = cursor.unpack(_ARGS, "the args header")
-    args = FastTextArgs(**dict(zip(_ARG_NAMES, values)))
+    args = FastTextArgs(**dict(zip(_ARG_NAMES, values, strict=True)))
     _check_args(cursor, args, start, has_magic)
     if version == 11 and args.model == 3:
         args.maxn = 0  # fastText: "old supervised models do not use char ngrams"
@@ -456,8 +463,13 @@ def _parse(
             dict_start + 20,
         )
     input_matrix = _read_matrix(
-        cursor, "input matrix", args.dim, nwords + args.bucket, f"nwords + bucket = "
-        f"{nwords} + {args.bucket}", copy=True, path=path if mmap else None
+        cursor,
+        "input matrix",
+        args.dim,
+        nwords + args.bucket,
+        f"nwords + bucket = {nwords} + {args.bucket}",
+        copy=True,
+        path=path if mmap else None,
     )
     if has_magic:
         cursor.flag("qout")
@@ -611,7 +623,9 @@ def read_fasttext_bin(
 # Writing
 
 
-def _write_matrix(out: IO[bytes], matrix: NDArray[np.floating] | None, shape: tuple[int, int]) -> None:
+def _write_matrix(
+    out: IO[bytes], matrix: NDArray[np.floating] | None, shape: tuple[int, int]
+) -> None:
     out.write(struct.pack("<2q", *shape))
     rows_per_chunk = max(1, _WRITE_CHUNK // max(4 * shape[1], 1))
     if matrix is None:
@@ -673,8 +687,10 @@ def write_fasttext_model(path: str | os.PathLike[str], model: FastTextModel) -> 
         out.write(struct.pack("<ii", FASTTEXT_MAGIC, FASTTEXT_VERSION))
         out.write(_ARGS.pack(*(getattr(args, name) for name in _ARG_NAMES)))
         out.write(struct.pack("<3iqq", size, nwords, nlabels, ntokens, -1))
-        tails = [struct.pack("<qB", int(c), int(t)) for c, t in zip(counts.tolist(), types)]
-        out.write(b"".join(raw + b"\x00" + tail for raw, tail in zip(entries, tails)))
+        tails = [
+            struct.pack("<qB", int(c), int(t)) for c, t in zip(counts.tolist(), types, strict=True)
+        ]
+        out.write(b"".join(raw + b"\x00" + tail for raw, tail in zip(entries, tails, strict=True)))
         out.write(b"\x00")  # quant_input
         _write_matrix(out, input_matrix, input_matrix.shape)  # type: ignore[arg-type]
         out.write(b"\x00")  # qout

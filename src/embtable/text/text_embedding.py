@@ -419,9 +419,7 @@ class TextEmbedding:
         lengths = np.array([len(tokens) for tokens in lists], dtype=np.int64)
         bag_of = np.repeat(np.arange(len(lists)), lengths)[real]
         counts = np.bincount(bag_of, minlength=len(lists))
-        return F.embedding_bag(
-            np.flatnonzero(real), vectors, bag_offsets(counts), mode=mode
-        )
+        return F.embedding_bag(np.flatnonzero(real), vectors, bag_offsets(counts), mode=mode)
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write ``weights.safetensors``, ``vocab.json`` and ``config.json`` to ``directory``.

@@ -96,9 +96,7 @@ class IndexedEmbedding(torch.nn.Module):
         self.sparse = sparse
         if _weight is None:
             self.weight = torch.nn.Parameter(
-                torch.empty(
-                    (self.num_embeddings, self.embedding_dim), device=device, dtype=dtype
-                ),
+                torch.empty((self.num_embeddings, self.embedding_dim), device=device, dtype=dtype),
                 requires_grad=not _freeze,
             )
             self.reset_parameters()
@@ -248,7 +246,7 @@ class HashEmbedding(IndexedEmbedding):
 
 
 class QuotientRemainderEmbedding(torch.nn.Module):
-    """The quotient–remainder compositional embedding (see
+    """The quotient-remainder compositional embedding (see
     :class:`embtable.subword.QuotientRemainderEmbedding`): two :class:`embtable.torch.Embedding`
     tables, ``quotient`` and ``remainder``, combined by ``"mult"`` or ``"add"``.
 

@@ -182,9 +182,7 @@ class TextEmbedding(torch.nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded ids ``(B, L)`` and lengths ``(B,)`` as ``LongTensor`` on the table's device:
         ``<unk>`` for unknown words and ``<pad>`` for padding, or ``-1`` without them."""
-        ids, lengths = encode_padded(
-            self._vocab(), token_lists(texts, self.tokenizer, max_length)
-        )
+        ids, lengths = encode_padded(self._vocab(), token_lists(texts, self.tokenizer, max_length))
         device = self.embedding.weight.device
         return torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device)
 
@@ -193,9 +191,7 @@ class TextEmbedding(torch.nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Flat ids and offsets as ``LongTensor``, for an ``EmbeddingBag`` (unknown words
         without ``<unk>`` left out)."""
-        ids, lengths = encode_padded(
-            self._vocab(), token_lists(texts, self.tokenizer, max_length)
-        )
+        ids, lengths = encode_padded(self._vocab(), token_lists(texts, self.tokenizer, max_length))
         keep = (np.arange(ids.shape[1]) < lengths[:, None]) & (ids >= 0)
         device = self.embedding.weight.device
         flat, offsets = ids[keep], bag_offsets(keep.sum(axis=1))
@@ -253,9 +249,7 @@ class TextEmbedding(torch.nn.Module):
         device = vectors.device
         keep = torch.from_numpy(np.flatnonzero(real)).to(device)
         index = torch.from_numpy(bag_of).to(device)[keep]
-        out = vectors.new_zeros((len(lists), vectors.shape[-1])).index_add(
-            0, index, vectors[keep]
-        )
+        out = vectors.new_zeros((len(lists), vectors.shape[-1])).index_add(0, index, vectors[keep])
         if mode == "mean":
             counts = np.bincount(bag_of[real], minlength=len(lists)).clip(min=1)
             out = out / torch.from_numpy(counts).to(device=device, dtype=out.dtype).unsqueeze(1)
