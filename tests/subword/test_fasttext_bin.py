@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from embtable import VectorFormatError
+from embtable import OptionError, VectorFormatError
 from embtable.fasttext import FastTextVectors
 from embtable.io.fasttext_bin import (
     FastTextArgs,
@@ -362,3 +362,21 @@ def test_quantized_models_are_refused_by_name():
         match=r"fasttext_supervised\.ftz: byte \d+: this is a quantized fastText model \(\.ftz",
     ):
         FastTextVectors.load_bin(FIXTURES / "fasttext_supervised.ftz")
+
+
+def test_registry_style_calls(tmp_path, lee):
+    out = tmp_path / "registry.bin"
+    write_fasttext_bin(out, lee.tokens, lee.matrix, vectors=lee)  # the whole subword model
+    assert read_fasttext_bin(out, limit=None, dtype=None) == lee
+    write_fasttext_bin(out, lee.tokens, lee.matrix)  # (path, tokens, matrix): no n-grams
+    plain = read_fasttext_bin(out)
+    assert not plain.has_subwords and np.array_equal(plain.matrix, lee.matrix)
+    with pytest.raises(OptionError, match="no option 'config'"):
+        write_fasttext_bin(out, lee.tokens, lee.matrix, config={})
+    with pytest.raises(OptionError, match="limit=5 does not apply"):
+        read_fasttext_bin(out, limit=5)
+    assert sniff_fasttext_bin(out.read_bytes()[:64])
+    from embtable.io.fasttext_bin import peek_fasttext_bin
+
+    summary = peek_fasttext_bin(LEE_BIN)
+    assert (summary.rows, summary.dim, summary.tokens[:3]) == (1762, 10, ("the", "to", "of"))

@@ -698,7 +698,10 @@ def write_fasttext_model(path: str | os.PathLike[str], model: FastTextModel) -> 
 
 
 def write_fasttext_bin(
-    path: str | os.PathLike[str], vectors: Any, matrix: ArrayLike | None = None
+    path: str | os.PathLike[str],
+    vectors: Any,
+    matrix: ArrayLike | None = None,
+    **options: Any,
 ) -> None:
     """Write vectors as a fastText ``.bin`` model that fastText and gensim's
     ``load_facebook_model`` read.
@@ -710,6 +713,12 @@ def write_fasttext_bin(
             plain vectors become a model without n-grams (``bucket = 0``), whose unknown words
             have no vector.
         matrix: the rows when ``vectors`` is a token sequence.
+        **options: ``vectors=`` a :class:`~embtable.fasttext.FastTextVectors` whose subword
+            model to write whole (the registry's writers get ``(path, tokens, matrix)``; a
+            caller holding the vectors object passes it here); no others.
+
+    Raises:
+        OptionError: an unknown option, or rows that do not match the tokens.
 
     Example:
         >>> import tempfile, pathlib
@@ -721,6 +730,11 @@ def write_fasttext_bin(
     """
     from ..fasttext import FastTextVectors
 
+    whole = options.pop("vectors", None)
+    if options:
+        raise OptionError(f"write_fasttext_bin takes no option {sorted(options)[0]!r}")
+    if isinstance(whole, FastTextVectors):
+        vectors, matrix = whole, None
     if isinstance(vectors, FastTextVectors):
         write_fasttext_model(path, vectors.to_model())
         return
