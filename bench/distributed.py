@@ -112,12 +112,10 @@ def torchrec_side(rank: int, world: int, args: argparse.Namespace) -> dict | Non
             continue
     if plan is None:
         return {"error": "TorchRec's planner found no CPU sharding for the table"}
-    model = DistributedModelParallel(
-        ebc, device=torch.device("cpu"), plan=plan, sharders=[sharder]
-    )
+    model = DistributedModelParallel(ebc, device=torch.device("cpu"), plan=plan, sharders=[sharder])
     walls, cpus = [], []
     for step in range(args.warmup + args.steps):
-        ids, offsets = zipf_batch(rank, step, args.rows, args.bags, args.pooling)
+        ids, _offsets = zipf_batch(rank, step, args.rows, args.bags, args.pooling)
         lengths = torch.full((args.bags,), args.pooling, dtype=torch.int64)
         features = torchrec.KeyedJaggedTensor(keys=["f"], values=ids, lengths=lengths)
         torch.distributed.barrier()
@@ -157,11 +155,28 @@ def run_world(world: int, args: argparse.Namespace) -> list[dict]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
         env.update(GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-        argv = [sys.executable, __file__, "--worker", "--world", str(world), "--store",
-                f"{tmp}/store", "--out", tmp]
-        argv += [f"--{k}={v}" for k, v in (("rows", args.rows), ("dim", args.dim),
-                 ("bags", args.bags), ("pooling", args.pooling), ("steps", args.steps),
-                 ("warmup", args.warmup))]
+        argv = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--world",
+            str(world),
+            "--store",
+            f"{tmp}/store",
+            "--out",
+            tmp,
+        ]
+        argv += [
+            f"--{k}={v}"
+            for k, v in (
+                ("rows", args.rows),
+                ("dim", args.dim),
+                ("bags", args.bags),
+                ("pooling", args.pooling),
+                ("steps", args.steps),
+                ("warmup", args.warmup),
+            )
+        ]
         if args.no_torchrec:
             argv.append("--no-torchrec")
         procs = [subprocess.Popen([*argv, "--rank", str(r)], env=env) for r in range(world)]
@@ -193,14 +208,24 @@ def main() -> None:
         return
     if args.quick:
         args.rows, args.dim, args.bags, args.pooling, args.steps, args.warmup = (
-            5000, 16, 64, 5, 3, 1)
+            5000,
+            16,
+            64,
+            5,
+            3,
+            1,
+        )
         args.worlds = "1,2"
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; table {args.rows} x {args.dim} float32, "
-          f"{args.bags} bags x {args.pooling} Zipf(1.1) ids per rank and step, "
-          f"fused row-wise Adagrad, gloo, 1 thread per process")
+    print(
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores; table {args.rows} x {args.dim} float32, "
+        f"{args.bags} bags x {args.pooling} Zipf(1.1) ids per rank and step, "
+        f"fused row-wise Adagrad, gloo, 1 thread per process"
+    )
     print()
-    print("| processes | library | ms/step (wall, median) | ms/step (thread CPU, median) "
-          "| bytes sent per rank per step |")
+    print(
+        "| processes | library | ms/step (wall, median) | ms/step (thread CPU, median) "
+        "| bytes sent per rank per step |"
+    )
     print("|---|---|---|---|---|")
     for world in [int(w) for w in args.worlds.split(",")]:
         results = run_world(world, args)
@@ -211,13 +236,20 @@ def main() -> None:
             if "error" in sides[0]:
                 print(f"| {world} | {library} | not run: {sides[0]['error'][:80]} | | |")
                 continue
-            wall = statistics.median(max(s["wall"][i] for s in sides)
-                                     for i in range(len(sides[0]["wall"])))
-            cpu = statistics.median(statistics.mean(s["cpu"][i] for s in sides)
-                                    for i in range(len(sides[0]["cpu"])))
-            sent = (statistics.median(statistics.mean(s["bytes"][i] for s in sides)
-                                      for i in range(len(sides[0]["bytes"])))
-                    if "bytes" in sides[0] else None)
+            wall = statistics.median(
+                max(s["wall"][i] for s in sides) for i in range(len(sides[0]["wall"]))
+            )
+            cpu = statistics.median(
+                statistics.mean(s["cpu"][i] for s in sides) for i in range(len(sides[0]["cpu"]))
+            )
+            sent = (
+                statistics.median(
+                    statistics.mean(s["bytes"][i] for s in sides)
+                    for i in range(len(sides[0]["bytes"]))
+                )
+                if "bytes" in sides[0]
+                else None
+            )
             sent_text = "n/a" if sent is None else f"{sent / 1e6:.2f} MB"
             name = library if "sharding" not in sides[0] else f"{library} ({sides[0]['sharding']})"
             print(f"| {world} | {name} | {wall * 1e3:.1f} | {cpu * 1e3:.1f} | {sent_text} |")

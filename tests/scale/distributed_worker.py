@@ -86,13 +86,17 @@ def run(scenario: str, rank: int, world: int, directory: Path) -> dict:
             (out * out).sum().backward()
             outs.append(out.detach())
         result["emb/adam"] = {"outs": outs, "shard": emb.weight.detach().clone()}
-        table = ShardedEmbeddingBag(V, D, "sum", sharding="table", owner=world - 1, seed=7,
-                                    optimizer=optimizer("sgd"))
+        table = ShardedEmbeddingBag(
+            V, D, "sum", sharding="table", owner=world - 1, seed=7, optimizer=optimizer("sgd")
+        )
         ids, offsets, psw, target = batches(world, 0)[rank]
         out = table(ids, offsets, psw)
         (out * target).sum().backward()
-        result["table/sgd"] = {"outs": [out.detach()], "shard": table.weight.detach().clone(),
-                               "rows": (table.row_start, table.row_stop)}
+        result["table/sgd"] = {
+            "outs": [out.detach()],
+            "shard": table.weight.detach().clone(),
+            "rows": (table.row_start, table.row_stop),
+        }
     elif scenario == "bad_id":
         bag = ShardedEmbeddingBag(V, D, "sum", optimizer=optimizer("sgd"))
         ids = torch.tensor([0, V if rank == 1 else 1, 2])
@@ -100,7 +104,11 @@ def run(scenario: str, rank: int, world: int, directory: Path) -> dict:
             bag(ids, torch.tensor([0]))
             result["error"] = None
         except Exception as err:  # the test checks the type and message of what each rank saw
-            result["error"] = (type(err).__name__, [c.__name__ for c in type(err).__mro__], str(err))
+            result["error"] = (
+                type(err).__name__,
+                [c.__name__ for c in type(err).__mro__],
+                str(err),
+            )
         # The group still works after the refused batch.
         out = bag(torch.tensor([1, 2]), torch.tensor([0]))
         result["after"] = out.detach()
@@ -126,7 +134,12 @@ def main() -> int:
     import torch
     import torch.distributed as dist
 
-    scenario, rank, world, directory = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+    scenario, rank, world, directory = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        Path(sys.argv[4]),
+    )
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo",

@@ -4,6 +4,7 @@ unsharded embtable.torch layers run on the concatenation of the ranks' batches."
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import subprocess
 import sys
@@ -40,8 +41,14 @@ def launch(scenario: str, world: int, directory: Path) -> list[dict]:
     env["NUMBA_NUM_THREADS"] = "1"
     procs = [
         subprocess.Popen(
-            [sys.executable, str(HERE / "distributed_worker.py"), scenario, str(rank), str(world),
-             str(directory)],
+            [
+                sys.executable,
+                str(HERE / "distributed_worker.py"),
+                scenario,
+                str(rank),
+                str(world),
+                str(directory),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -58,7 +65,7 @@ def launch(scenario: str, world: int, directory: Path) -> list[dict]:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-    for rank, (proc, out) in enumerate(zip(procs, outputs)):
+    for rank, (proc, out) in enumerate(zip(procs, outputs, strict=False)):
         assert proc.returncode == 0, f"rank {rank} of {scenario} failed:\n{out}"
     return [torch.load(directory / f"rank-{rank}.pt", weights_only=False) for rank in range(world)]
 
@@ -73,11 +80,16 @@ def concatenated(world: int, step: int, empty_rank: int | None):
     return ids, offsets, psw, target
 
 
-def reference_bag(mode: str, rule: str, world: int, *, padding_idx=3, steps=worker.STEPS,
-                  empty_rank=None):
+def reference_bag(
+    mode: str, rule: str, world: int, *, padding_idx=3, steps=worker.STEPS, empty_rank=None
+):
     weight = initial_table(worker.V, worker.D, seed=7, padding_idx=padding_idx)
     bag = et.EmbeddingBag(
-        worker.V, worker.D, mode=mode, padding_idx=padding_idx, sparse=rule == "sparse",
+        worker.V,
+        worker.D,
+        mode=mode,
+        padding_idx=padding_idx,
+        sparse=rule == "sparse",
         _weight=weight.clone(),
         optimizer=worker.optimizer(rule) if rule in worker.RULES else None,
     )
@@ -95,10 +107,10 @@ def reference_bag(mode: str, rule: str, world: int, *, padding_idx=3, steps=work
 
 
 def test_row_bounds_are_contiguous_and_balanced():
-    for rows in range(0, 30):
+    for rows in range(30):
         for world in range(1, 6):
             bounds = row_bounds(rows, world)
-            sizes = [b - a for a, b in zip(bounds, bounds[1:])]
+            sizes = [b - a for a, b in itertools.pairwise(bounds)]
             assert bounds[0] == 0 and bounds[-1] == rows and max(sizes) - min(sizes) <= 1
 
 
@@ -117,32 +129,54 @@ def test_training_equals_the_unsharded_layer(world, tmp_path):
         ref_outs, ref = reference_bag(mode, ref_rule, world, empty_rank=empty)
         for step in range(worker.STEPS):
             sharded = torch.cat([r[key]["outs"][step] for r in results])
-            torch.testing.assert_close(sharded, ref_outs[step], atol=1e-5, rtol=1e-5,
-                                       msg=f"{key} step {step}")
+            torch.testing.assert_close(
+                sharded, ref_outs[step], atol=1e-5, rtol=1e-5, msg=f"{key} step {step}"
+            )
         for rank, r in enumerate(results):
             assert r[key]["rows"] == (bounds[rank], bounds[rank + 1])
-            torch.testing.assert_close(r[key]["shard"], ref.weight.detach()[bounds[rank]:bounds[rank + 1]],
-                                       atol=1e-5, rtol=1e-5, msg=key)
+            torch.testing.assert_close(
+                r[key]["shard"],
+                ref.weight.detach()[bounds[rank] : bounds[rank + 1]],
+                atol=1e-5,
+                rtol=1e-5,
+                msg=key,
+            )
         assert results[empty][key]["outs"][0].shape == (0, worker.D)
     # Embedding (not bags), fused Adam.
     weight = initial_table(worker.V, worker.D, seed=7, padding_idx=3)
-    emb = et.Embedding(worker.V, worker.D, padding_idx=3, _weight=weight.clone(),
-                       optimizer=worker.optimizer("adam"))
+    emb = et.Embedding(
+        worker.V,
+        worker.D,
+        padding_idx=3,
+        _weight=weight.clone(),
+        optimizer=worker.optimizer("adam"),
+    )
     for step in range(worker.STEPS):
         ids = concatenated(world, step, empty)[0]
         out = emb(ids)
         (out * out).sum().backward()
-        torch.testing.assert_close(torch.cat([r["emb/adam"]["outs"][step] for r in results]), out.detach(),
-                                   atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(torch.cat([r["emb/adam"]["shard"] for r in results]), emb.weight.detach(),
-                               atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            torch.cat([r["emb/adam"]["outs"][step] for r in results]),
+            out.detach(),
+            atol=1e-5,
+            rtol=1e-5,
+        )
+    torch.testing.assert_close(
+        torch.cat([r["emb/adam"]["shard"] for r in results]),
+        emb.weight.detach(),
+        atol=1e-5,
+        rtol=1e-5,
+    )
     # Table-wise: every row on the last rank.
     ref_outs, ref = reference_bag("sum", "sgd", world, padding_idx=None, steps=1)
-    torch.testing.assert_close(torch.cat([r["table/sgd"]["outs"][0] for r in results]), ref_outs[0],
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        torch.cat([r["table/sgd"]["outs"][0] for r in results]), ref_outs[0], atol=1e-5, rtol=1e-5
+    )
     assert [r["table/sgd"]["rows"] for r in results][-1] == (0, worker.V)
     assert all(r["table/sgd"]["shard"].shape[0] == 0 for r in results[:-1])
-    torch.testing.assert_close(results[-1]["table/sgd"]["shard"], ref.weight.detach(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        results[-1]["table/sgd"]["shard"], ref.weight.detach(), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_a_bad_id_on_one_rank_stops_every_rank_with_a_clear_error(tmp_path):
@@ -163,14 +197,18 @@ def test_checkpoint_loads_into_another_world_size(tmp_path):
     full = torch.cat([r["shard"] for r in saved])
     loaded = launch("load", 2, tmp_path)
     bounds = row_bounds(worker.V, 2)
-    ref_outs, ref = reference_bag("sum", "adam", 3, padding_idx=None, steps=2)
+    _ref_outs, ref = reference_bag("sum", "adam", 3, padding_idx=None, steps=2)
     torch.testing.assert_close(full, ref.weight.detach(), atol=1e-5, rtol=1e-5)
     for rank, r in enumerate(loaded):
         assert r["rows"] == (bounds[rank], bounds[rank + 1])
-        assert torch.equal(r["shard"], full[bounds[rank]:bounds[rank + 1]])
+        assert torch.equal(r["shard"], full[bounds[rank] : bounds[rank + 1]])
         assert int(r["state"]["step"]) == 2
-        torch.testing.assert_close(r["state"]["exp_avg"], ref.optimizer.exp_avg[bounds[rank]:bounds[rank + 1]],
-                                   atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(
+            r["state"]["exp_avg"],
+            ref.optimizer.exp_avg[bounds[rank] : bounds[rank + 1]],
+            atol=1e-6,
+            rtol=1e-5,
+        )
     names = sorted(p.name for p in (tmp_path / "checkpoint").iterdir())
     assert names.count("manifest.json") == 1 and sum(n.endswith(".safetensors") for n in names) == 3
     # A second save replaces the first generation's files.

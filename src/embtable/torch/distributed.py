@@ -56,7 +56,6 @@ from .._errors import (
     VectorFormatError,
     WeightDTypeError,
 )
-from ..sparse import RowSparseGrad
 from . import functional as TF
 from ._optim import RowOptimizer
 
@@ -161,6 +160,11 @@ class _Plan:
         self.recv_ids = recv_ids
         self.bytes_sent = 0
 
+    def rows_to_others(self, rank: int, *, serving: bool) -> int:
+        """Rows this rank sends to other ranks: those it serves, or (backward) their grads."""
+        counts = self.recv_counts if serving else self.send_counts
+        return sum(counts) - counts[rank]
+
 
 class _Exchange(torch.autograd.Function):
     """Fetch rows from their owners; the backward returns their gradients to the owners."""
@@ -172,7 +176,11 @@ class _Exchange(torch.autograd.Function):
         with torch.no_grad():
             served = table._serve(weight, plan.recv_ids)
             fetched = table._all_to_all(served, plan.recv_counts, plan.send_counts)
-        plan.bytes_sent += served.numel() * served.element_size()
+        plan.bytes_sent += (
+            plan.rows_to_others(table.rank, serving=True)
+            * table.embedding_dim
+            * served.element_size()
+        )
         ctx.table = table
         ctx.plan = plan
         ctx.weight = weight
@@ -183,7 +191,11 @@ class _Exchange(torch.autograd.Function):
         table: _ShardedBase = ctx.table
         plan: _Plan = ctx.plan
         grad = grad.detach().contiguous()
-        plan.bytes_sent += grad.numel() * grad.element_size()
+        plan.bytes_sent += (
+            plan.rows_to_others(table.rank, serving=False)
+            * table.embedding_dim
+            * grad.element_size()
+        )
         received = table._all_to_all(grad, plan.send_counts, plan.recv_counts)
         return table._owner_update(ctx.weight, plan.recv_ids, received), None, None
 
@@ -310,10 +322,17 @@ class _ShardedBase(torch.nn.Module):
         """Exchange the row counts (and, in the same message, whether this rank's batch passed
         its checks), then the unique ids, with their owners."""
         if error is None:
-            uniq, inverse = torch.unique(flat_ids, sorted=True, return_inverse=True)
-            bounds = torch.tensor(self.bounds[1:], dtype=torch.int64, device=uniq.device)
-            owners = torch.searchsorted(bounds, uniq, right=True)
-            counts = torch.bincount(owners, minlength=self.world_size).to(torch.int64)
+            if flat_ids.device.type == "cpu":  # NumPy's unique is several times torch's on CPU
+                uniq_np, inverse_np = np.unique(flat_ids.numpy(), return_inverse=True)
+                owners = np.searchsorted(np.asarray(self.bounds[1:]), uniq_np, side="right")
+                counts = torch.from_numpy(np.bincount(owners, minlength=self.world_size))
+                uniq, inverse = torch.from_numpy(uniq_np), torch.from_numpy(inverse_np.reshape(-1))
+            else:
+                uniq, inverse = torch.unique(flat_ids, sorted=True, return_inverse=True)
+                bounds = torch.tensor(self.bounds[1:], dtype=torch.int64, device=uniq.device)
+                owners = torch.searchsorted(bounds, uniq, right=True)
+                counts = torch.bincount(owners, minlength=self.world_size)
+            counts = counts.to(device=self._device, dtype=torch.int64)
         else:
             uniq = inverse = flat_ids.new_empty(0)
             counts = torch.zeros(self.world_size, dtype=torch.int64, device=self._device)
@@ -325,7 +344,11 @@ class _ShardedBase(torch.nn.Module):
         send_counts, recv_counts = counts.tolist(), recv[:, 0].tolist()
         recv_ids = self._all_to_all(uniq, send_counts, recv_counts)
         plan = _Plan(uniq, send_counts, recv_counts, recv_ids)
-        plan.bytes_sent = send.numel() * 8 + uniq.numel() * 8
+        # Bytes to the other ranks only (what crosses the network): counts and unique ids.
+        others = self.world_size - 1
+        plan.bytes_sent = (
+            others * send[0:1].nbytes + (sum(send_counts) - send_counts[self.rank]) * 8
+        )
         return plan, inverse
 
     def _serve(self, weight: torch.Tensor, global_ids: torch.Tensor) -> torch.Tensor:
@@ -340,28 +363,39 @@ class _ShardedBase(torch.nn.Module):
         self, weight: torch.Tensor, global_ids: torch.Tensor, grads: torch.Tensor
     ) -> torch.Tensor | None:
         """Sum the ranks' gradients per row; apply the fused rule, or return the shard's grad."""
+        shard = (self.row_stop - self.row_start, self.embedding_dim)
+        pad = self.padding_idx
+        local_pad = (
+            pad - self.row_start
+            if pad is not None and self.row_start <= pad < self.row_stop
+            else None
+        )
         local = global_ids - self.row_start
-        rows, inverse = torch.unique(local, sorted=True, return_inverse=True)
-        values = torch.zeros((len(rows), self.embedding_dim), dtype=grads.dtype, device=grads.device)
-        values.index_add_(0, inverse, grads)
-        if self.padding_idx is not None and self.row_start <= self.padding_idx < self.row_stop:
-            values[rows == self.padding_idx - self.row_start] = 0
-        shard_rows = self.row_stop - self.row_start
-        if self.optimizer is not None:
-            if weight.device.type == "cpu":
-                grad: RowSparseGrad | torch.Tensor = RowSparseGrad(
-                    rows.numpy(), values.numpy(), shard_rows
+        if weight.device.type == "cpu":
+            # embtable's own coalescing kernels (sort by row, segment sums).
+            grad = NF.embedding_backward(
+                local.numpy(), grads.numpy(), shard[0], padding_idx=local_pad, sparse=True
+            )
+            if self.optimizer is not None:
+                self.optimizer.apply_rows_(weight, grad)
+                return None
+            rows = torch.from_numpy(grad.rows)
+            values = torch.from_numpy(grad.values).to(weight.dtype)
+        else:
+            rows, inverse = torch.unique(local, sorted=True, return_inverse=True)
+            values = torch.zeros((len(rows), shard[1]), dtype=grads.dtype, device=grads.device)
+            values.index_add_(0, inverse, grads)
+            if local_pad is not None:
+                values[rows == local_pad] = 0
+            if self.optimizer is not None:
+                self.optimizer.apply_rows_(
+                    weight, torch.sparse_coo_tensor(rows.unsqueeze(0), values, shard)
                 )
-            else:
-                grad = torch.sparse_coo_tensor(rows.unsqueeze(0), values, (shard_rows, self.embedding_dim))
-            self.optimizer.apply_rows_(weight, grad)
-            return None
+                return None
         if self.sparse:
-            return torch.sparse_coo_tensor(
-                rows.unsqueeze(0), values, (shard_rows, self.embedding_dim)
-            ).coalesce()
+            return torch.sparse_coo_tensor(rows.unsqueeze(0), values, shard).coalesce()
         dense = torch.zeros_like(weight)
-        dense.index_add_(0, rows, values)
+        dense.index_copy_(0, rows.to(dense.device), values.to(dense.device))
         return dense
 
     def _fetch(
@@ -378,7 +412,11 @@ class _ShardedBase(torch.nn.Module):
             with torch.no_grad():
                 served = self._serve(self.weight, plan.recv_ids)
                 fetched = self._all_to_all(served, plan.recv_counts, plan.send_counts)
-                plan.bytes_sent += served.numel() * served.element_size()
+                plan.bytes_sent += (
+                    plan.rows_to_others(self.rank, serving=True)
+                    * self.embedding_dim
+                    * served.element_size()
+                )
         self._last_plan = plan
         padding = None
         if self.padding_idx is not None and plan.uniq.numel():
@@ -534,9 +572,7 @@ class _ShardedBase(torch.nn.Module):
                 with safe_open(str(path), framework="pt") as handle:  # type: ignore[no-untyped-call]
                     for name in names:
                         rows = handle.get_slice(name)
-                        pieces[name].append(
-                            rows[lo - shard["row_start"] : hi - shard["row_start"]]
-                        )
+                        pieces[name].append(rows[lo - shard["row_start"] : hi - shard["row_start"]])
             except (OSError, KeyError) as err:
                 raise VectorFormatError(
                     f"cannot read shard {os.fspath(path)!r} of the checkpoint: {err}"
@@ -544,7 +580,8 @@ class _ShardedBase(torch.nn.Module):
             covered = hi
         if covered != self.row_stop:
             raise VectorFormatError(
-                f"the checkpoint in {os.fspath(target)!r} has no rows {covered}..{self.row_stop - 1}"
+                f"the checkpoint in {os.fspath(target)!r} has no rows "
+                f"{covered}..{self.row_stop - 1}"
             )
         local = self.row_stop - self.row_start
         weight = (
@@ -807,7 +844,8 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         load = [0] * world
         owners: dict[str, int] = {}
         by_size = sorted(
-            tables, key=lambda n: -int(tables[n]["num_embeddings"]) * int(tables[n]["embedding_dim"])
+            tables,
+            key=lambda n: -int(tables[n]["num_embeddings"]) * int(tables[n]["embedding_dim"]),
         )
         for name in by_size:
             rank = min(range(world), key=lambda r: (load[r], r))
@@ -825,7 +863,9 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             }
         )
 
-    def forward(self, batches: Mapping[str, Sequence[torch.Tensor | None]]) -> dict[str, torch.Tensor]:
+    def forward(
+        self, batches: Mapping[str, Sequence[torch.Tensor | None]]
+    ) -> dict[str, torch.Tensor]:
         missing = sorted(set(self.tables) - set(batches))
         extra = sorted(set(batches) - set(self.tables))
         if missing or extra:
