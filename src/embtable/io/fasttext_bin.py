@@ -699,7 +699,7 @@ def write_fasttext_model(path: str | os.PathLike[str], model: FastTextModel) -> 
 
 def write_fasttext_bin(
     path: str | os.PathLike[str],
-    vectors: Any,
+    tokens: Any,
     matrix: ArrayLike | None = None,
     **options: Any,
 ) -> None:
@@ -708,8 +708,9 @@ def write_fasttext_bin(
 
     Args:
         path: the file.
-        vectors: a :class:`~embtable.fasttext.FastTextVectors` (its subword model is written
-            whole), any :class:`~embtable.vectors.Vectors`, or a token sequence with ``matrix``;
+        tokens: a token sequence with ``matrix``, or a vectors object: a
+            :class:`~embtable.fasttext.FastTextVectors` (its subword model is written
+            whole) or any :class:`~embtable.vectors.Vectors`;
             plain vectors become a model without n-grams (``bucket = 0``), whose unknown words
             have no vector.
         matrix: the rows when ``vectors`` is a token sequence.
@@ -734,14 +735,14 @@ def write_fasttext_bin(
     if options:
         raise OptionError(f"write_fasttext_bin takes no option {sorted(options)[0]!r}")
     if isinstance(whole, FastTextVectors):
-        vectors, matrix = whole, None
-    if isinstance(vectors, FastTextVectors):
-        write_fasttext_model(path, vectors.to_model())
+        tokens, matrix = whole, None
+    if isinstance(tokens, FastTextVectors):
+        write_fasttext_model(path, tokens.to_model())
         return
     if matrix is None:
-        tokens, rows = list(vectors.tokens), np.asarray(vectors.matrix)
+        tokens, rows = list(tokens.tokens), np.asarray(tokens.matrix)
     else:
-        tokens, rows = list(vectors), np.asarray(matrix)
+        tokens, rows = list(tokens), np.asarray(matrix)
     if rows.ndim != 2 or rows.shape[0] != len(tokens):
         raise OptionError(f"matrix must have shape ({len(tokens)}, D), got {rows.shape}")
     args = FastTextArgs(dim=int(rows.shape[1]), bucket=0, minn=0, maxn=0, min_count=1)
