@@ -258,10 +258,10 @@ def _known(vectors: Vectors, restrict_vocab: int, case_insensitive: bool) -> dic
         raise OptionTypeError(message)
     if restrict_vocab < 1:
         raise OptionError(message)
-    known: dict[str, int] = {}
-    for row, token in enumerate(vectors.tokens[:restrict_vocab]):
-        known.setdefault(token.upper() if case_insensitive else token, row)
-    return known
+    tokens = vectors.tokens[:restrict_vocab]
+    # built from the last row to the first, so that the first case variant wins
+    keys = map(str.upper, reversed(tokens)) if case_insensitive else reversed(tokens)
+    return dict(zip(keys, range(len(tokens) - 1, -1, -1), strict=True))
 
 
 class _GensimUnit:

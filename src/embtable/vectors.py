@@ -685,6 +685,9 @@ class Vectors:
         for ``positive``, -1 for ``negative``, or those of ``(key, weight)`` pairs; divided by
         the sum of the absolute weights), scaled to unit length.
         """
+        if isinstance(positive, str) and negative is None:  # one word: its unit row
+            row = self._usable_row(positive)
+            return self._unit_matrix()[row], [row]
         terms = self._terms(positive, 1.0, "positive") + self._terms(negative, -1.0, "negative")
         if not terms:
             raise OptionError("a query needs at least one word or vector in positive or negative")
@@ -719,12 +722,10 @@ class Vectors:
         """The ``k`` best rows of ``scores`` (modified in place) other than ``excluded`` and the
         rows that are not finite; ties keep row order; cosines clipped to ``[-1, 1]``."""
         bad = self._bad()
-        masked = np.union1d(
-            np.asarray([i for i in excluded if i < scores.size], dtype=np.int64),
-            bad[: np.searchsorted(bad, scores.size)],
-        )
-        scores[masked] = -np.inf
-        k = min(k, scores.size - masked.size)
+        masked = {i for i in excluded if i < scores.size}
+        masked.update(bad[: np.searchsorted(bad, scores.size)].tolist())
+        scores[list(masked)] = -np.inf
+        k = min(k, scores.size - len(masked))
         if k <= 0:
             return []
         # The k best, ties kept in row order: every row above the k-th best score, then the
