@@ -88,7 +88,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the page; print its path on standard output and a summary on standard error."""
+    """Write the page; print its path on standard output and a summary on standard error.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "v.txt").write_text("3 2\\na 1 0\\nb 0 1\\nc 1 1\\n")
+        >>> parser = argparse.ArgumentParser(prog="embtable")
+        >>> add_parser(parser.add_subparsers(dest="command"))
+        >>> argv = ["explore", str(folder / "v.txt"), "-o", str(folder / "p.html")]
+        >>> args = parser.parse_args(argv)
+        >>> run(args)  # doctest: +ELLIPSIS
+        /.../p.html
+        0
+    """
     import os
 
     from embtable.explore import write_page

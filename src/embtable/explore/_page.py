@@ -307,6 +307,15 @@ class PageInfo:
         precision: ``"float32"`` or ``"int8"``.
         projection: ``"pca"``, ``"tsne"`` or ``"umap"``.
         training: the source of the curves shown (``"training.csv"``, ``"meta.json"``) or None.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from embtable.vectors import Vectors
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> Vectors(["a", "b", "c"], np.eye(3)).save(folder / "v.txt")
+        >>> info = write_page(folder / "v.txt", folder / "page.html", words=2, title="demo")
+        >>> info.words, info.total, info.dim, info.precision, info.projection, info.training
+        (2, 3, 3, 'float32', 'pca', None)
     """
 
     path: str

@@ -29,6 +29,11 @@ class TrainingLog:
             in that order; all lists have the same length.
         source: the file they came from (``"training.csv"``, or ``"meta.json"`` for the
             per-epoch losses of a table written before ``training.csv`` existed).
+
+    Example:
+        >>> log = TrainingLog({"epoch": [1.0, 2.0], "loss": [2.9, None]}, "meta.json")
+        >>> len(log), log.columns["loss"]
+        (2, [2.9, None])
     """
 
     columns: dict[str, list[float | None]] = field(default_factory=dict)
