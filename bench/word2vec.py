@@ -1,32 +1,47 @@
-"""Benchmark embtable's skip-gram trainer against gensim's Word2Vec on the same corpus.
+"""Benchmark embtable's word2vec trainer against gensim's Word2Vec on the same corpus.
 
-Both train skip-gram with negative sampling (``sg=1, negative=5, window=5, vector_size=100,
-min_count=5, sample=1e-3``) with the same number of threads and epochs, on the same sentences:
-the bundled State of the Union corpus tokenised once by :class:`embtable.train.Corpus` (gensim
-gets those token lists, so both see the same vocabulary). Both sets of vectors are scored by the
-same code, :func:`embtable.evaluate.evaluate_word_pairs` (WordSim-353 Spearman) and
-:func:`embtable.evaluate.evaluate_analogies` (Google analogies, 3CosAdd accuracy), and the
-scores are averaged over ``--seeds`` seeds. Words/s is corpus words times epochs over the
-training call's wall time (the median over seeds), after a warm-up run of each trainer.
+Both train with negative sampling (``negative=5, window=5, vector_size=100, min_count=5,
+sample=1e-3``), skip-gram and CBOW, with the same threads and epochs, on the same text: the
+bundled State of the Union corpus (or ``--corpus FILE``), tokenised once by
+:func:`embtable.text.regex_tokenize` and written pre-tokenised (lines cut at 1,000 tokens), which
+embtable reads with ``tokenizer="whitespace"`` and gensim streams with ``LineSentence``. Each run
+is a fresh subprocess (so peak memory is its own), seeds interleaved gensim, embtable, embtable,
+gensim. Reported, per tool:
+
+- **training throughput on one basis**: words kept (after ``min_count``) x epochs / training
+  seconds, and gensim's *effective* words/s (words left after sub-sampling, the figure gensim
+  logs; for embtable the expected count, ``sum(count x keep-probability)``);
+- **vocabulary scan**: seconds to read the corpus and build the vocabulary (embtable: the whole
+  :meth:`~embtable.train.Corpus.from_files`; gensim: ``build_vocab``);
+- **quality with gensim's own evaluators** (``KeyedVectors.evaluate_word_pairs`` on gensim's
+  WordSim-353 and SimLex-999, ``evaluate_word_analogies`` on its Google analogies restricted to
+  the 30,000 most frequent words), the mean over seeds;
+- **peak RSS** of the process (``VmHWM``), whose maximum over seeds is shown.
+
+``--busy`` repeats the measurement with one extra busy process (``python -c 'while 1: pass'``)
+competing for the cores, killed afterwards.
 
 Usage:
-    python bench/word2vec.py [--quick] [--seeds 3] [--epochs 5] [--threads 2]
+    python bench/word2vec.py [--quick] [--seeds 3] [--epochs 5] [--threads 2] [--busy]
+        [--architectures skipgram,cbow] [--corpus FILE]
 
-``--quick`` trains one seed for one epoch on the first 20 addresses: a smoke test (seconds),
-not a measurement.
+``--quick`` trains one seed for one epoch of dimension 50 on the first 20 addresses, skip-gram
+only: a smoke test (seconds), not a measurement.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-
-import numpy as np
+from pathlib import Path
 
 
 def _cpu_name() -> str:
@@ -40,76 +55,235 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _corpus(quick: bool):
+def _gensim_data(name: str) -> str:
+    import gensim
+
+    return str(Path(gensim.__file__).parent / "test" / "test_data" / name)
+
+
+def _scores(tokens: list[str], matrix) -> dict[str, float]:
+    """WordSim-353, SimLex-999 (Spearman) and analogies@30k (%) by gensim's evaluators."""
+    import numpy as np
+    from gensim.models import KeyedVectors
+
+    vectors = KeyedVectors(vector_size=matrix.shape[1])
+    vectors.add_vectors(tokens, np.asarray(matrix, dtype=np.float32))
+    ws = vectors.evaluate_word_pairs(_gensim_data("wordsim353.tsv"))[1][0]
+    simlex = vectors.evaluate_word_pairs(_gensim_data("simlex999.txt"))[1][0]
+    analogy, _ = vectors.evaluate_word_analogies(
+        _gensim_data("questions-words.txt"), restrict_vocab=30_000
+    )
+    return {"wordsim353": float(ws), "simlex999": float(simlex), "analogy": 100.0 * analogy}
+
+
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory (``VmHWM``; ``ru_maxrss`` would include the
+    parent's peak, which Linux carries across ``exec``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # pragma: no cover
+
+
+def _worker(job: dict) -> dict:
+    """One training run in this (fresh) process; returns its measurements."""
+    import numpy as np
+
+    if job["tool"] == "reading":
+        return _reading(job["corpus"])
+    options = job["options"]
+    sg = job["architecture"] == "skipgram"
+    if job["tool"] == "embtable":
+        from embtable.train import Corpus, keep_probabilities, train_word2vec
+
+        started = time.perf_counter()
+        corpus = Corpus.from_files(
+            [job["corpus"]], min_count=5, tokenizer="whitespace", progress=False
+        )
+        scan = time.perf_counter() - started
+        train_word2vec(  # warm-up: numba compiles or loads its cache
+            Corpus.from_sentences([["a", "b", "c"]] * 30, min_count=1),
+            dim=8, epochs=1, threads=options["threads"], architecture=job["architecture"],
+            sample=0, progress=False,
+        )
+        started = time.perf_counter()
+        model = train_word2vec(
+            corpus,
+            architecture=job["architecture"],
+            dim=options["dim"],
+            window=5,
+            negative=5,
+            sample=1e-3,
+            epochs=options["epochs"],
+            threads=options["threads"],
+            seed=job["seed"],
+            progress=False,
+        )
+        seconds = time.perf_counter() - started
+        counts = corpus.counts
+        kept = len(corpus)
+        effective = float((counts * keep_probabilities(counts, 1e-3)).sum()) * options["epochs"]
+        tokens, matrix = list(model.vocab.id_to_token), model.input.weight.data
+    else:
+        from gensim.models import Word2Vec
+        from gensim.models.word2vec import LineSentence
+
+        sentences = LineSentence(job["corpus"], max_sentence_length=10_000)
+        model = Word2Vec(
+            vector_size=options["dim"], sg=int(sg), hs=0, negative=5, window=5, min_count=5,
+            sample=1e-3, workers=options["threads"], seed=job["seed"], alpha=0.025,
+            min_alpha=1e-4,
+        )
+        started = time.perf_counter()
+        model.build_vocab(sentences)
+        scan = time.perf_counter() - started
+        kept = int(sum(model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key))
+        started = time.perf_counter()
+        effective, _ = model.train(
+            sentences, total_words=model.corpus_total_words, epochs=options["epochs"]
+        )
+        seconds = time.perf_counter() - started
+        tokens, matrix = list(model.wv.index_to_key), model.wv.vectors
+    result = {
+        "seconds": seconds,
+        "scan_seconds": scan,
+        "kept_words_per_second": kept * options["epochs"] / seconds,
+        "effective_words_per_second": float(effective) / seconds,
+        "peak_rss_mb": _peak_rss_bytes() / 2**20,
+        "kept": kept,
+        "vocab": len(tokens),
+        "cpu_seconds": time.process_time(),
+    }
+    result.update(_scores(tokens, np.asarray(matrix)))
+    return result
+
+
+def _reading(path: str) -> dict:
+    """Read ``path`` with the default (regex) tokenizer; time and memory per token."""
+    import embtable.train  # noqa: F401 - imports paid before the baseline
+    from embtable.train import Corpus
+
+    Corpus.from_sentences([["a"]], min_count=1)  # lazy imports paid before the baseline
+    with open("/proc/self/clear_refs", "w") as handle:  # reset VmHWM to the current RSS
+        handle.write("5")
+    before = _status("VmRSS")
+    wall, cpu = time.perf_counter(), time.process_time()
+    corpus = Corpus.from_files([path], min_count=5, progress=False)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = _peak_rss_bytes() - before
+    tokens = corpus.tokens_read
+    return {
+        "tokens": tokens,
+        "kept": len(corpus),
+        "vocab": len(corpus.vocab),
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "us_per_token": 1e6 * cpu / tokens,
+        "peak_bytes_per_token": peak / tokens,
+        "peak_extra_mb": peak / 2**20,
+        "anon_mb": _status("RssAnon") / 2**20,
+    }
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def _pretokenise(source: str, target: Path, quick: bool) -> None:
+    """Write ``source`` tokenised by regex_tokenize, at most 1,000 tokens a line."""
     from embtable.text import iter_lines, regex_tokenize
-    from embtable.train import Corpus, bundled_corpus
 
-    path = bundled_corpus()
-    if not quick:
-        return Corpus.from_files([path], min_count=5)
-    lines = itertools.islice(iter_lines(path), 20)
-    return Corpus.from_sentences((regex_tokenize(line) for line in lines), min_count=5)
-
-
-def _sentences(corpus) -> list[list[str]]:
-    tokens = corpus.vocab.id_to_token
-    offsets = corpus.sentence_offsets
-    return [
-        [tokens[i] for i in corpus.ids[offsets[s] : offsets[s + 1]]]
-        for s in range(len(offsets) - 1)
-    ]
+    with open(target, "w", encoding="utf-8") as out:
+        for number, line in enumerate(iter_lines(source)):
+            if quick and number >= 20:
+                break
+            tokens = regex_tokenize(line)
+            for start in range(0, len(tokens), 1000):
+                out.write(" ".join(tokens[start : start + 1000]) + "\n")
 
 
-def _scores(tokens: list[str], matrix: np.ndarray) -> tuple[float, float]:
-    from embtable.evaluate import evaluate_analogies, evaluate_word_pairs
-    from embtable.vectors import Vectors
-
-    vectors = Vectors(tokens, np.ascontiguousarray(matrix, dtype=np.float32))
-    return evaluate_word_pairs(vectors).spearman, evaluate_analogies(vectors).accuracy
-
-
-def _run_gensim(sentences, options, seed: int):
-    from gensim.models import Word2Vec
-
-    model = Word2Vec(
-        vector_size=options["dim"],
-        sg=1,
-        hs=0,
-        negative=5,
-        window=5,
-        min_count=5,
-        sample=1e-3,
-        workers=options["threads"],
-        seed=seed,
-        alpha=0.025,
-        min_alpha=1e-4,
+def _run_job(job: dict) -> dict:
+    result = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(job)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
     )
-    model.build_vocab(sentences)
-    started = time.perf_counter()
-    model.train(sentences, total_examples=len(sentences), epochs=options["epochs"])
-    seconds = time.perf_counter() - started
-    return seconds, list(model.wv.index_to_key), model.wv.vectors
+    if result.returncode != 0:
+        raise RuntimeError(f"{job['tool']} run failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _run_embtable(corpus, options, seed: int):
-    from embtable.train import train_sgns
+def _measure(corpus: str, options: dict, seeds: list[int], architectures: list[str]) -> dict:
+    results: dict = {}
+    for architecture in architectures:
+        rows: dict[str, list[dict]] = {"embtable": [], "gensim": []}
+        for seed in seeds:
+            order = ("gensim", "embtable") if seed % 2 else ("embtable", "gensim")
+            for tool in order:
+                job = {
+                    "tool": tool, "architecture": architecture, "seed": seed,
+                    "corpus": corpus, "options": options,
+                }
+                row = _run_job(job)
+                rows[tool].append(row)
+                print(
+                    f"{architecture} seed {seed} {tool:8s}: {row['kept_words_per_second']:10,.0f} "
+                    f"kept words/s, {row['seconds']:.1f} s, WS353 {row['wordsim353']:.3f} "
+                    f"SimLex {row['simlex999']:.3f} analogy {row['analogy']:.2f}%, "
+                    f"peak {row['peak_rss_mb']:.0f} MB",
+                    file=sys.stderr,
+                )
+        results[architecture] = rows
+    return results
 
-    started = time.perf_counter()
-    model = train_sgns(
-        corpus,
-        dim=options["dim"],
-        window=5,
-        negative=5,
-        sample=1e-3,
-        epochs=options["epochs"],
-        alpha=0.025,
-        min_alpha=1e-4,
-        threads=options["threads"],
-        seed=seed,
-        progress=False,
-    )
-    seconds = time.perf_counter() - started
-    return seconds, list(model.vocab.id_to_token), model.input.weight.data
+
+def _table(results: dict, title: str) -> None:
+    print(f"## {title}")
+    print()
+    print("| metric | embtable | gensim | difference |")
+    print("|---|---:|---:|---:|")
+    for architecture, rows in results.items():
+        ours, theirs = rows["embtable"], rows["gensim"]
+
+        def median(rows, key):
+            return statistics.median(r[key] for r in rows)
+
+        def mean(rows, key):
+            return statistics.fmean(r[key] for r in rows)
+
+        a, b = median(ours, "kept_words_per_second"), median(theirs, "kept_words_per_second")
+        print(f"| {architecture}: training words/s, kept words x epochs / s (median) | "
+              f"{a:,.0f} | {b:,.0f} | x{a / b:.2f} |")
+        a, b = median(ours, "effective_words_per_second"), median(
+            theirs, "effective_words_per_second"
+        )
+        print(f"| {architecture}: effective words/s, after sub-sampling (median) | "
+              f"{a:,.0f} | {b:,.0f} | x{a / b:.2f} |")
+        a, b = median(ours, "scan_seconds"), median(theirs, "scan_seconds")
+        print(f"| {architecture}: corpus scan, s (median) | {a:.2f} | {b:.2f} | x{b / a:.2f} |")
+        for key, name in (
+            ("wordsim353", "WordSim-353 Spearman"),
+            ("simlex999", "SimLex-999 Spearman"),
+            ("analogy", "analogy@30k, %"),
+        ):
+            a, b = mean(ours, key), mean(theirs, key)
+            precision = 2 if key == "analogy" else 4
+            print(f"| {architecture}: {name} (mean) | {a:.{precision}f} | {b:.{precision}f} | "
+                  f"{a - b:+.{precision}f} |")
+        a = max(r["peak_rss_mb"] for r in ours)
+        b = max(r["peak_rss_mb"] for r in theirs)
+        print(f"| {architecture}: peak RSS, MB (max) | {a:.0f} | {b:.0f} | x{a / b:.2f} |")
+    print()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,80 +292,81 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="seeds to average over")
     parser.add_argument("--epochs", type=int, default=5, help="epochs for both trainers")
     parser.add_argument("--threads", type=int, default=2, help="threads for both trainers")
+    parser.add_argument("--architectures", default="skipgram,cbow", help="comma-separated")
+    parser.add_argument("--corpus", default=None, help="text file (default: the bundled one)")
+    parser.add_argument("--busy", action="store_true", help="also measure next to a busy process")
+    parser.add_argument(
+        "--reading",
+        nargs="*",
+        default=None,
+        metavar="FILE",
+        help="only measure corpus reading (time and peak memory per token) on FILEs "
+        "(default: the bundled corpus)",
+    )
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker is not None:
+        print(json.dumps(_worker(json.loads(args.worker))))
+        return 0
     try:
         import gensim
     except ImportError:
         print("bench/word2vec.py needs gensim: pip install 'embtable[bench]'", file=sys.stderr)
         return 1
     import numba
+    import numpy as np
 
-    import embtable  # noqa: F401
+    from embtable.train import bundled_corpus
+
+    if args.reading is not None:
+        print(f"# corpus reading (embtable.train.Corpus.from_files, regex tokenizer), CPU "
+              f"{_cpu_name()}, load average {os.getloadavg()[0]:.1f}")
+        print()
+        print("| corpus | tokens | vocabulary | CPU s | us/token | peak extra RSS | bytes/token |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for path in args.reading or [bundled_corpus()]:
+            row = _run_job({"tool": "reading", "corpus": path})
+            print(f"| {os.path.basename(path)} | {row['tokens']:,} | {row['vocab']:,} | "
+                  f"{row['cpu_seconds']:.2f} | {row['us_per_token']:.3f} | "
+                  f"{row['peak_extra_mb']:.0f} MB | {row['peak_bytes_per_token']:.1f} |")
+        return 0
 
     options = {"dim": 100, "epochs": args.epochs, "threads": args.threads}
     seeds = list(range(1, args.seeds + 1))
+    architectures = args.architectures.split(",")
     if args.quick:
         options.update(dim=50, epochs=1)
-        seeds = [1]
-    corpus = _corpus(args.quick)
-    sentences = _sentences(corpus)
-    words = len(corpus) * options["epochs"]
-
-    # Warm-up: numba compiles (or loads its cache), gensim starts its threads.
-    warm = {"dim": 8, "epochs": 1, "threads": options["threads"]}
-    _run_embtable(corpus, warm, 0)
-    _run_gensim(sentences[:2], warm, 0)
-
-    results: dict[str, list[tuple[float, float, float]]] = {"embtable": [], "gensim": []}
-    for seed in seeds:
-        for name, runner, data in (
-            ("gensim", _run_gensim, sentences),
-            ("embtable", _run_embtable, corpus),
-        ):
-            seconds, tokens, matrix = runner(data, options, seed)
-            spearman, accuracy = _scores(tokens, matrix)
-            results[name].append((words / seconds, spearman, accuracy))
-            print(
-                f"seed {seed} {name:8s}: {words / seconds:12,.0f} words/s  "
-                f"WordSim-353 {spearman:.4f}  analogies {accuracy:.4f}",
-                file=sys.stderr,
-            )
-
-    def summary(name: str) -> tuple[float, float, float]:
-        rows = results[name]
-        return (
-            statistics.median(r[0] for r in rows),
-            statistics.fmean(r[1] for r in rows),
-            statistics.fmean(r[2] for r in rows),
-        )
-
-    ours, theirs = summary("embtable"), summary("gensim")
-    print(f"# word2vec skip-gram: embtable vs gensim {gensim.__version__}")
+        seeds, architectures = [1], ["skipgram"]
+    with tempfile.TemporaryDirectory() as tmp:
+        text = Path(tmp) / "corpus.tok.txt"
+        _pretokenise(args.corpus or bundled_corpus(), text, args.quick)
+        quiet = _measure(str(text), options, seeds, architectures)
+        busy = None
+        if args.busy:
+            spinner = subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+            try:
+                busy = _measure(str(text), options, seeds, architectures)
+            finally:
+                spinner.kill()
+                spinner.wait()
+    sample = quiet[architectures[0]]["embtable"][0]
+    print(f"# word2vec with negative sampling: embtable vs gensim {gensim.__version__}")
     print()
     print(
-        f"corpus: {len(corpus):,} words ({len(corpus.vocab):,} in the vocabulary), "
-        f"{options['epochs']} epoch(s), dim {options['dim']}, {options['threads']} threads, "
-        f"seeds {seeds}{' (--quick: not a measurement)' if args.quick else ''}"
+        f"corpus: {args.corpus or 'bundled State of the Union'}, {sample['kept']:,} words kept "
+        f"({sample['vocab']:,} in the vocabulary), {options['epochs']} epoch(s), dim "
+        f"{options['dim']}, {options['threads']} threads, seeds {seeds}"
+        f"{' (--quick: not a measurement)' if args.quick else ''}"
     )
     print(
         f"numpy {np.__version__}, numba {numba.__version__}, python "
-        f"{platform.python_version()}, CPU {_cpu_name()} ({os.cpu_count()} logical)"
+        f"{platform.python_version()}, CPU {_cpu_name()} ({os.cpu_count()} logical), "
+        f"load average before: {os.getloadavg()[0]:.1f}"
     )
     print()
-    print("| metric | embtable | gensim | difference |")
-    print("|---|---:|---:|---:|")
-    print(
-        f"| training words/s (median) | {ours[0]:,.0f} | {theirs[0]:,.0f} | "
-        f"x{ours[0] / theirs[0]:.2f} |"
-    )
-    print(
-        f"| WordSim-353 Spearman (mean) | {ours[1]:.4f} | {theirs[1]:.4f} | "
-        f"{ours[1] - theirs[1]:+.4f} |"
-    )
-    print(
-        f"| analogy accuracy, % (mean) | {100 * ours[2]:.2f} | {100 * theirs[2]:.2f} | "
-        f"{100 * (ours[2] - theirs[2]):+.2f} |"
-    )
+    _table(quiet, "as the machine is")
+    if busy is not None:
+        _table(busy, "with one extra busy process")
     return 0
 
 

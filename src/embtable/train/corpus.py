@@ -25,6 +25,7 @@ import io
 import os
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
@@ -40,10 +41,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Corpus"]
 
-_BLOCK_CHARS = 1 << 20
+_BLOCK_CHARS = 1 << 18
 """Characters of text tokenised at a time."""
 
-_SWEEP_IDS = 1 << 22
+_SWEEP_IDS = 1 << 20
 """Provisional ids remapped at a time in the second sweep."""
 
 TOKENIZERS = ("regex", "regex-cased", "whitespace")
@@ -70,7 +71,11 @@ class _FirstSeen(dict):  # type: ignore[type-arg]
 
 
 class _Spool:
-    """An append-only ``dtype`` array in an unnamed temporary file (or in memory)."""
+    """An append-only ``dtype`` array in an unnamed temporary file (or in memory).
+
+    :meth:`read` copies a range out with ``os.pread``, so reading a chunk maps nothing and the
+    process's resident memory stays at one chunk however large the file is.
+    """
 
     def __init__(self, dtype: type, temp_dir: str | None, in_memory: bool) -> None:
         self.dtype = np.dtype(dtype)
@@ -86,6 +91,8 @@ class _Spool:
                     f"{temp_dir or tempfile.gettempdir()!r}: {err.strerror or err}; "
                     "pass temp_dir (--temp-dir) or set TMPDIR to a writable directory"
                 ) from None
+            # closed (and so removed: it has no name) when the spool is garbage collected
+            self._finalizer = weakref.finalize(self, self._file.close)
 
     def append(self, values: NDArray[Any]) -> None:
         values = np.ascontiguousarray(values, dtype=self.dtype)
@@ -102,12 +109,17 @@ class _Spool:
                     "(is the disk full? pass temp_dir or set TMPDIR)"
                 ) from None
 
+    def _joined(self) -> NDArray[Any]:
+        assert self._parts is not None
+        if len(self._parts) != 1:
+            joined = np.concatenate(self._parts) if self._parts else np.zeros(0, self.dtype)
+            self._parts = [_frozen(joined)]
+        return self._parts[0]
+
     def array(self) -> NDArray[Any]:
         """The values written so far, read-only (a memory map for a file spool)."""
         if self._parts is not None:
-            joined = np.concatenate(self._parts) if self._parts else np.zeros(0, self.dtype)
-            self._parts = [joined]
-            return _frozen(joined)
+            return self._joined()
         assert self._file is not None
         self._file.flush()
         if self.size == 0:
@@ -115,9 +127,29 @@ class _Spool:
         mapped = np.memmap(self._file, dtype=self.dtype, mode="r", shape=(self.size,))
         return mapped.view(np.ndarray)
 
+    def read(self, start: int, stop: int) -> NDArray[Any]:
+        """A read-only copy of entries ``start .. stop - 1``."""
+        if self._parts is not None:
+            return self._joined()[start:stop]
+        assert self._file is not None
+        self._file.flush()
+        itemsize = self.dtype.itemsize
+        data = os.pread(self._file.fileno(), (stop - start) * itemsize, start * itemsize)
+        if len(data) != (stop - start) * itemsize:  # pragma: no cover - our own file shrank
+            raise CorpusError("the corpus's temporary file was truncated")
+        return np.frombuffer(data, dtype=self.dtype)
+
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()  # the mapping keeps its own handle
+            self._finalizer()  # a memory map keeps its own handle
+
+
+class _Store:
+    """The spools behind a corpus that :func:`_build` wrote (and so needs no second check)."""
+
+    def __init__(self, ids: _Spool, offsets: _Spool) -> None:
+        self.ids_spool, self.offsets_spool = ids, offsets
+        self.ids, self.offsets = ids.array(), offsets.array()
 
 
 def _frozen(array: NDArray[Any]) -> NDArray[Any]:
@@ -212,10 +244,20 @@ class Corpus:
     tokenizer: str | None = None
     encoding: str = "utf-8"
     max_final_vocab: int | None = None
+    _store: _Store | None = field(default=None, repr=False)
     vocab_size: int = field(init=False)
 
     def __post_init__(self) -> None:
         vocab_size = len(self.vocab)
+        store = self._store
+        if (
+            isinstance(store, _Store)
+            and store.ids is self.ids
+            and store.offsets is self.sentence_offsets
+        ):
+            object.__setattr__(self, "vocab_size", vocab_size)
+            return  # written by _build, which produced only ids below its vocabulary's size
+        object.__setattr__(self, "_store", None)
         ids = np.asarray(self.ids)
         offsets = np.asarray(self.sentence_offsets)
         if ids.ndim != 1 or ids.dtype.kind not in "iu":
@@ -278,6 +320,29 @@ class Corpus:
     def sentences(self) -> int:
         """The number of sentences (lines, after cutting long ones; empty ones dropped)."""
         return int(self.sentence_offsets.shape[0] - 1)
+
+    def chunk(self, first: int, last: int) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        """The ids and offsets of sentences ``first .. last - 1``, offsets rebased to 0.
+
+        Read with ``os.pread`` from the temporary files of :meth:`from_files` (nothing stays
+        mapped), or sliced from memory.
+
+        Example:
+            >>> corpus = Corpus.from_sentences([["a", "b"], ["b"], ["a", "a"]], min_count=1)
+            >>> corpus.chunk(1, 3)
+            (array([1, 0, 0], dtype=int32), array([0, 1, 3]))
+        """
+        if not 0 <= first <= last <= self.sentences:
+            raise OptionError(
+                f"chunk({first}, {last}) is outside the corpus's 0..{self.sentences} sentences"
+            )
+        if self._store is not None and self._store.offsets_spool._file is not None:
+            offsets = self._store.offsets_spool.read(first, last + 1)
+            ids = self._store.ids_spool.read(int(offsets[0]), int(offsets[-1]))
+        else:
+            offsets = self.sentence_offsets[first : last + 1]
+            ids = self.ids[int(offsets[0]) : int(offsets[-1])]
+        return ids, offsets - offsets[0]
 
     def iter_sentences(self) -> Iterator[list[str]]:
         """Yield each sentence as a list of tokens (e.g. to give gensim the same text).
@@ -595,17 +660,13 @@ def _build(
         offsets_spool = _Spool(np.int64, temp_dir, in_memory)
         offsets_spool.append(np.zeros(1, dtype=np.int64))
         _sweep(provisional, remap, options["max_sentence_length"], ids_spool, offsets_spool)
-        provisional.close()
-        ids_array = ids_spool.array()
-        offsets_array = offsets_spool.array()
-        ids_spool.close()
-        offsets_spool.close()
+        store = _Store(ids_spool, offsets_spool)
     finally:
         provisional.close()
     return Corpus(
         chosen,
-        ids_array,
-        offsets_array,
+        store.ids,
+        store.offsets,
         tokens_read,
         (),
         options["min_count"],
@@ -614,6 +675,7 @@ def _build(
         None,
         "utf-8",
         options["max_final_vocab"],
+        store,
     )
 
 
@@ -625,11 +687,11 @@ def _sweep(
     offsets_out: _Spool,
 ) -> None:
     """Map provisional ids to vocabulary ids in chunks; write retained ids and offsets."""
-    source = provisional.array()
     carry = 0  # retained words of the line that runs into the next chunk
     written = 0
-    for start in range(0, source.shape[0], _SWEEP_IDS):
-        mapped = remap[source[start : start + _SWEEP_IDS].astype(np.int64) + 1]
+    for start in range(0, provisional.size, _SWEEP_IDS):
+        part = provisional.read(start, min(start + _SWEEP_IDS, provisional.size))
+        mapped = remap[part.astype(np.int64) + 1]
         stream = mapped[mapped != -1]
         ends = np.flatnonzero(stream == -2)
         words = stream[stream >= 0]
@@ -647,4 +709,3 @@ def _sweep(
     if carry:  # text without a final line end (from_sentences always ends its lines)
         sizes = _split_sentences(np.array([carry], dtype=np.int64), max_length)
         offsets_out.append(written + np.cumsum(sizes))
-    del source

@@ -16,8 +16,9 @@ Both tables are :class:`embtable.Embedding` layers; the kernel updates their ``w
 arrays in place, reading and writing only the rows an example touches.
 
 Memory: the two tables, the vocabulary, and one chunk of the corpus at a time: the corpus's ids
-are memory maps of temporary files (:class:`~embtable.train.Corpus`), read ``threads x 100,000``
-words per kernel call, so a corpus of any size trains in the memory of its vocabulary.
+live in temporary files (:class:`~embtable.train.Corpus`), read ``threads x 100,000`` words per
+kernel call with ``os.pread`` (:meth:`~embtable.train.Corpus.chunk`), so a corpus of any size
+trains in the memory of its vocabulary and tables.
 
 Threads run Hogwild, each over every ``threads``-th job of about 10,000 words of a chunk and with
 its own ``word2vec.c`` generator seeded from ``seed``; with ``threads=1`` a seeded run is
@@ -824,7 +825,7 @@ def _run(
     noise = counts.astype(np.float64) ** float(config["ns_exponent"])
     accept, alias = alias_table(noise)
     accept_threshold = _to_threshold(accept)
-    ids, offsets = corpus.ids, corpus.sentence_offsets
+    offsets = corpus.sentence_offsets
     n_words = len(corpus)
     total_words = n_words * epochs
     chunk_words = threads * _BLOCK_WORDS
@@ -838,10 +839,10 @@ def _run(
         bool(config["shrink_windows"]),
     )
 
-    def call(order: NDArray[np.int64], max_length: int, next_sentence, stops, words_done) -> None:
+    def call(ids, chunk_offsets, order, max_length: int, next_sentence, stops, words_done) -> None:
         train_sgns_block(
             ids,
-            offsets,
+            chunk_offsets,
             order,
             max_length,
             next_sentence,
@@ -879,7 +880,10 @@ def _run(
     try:
         # Compiles, or loads numba's cache; trains nothing (no thread has a sentence).
         empty = np.zeros(threads, dtype=np.int64)
-        call(np.zeros(0, np.int64), 0, empty, empty.copy(), 0)
+        call(
+            np.zeros(1, np.int32), np.zeros(2, np.int64), np.zeros(0, np.int64), 0, empty,
+            empty.copy(), 0,
+        )
         rng_state[:] = np.array(state["rng_state"], dtype=np.uint64)
         bar = progress_bar(
             total=total_words,
@@ -897,17 +901,20 @@ def _run(
                 while state["sentence"] < corpus.sentences:
                     first = state["sentence"]
                     last = _chunk_bounds(offsets, first, chunk_words)
-                    span = offsets[first : last + 1]
+                    chunk_ids, span = corpus.chunk(first, last)
                     words_done = int(state["words_done"])
                     # Jobs of about _JOB_WORDS words dealt to the threads in turn, so that they
                     # move through the corpus side by side (as gensim's job queue does).
-                    owner = (span[:-1] // _JOB_WORDS) % threads
-                    order = (np.argsort(owner, kind="stable") + first).astype(np.int64)
+                    owner = ((span[:-1] + int(offsets[first])) // _JOB_WORDS) % threads
+                    order = np.argsort(owner, kind="stable").astype(np.int64)
                     per_thread = np.bincount(owner, minlength=threads)
                     stops = np.cumsum(per_thread).astype(np.int64)
                     next_sentence = stops - per_thread
                     tick = time.perf_counter()
-                    call(order, int(np.diff(span).max()), next_sentence, stops, words_done)
+                    call(
+                        chunk_ids, span, order, int(np.diff(span).max()), next_sentence, stops,
+                        words_done,
+                    )
                     chunk_seconds = time.perf_counter() - tick
                     chunk = int(words_read.sum())
                     chunk_loss, chunk_pairs = float(loss.sum()), int(pairs.sum())
