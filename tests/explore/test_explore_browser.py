@@ -44,11 +44,14 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "table": root / "table.html",
         "restricted": root / "restricted.html",
         "int8": root / "int8.html",
+        "single": root / "single.html",
     }
     write_page(GLOVE, out["glove"])
     write_page(table, out["table"])
     write_page(WORD2VEC, out["restricted"], words=500, precision="float32")
     write_page(WORD2VEC, out["int8"], precision="int8")
+    Vectors(["alone"], np.array([[0.5, -1.0, 2.0]])).save(root / "single.txt")
+    write_page(root / "single.txt", out["single"])
     return out
 
 
@@ -224,6 +227,14 @@ def test_screenshot_is_not_blank(browser: Browser, pages, tmp_path: Path) -> Non
     assert (plot.sum(axis=2) < 600).sum() > 50  # drawn points and labels, not only background
     orange = (plot[..., 0] > 180) & (plot[..., 1] < 140) & (plot[..., 2] < 80)
     assert orange.any()  # the highlighted query word
+
+
+def test_a_one_word_page_answers_with_nothing(browser: Browser, pages) -> None:
+    _open(browser, pages["single"])
+    assert _search(browser, "alone") == []
+    browser.type_into("#analogy", "alone + alone")
+    assert _results(browser, "analogy-results") == []
+    assert browser.errors() == []
 
 
 def test_the_page_stands_alone(pages, tmp_path: Path) -> None:

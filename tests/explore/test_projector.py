@@ -221,3 +221,54 @@ def test_tensorboard_projector_plugin_serves_the_export(tmp_path: Path) -> None:
         np.frombuffer(tensor, dtype=np.float32).reshape(76, 50), vectors.matrix
     )
     assert metadata.decode("utf-8").split("\n")[:-1] == vectors.tokens
+
+
+# The registry entry proposed for embtable.io.registry.FORMATS (after the "embtable" entry, so
+# that a table stays the default directory format); used here until the registry has it.
+PROJECTOR_ENTRY = dict(
+    name="projector",
+    description="TensorBoard projector directory (tensors.tsv, metadata.tsv, "
+    "projector_config.pbtxt)",
+    reader="embtable.io.projector:read_projector",
+    writer="embtable.io.projector:write_projector",
+    sniffer="embtable.io.projector:sniff_projector",
+    peeker="embtable.io.projector:peek_projector",
+    directory=True,
+    read_options=frozenset({"limit", "dtype", "duplicates"}),
+)
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch):
+    from embtable.io import registry
+
+    if "projector" not in registry.names():
+        entry = registry.FormatEntry(**PROJECTOR_ENTRY)
+        monkeypatch.setattr(registry, "FORMATS", (*registry.FORMATS, entry))
+    return registry
+
+
+def test_registry_entry_round_trip_and_detection(registry, tmp_path: Path) -> None:
+    vectors = Vectors.load(GLOVE)
+    assert registry.write(tmp_path / "p", vectors.tokens, vectors.matrix, format="projector") == (
+        "projector"
+    )
+    from embtable.io import detect_format
+
+    assert detect_format(tmp_path / "p") == "projector"
+    tokens, matrix = registry.read(tmp_path / "p")
+    assert tokens == vectors.tokens
+    np.testing.assert_array_equal(matrix, vectors.matrix)
+    assert registry.read(tmp_path / "p", limit=3)[0] == vectors.tokens[:3]
+    assert registry.peek(tmp_path / "p").rows == 76
+    assert registry.format_for_path(tmp_path / "out") == "embtable"  # still the default
+
+
+def test_convert_to_projector(registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from embtable.cli.__main__ import main
+
+    assert main(["convert", str(GLOVE), str(tmp_path / "proj"), "--to", "projector"]) == 0
+    assert "(projector)" in capsys.readouterr().out
+    assert (tmp_path / "proj" / METADATA_FILE).read_text(encoding="utf-8").split("\n")[0] == "the"
+    assert main(["info", str(tmp_path / "proj")]) == 0
+    assert "76" in capsys.readouterr().out

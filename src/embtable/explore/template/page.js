@@ -83,6 +83,7 @@
   // uses); NaN ranks last, excluded rows never appear.
   function top(scores, k, excluded) {
     const best = [];
+    if (k <= 0) return best;
     const better = (a, b) => {
       const sa = Number.isNaN(scores[a]) ? -Infinity : scores[a];
       const sb = Number.isNaN(scores[b]) ? -Infinity : scores[b];
