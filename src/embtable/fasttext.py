@@ -294,6 +294,18 @@ class FastTextVectors(Vectors):
             )
         )
 
+    def add_vectors(self, keys: Any, weights: ArrayLike, replace: bool = False) -> None:
+        """Not for fastText models: their words are tied to the input matrix's rows.
+
+        Raises:
+            OptionError: always; make a plain ``Vectors(vectors.tokens, vectors.matrix)``
+                to add words to.
+        """
+        raise OptionError(
+            "a FastTextVectors' words are fixed by its input matrix (word rows, then n-gram "
+            "buckets); add vectors to Vectors(vectors.tokens, vectors.matrix) instead"
+        )
+
     # -- comparison and display -----------------------------------------------------------------
 
     def __eq__(self, other: object) -> bool:

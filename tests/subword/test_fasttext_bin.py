@@ -380,3 +380,13 @@ def test_registry_style_calls(tmp_path, lee):
 
     summary = peek_fasttext_bin(LEE_BIN)
     assert (summary.rows, summary.dim, summary.tokens[:3]) == (1762, 10, ("the", "to", "of"))
+
+
+def test_fasttext_vectors_work_with_evaluation_and_refuse_new_words(lee):
+    from embtable.evaluate import evaluate_analogies, evaluate_word_pairs
+
+    assert evaluate_word_pairs(lee).pairs > 0
+    assert 0 <= evaluate_analogies(lee).accuracy <= 1
+    with pytest.raises(OptionError, match="fixed by its input matrix"):
+        lee["brandnew"] = np.zeros(lee.dim, np.float32)
+    assert lee.get("xyzzy") is not None and lee.get_vector("xyzzy", norm=True).shape == (10,)
