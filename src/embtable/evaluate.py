@@ -28,6 +28,13 @@ gensim does, and listed in the result's ``skipped_lines`` rather than only logge
 
 Out-of-vocabulary ratios are fractions in ``[0, 1]``; gensim reports the same in percent.
 
+Example:
+    >>> vectors = Vectors(["man", "woman", "king", "queen"],
+    ...                   np.array([[1.0, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]]))
+    >>> result = evaluate_analogies(vectors)  # the bundled Google set
+    >>> result.correct, result.incorrect, result.sections[1].name
+    (2, 0, 'capital-world')
+
 Without a ``path`` the data sets bundled in ``embtable/data/eval`` are used: WordSim-353
 (``"wordsim353.tsv"``) for pairs and the Google analogy set (``"questions-words.txt"``);
 ``"simlex999.txt"`` is bundled too (see :func:`bundled_path`, which also takes the short names
@@ -311,6 +318,10 @@ class WordPairsResult:
         pairs: pairs that entered the correlations (including dummies).
         oov: pairs with an unknown word.
         skipped_lines: 1-based numbers of lines that did not parse.
+
+    Example:
+        >>> WordPairsResult(0.5, 0.01, 0.4, 0.02, 0.25, 3, 1, ()).oov_ratio
+        0.25
     """
 
     pearson: float
@@ -416,7 +427,12 @@ Quadruplet = tuple[str, str, str, str]
 
 @dataclass(frozen=True)
 class AnalogySection:
-    """Results of one ``: section`` of an analogy file (words as compared, e.g. upper-cased)."""
+    """Results of one ``: section`` of an analogy file (words as compared, e.g. upper-cased).
+
+    Example:
+        >>> AnalogySection("family", (("A", "B", "C", "D"),), (("A", "B", "E", "F"),)).accuracy
+        0.5
+    """
 
     name: str
     correct: tuple[Quadruplet, ...]
@@ -424,7 +440,12 @@ class AnalogySection:
 
     @property
     def accuracy(self) -> float:
-        """``correct / (correct + incorrect)``, 0.0 for a section without questions."""
+        """``correct / (correct + incorrect)``, 0.0 for a section without questions.
+
+        Example:
+            >>> AnalogySection("empty", (), ()).accuracy
+            0.0
+        """
         answered = len(self.correct) + len(self.incorrect)
         return len(self.correct) / answered if answered else 0.0
 
@@ -440,6 +461,12 @@ class AnalogyResult:
         oov: questions with an unknown word.
         oov_ratio: ``oov / questions`` (gensim: percent).
         skipped_lines: 1-based numbers of lines that are not 4 words.
+
+    Example:
+        >>> section = AnalogySection("family", (("A", "B", "C", "D"),), ())
+        >>> result = AnalogyResult(1.0, (section,), 3, 2, 2 / 3, ())
+        >>> result.correct, result.incorrect
+        (1, 0)
     """
 
     accuracy: float
@@ -451,12 +478,22 @@ class AnalogyResult:
 
     @property
     def correct(self) -> int:
-        """Correct answers over all sections."""
+        """Correct answers over all sections.
+
+        Example:
+            >>> AnalogyResult(0.0, (), 0, 0, 0.0, ()).correct
+            0
+        """
         return sum(len(s.correct) for s in self.sections)
 
     @property
     def incorrect(self) -> int:
-        """Wrong answers over all sections."""
+        """Wrong answers over all sections.
+
+        Example:
+            >>> AnalogyResult(0.0, (), 0, 0, 0.0, ()).incorrect
+            0
+        """
         return sum(len(s.incorrect) for s in self.sections)
 
 

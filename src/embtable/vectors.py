@@ -79,7 +79,12 @@ class Coverage:
 
     @property
     def ratio(self) -> float:
-        """Share of tokens found, ``(matched + lowercase_matched) / total`` (1.0 when empty)."""
+        """Share of tokens found, ``(matched + lowercase_matched) / total`` (1.0 when empty).
+
+        Example:
+            >>> Coverage(0, 0, 0, 0, ()).ratio
+            1.0
+        """
         if self.total == 0:
             return 1.0
         return (self.matched + self.lowercase_matched) / self.total
@@ -109,12 +114,22 @@ class VectorsCheck:
 
     @property
     def nonfinite(self) -> int:
-        """How many rows are not finite (``len(nonfinite_rows)``)."""
+        """How many rows are not finite (``len(nonfinite_rows)``).
+
+        Example:
+            >>> VectorsCheck((4, 9), ("a", "b"), ()).nonfinite
+            2
+        """
         return len(self.nonfinite_rows)
 
     @property
     def ok(self) -> bool:
-        """Every row is finite."""
+        """Every row is finite.
+
+        Example:
+            >>> VectorsCheck((), (), (0,)).ok
+            True
+        """
         return not self.nonfinite_rows
 
 
@@ -219,6 +234,16 @@ class Vectors:
         Raises:
             VectorFormatError: malformed file; the message names the file and line.
             OptionError: an unknown ``format`` or ``duplicates``, or ``mmap`` with a text file.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> tmp = tempfile.TemporaryDirectory()
+            >>> path = pathlib.Path(tmp.name) / "glove.txt"
+            >>> _ = path.write_text("cat 0.1 0.2\\ndog 0.3 0.4\\n")
+            >>> vectors = Vectors.load(path)  # headerless text: GloVe
+            >>> vectors.tokens, vectors.matrix.dtype
+            (['cat', 'dog'], dtype('float32'))
+            >>> tmp.cleanup()
         """
         from . import io as vio
         from .io import _parse
@@ -310,42 +335,82 @@ class Vectors:
 
     @property
     def tokens(self) -> list[str]:
-        """The tokens, row order (do not modify)."""
+        """The tokens, row order (do not modify).
+
+        Example:
+            >>> Vectors(["a", "b"], np.eye(2)).tokens
+            ['a', 'b']
+        """
         return self._tokens
 
     @property
     def index_to_key(self) -> list[str]:
-        """gensim's name for :attr:`tokens`."""
+        """gensim's name for :attr:`tokens`.
+
+        Example:
+            >>> Vectors(["a", "b"], np.eye(2)).index_to_key
+            ['a', 'b']
+        """
         return self._tokens
 
     @property
     def matrix(self) -> NDArray[np.floating]:
-        """The ``(len, dim)`` matrix."""
+        """The ``(len, dim)`` matrix.
+
+        Example:
+            >>> Vectors(["a"], np.array([[1.0, 2.0]])).matrix
+            array([[1., 2.]])
+        """
         return self._matrix
 
     @property
     def vectors(self) -> NDArray[np.floating]:
-        """gensim's name for :attr:`matrix`."""
+        """gensim's name for :attr:`matrix`.
+
+        Example:
+            >>> Vectors(["a"], np.array([[1.0, 2.0]])).vectors.shape
+            (1, 2)
+        """
         return self._matrix
 
     @property
     def dim(self) -> int:
-        """Vector dimension ``D``."""
+        """Vector dimension ``D``.
+
+        Example:
+            >>> Vectors(["a"], np.zeros((1, 3))).dim
+            3
+        """
         return int(self._matrix.shape[1])
 
     @property
     def vector_size(self) -> int:
-        """gensim's name for :attr:`dim`."""
+        """gensim's name for :attr:`dim`.
+
+        Example:
+            >>> Vectors(["a"], np.zeros((1, 3))).vector_size
+            3
+        """
         return self.dim
 
     @property
     def token_to_id(self) -> dict[str, int]:
-        """Row of each token (do not modify)."""
+        """Row of each token (do not modify).
+
+        Example:
+            >>> Vectors(["a", "b"], np.eye(2)).token_to_id
+            {'a': 0, 'b': 1}
+        """
         return self._token_to_id
 
     @property
     def key_to_index(self) -> dict[str, int]:
-        """gensim's name for :attr:`token_to_id` (do not modify)."""
+        """gensim's name for :attr:`token_to_id` (do not modify).
+
+        Example:
+            >>> Vectors(["a", "b"], np.eye(2)).key_to_index["b"]
+            1
+        """
         return self._token_to_id
 
     def __len__(self) -> int:

@@ -1,7 +1,8 @@
 """``embtable evaluate``: word-similarity correlation and analogy accuracy.
 
 Scores go to standard output, one line per evaluation set (and one per section with
-``--sections``); a warning about rows with NaN or inf goes to standard error.
+``--sections``); a warning about rows with NaN or inf goes to standard error. See :func:`run`
+for an example.
 """
 
 from __future__ import annotations
@@ -64,7 +65,17 @@ def _delimiter(text: str) -> str | None:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    """Add the ``evaluate`` sub-command to ``commands``."""
+    """Add the ``evaluate`` sub-command to ``commands``.
+
+    Example:
+        >>> import argparse
+        >>> commands = argparse.ArgumentParser(prog="embtable").add_subparsers()
+        >>> add_parser(commands)
+        >>> parser = commands.choices["evaluate"]
+        >>> args = parser.parse_args(["t", "--pairs", "simlex", "--delimiter", "space"])
+        >>> args.pairs, args.delimiter, args.restrict_vocab
+        (['simlex'], ' ', 300000)
+    """
     parser = commands.add_parser(
         "evaluate",
         help="evaluate vectors on word similarity and analogies",
@@ -151,7 +162,20 @@ def resolve_set(name: str) -> tuple[str | None, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the scores; return the exit status."""
+    """Print the scores; return the exit status.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> from embtable.cli.__main__ import main
+        >>> from embtable.vectors import Vectors
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> Vectors(["king", "queen", "cabbage"], np.array([[1.0, 0], [1, 0.2], [0, 1]])).save(
+        ...     tmp.name + "/t", format="embtable")
+        >>> main(["evaluate", tmp.name + "/t", "--analogies", "google"])  # doctest: +ELLIPSIS
+        analogies (Google analogies): accuracy 0.0000 (0/0), 19544 of 19544 questions out of ...
+        0
+        >>> tmp.cleanup()
+    """
     from embtable.evaluate import bundled_path, evaluate_analogies, evaluate_word_pairs
 
     both = args.pairs is None and args.analogies is None

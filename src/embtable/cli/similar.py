@@ -6,12 +6,12 @@ negative=["man"])``, with the query words left out of the answer.
 
 Words are folded as the table's tokenizer folds its tokens: a table trained with the ``regex``
 tokenizer (the default, which lower-cases) is searched in lower case, so ``War`` finds ``war``;
-one trained with a tokenizer that keeps case (``regex-cased``, ``whitespace``) as typed.
-Vector files, and tables that name no tokenizer, are searched as typed, falling back to lower
-case (with a note on standard error) when the word as typed is absent. A word that is still unknown is reported on
-standard error and the remaining queries go on; the exit status is then 1.
+one trained with a tokenizer that keeps case (``regex-cased``, ``whitespace``) as typed. Vector
+files, and tables that name no tokenizer, are searched as typed, falling back to lower case
+(with a note on standard error) when the word as typed is absent. A word that is still unknown
+is reported on standard error and the remaining queries go on; the exit status is then 1.
 
-Results go to standard output, one block per query::
+Results go to standard output, one block per query (see :func:`run`)::
 
     war:
        0.8123  wars
@@ -120,7 +120,16 @@ def _positive_int(text: str) -> int:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    """Add the ``similar`` sub-command to ``commands``."""
+    """Add the ``similar`` sub-command to ``commands``.
+
+    Example:
+        >>> import argparse
+        >>> commands = argparse.ArgumentParser(prog="embtable").add_subparsers()
+        >>> add_parser(commands)
+        >>> args = commands.choices["similar"].parse_args(["table", "king", "-", "man", "-k", "3"])
+        >>> args.words, args.k
+        (['king', '-', 'man'], 3)
+    """
     parser = commands.add_parser(
         "similar",
         help="print the nearest neighbours of words, or solve an analogy",
@@ -196,7 +205,21 @@ def word_folder(vectors: Vectors, path: str) -> Callable[[str], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the neighbours of each query; return 1 if any query failed, else 0."""
+    """Print the neighbours of each query; return 1 if any query failed, else 0.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> from embtable.cli.__main__ import main
+        >>> from embtable.vectors import Vectors
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> Vectors(["a", "b", "ab"], np.array([[1.0, 0], [0, 1], [1, 1]])).save(
+        ...     tmp.name + "/t", format="embtable", config={"tokenizer": "regex"})
+        >>> main(["similar", tmp.name + "/t", "A", "-k", "1"])  # folded to 'a'
+        A:
+           0.7071  ab
+        0
+        >>> tmp.cleanup()
+    """
     queries = parse_queries(args.words)
     vectors = load_vectors(args.directory, args.format, **load_options(args))
     fold = word_folder(vectors, args.directory)
