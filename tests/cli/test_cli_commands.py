@@ -264,9 +264,24 @@ def _glove(tmp_path: Path, text: str = "cat 1 0\ndog 0 1\ncat 1 1\n") -> Path:
 def test_convert_duplicates_option_is_the_one_the_error_names(tmp_path, capsys):
     source = _glove(tmp_path)
     err = _error(capsys, "convert", source, tmp_path / "out.bin", "--from", "glove")
-    assert err.startswith("embtable: error: g.txt:3: duplicate token 'cat', first seen at g.txt:1; ")
+    assert err.startswith(
+        "embtable: error: g.txt:3: duplicate token 'cat', first seen at g.txt:1; "
+    )
     assert err.endswith("pass --duplicates first or --duplicates last to keep one\n")
-    assert main(["convert", str(source), str(tmp_path / "out.bin"), "--from", "glove", "--duplicates", "last"]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                str(source),
+                str(tmp_path / "out.bin"),
+                "--from",
+                "glove",
+                "--duplicates",
+                "last",
+            ]
+        )
+        == 0
+    )
     loaded = Vectors.load(tmp_path / "out.bin")
     assert loaded.tokens == ["cat", "dog"]
     assert_array_equal(loaded.matrix, [[1, 1], [0, 1]])
@@ -284,16 +299,36 @@ def test_hints_name_the_flags_of_the_command(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("out", "extra", "message"),
     [
-        ("out.json", [], "cannot tell the format from the name 'out.json': no format has the suffix '.json'"),
-        ("out.gz", [], "cannot tell the format from the name 'out.gz': .gz says how to compress, not which format"),
-        ("v.bin", ["--to", "glove"], "the name 'v.bin' ends in '.bin', which names the 'word2vec-binary' format, not 'glove'; name the output with one of: .txt"),
-        ("v.vec", ["--to", "embtable"], "the name 'v.vec' ends in '.vec', which names the 'fasttext' format, not 'embtable'"),
-        ("table.gz", ["--to", "embtable"], "the name 'table.gz' ends in '.gz', but the 'embtable' format is not compressed"),
+        (
+            "out.json",
+            [],
+            "cannot tell the format from the name 'out.json': no format has the suffix '.json'",
+        ),
+        (
+            "out.gz",
+            [],
+            "cannot tell the format from the name 'out.gz': .gz says how to compress, not which format",
+        ),
+        (
+            "v.bin",
+            ["--to", "glove"],
+            "the name 'v.bin' ends in '.bin', which names the 'word2vec-binary' format, not 'glove'; name the output with one of: .txt",
+        ),
+        (
+            "v.vec",
+            ["--to", "embtable"],
+            "the name 'v.vec' ends in '.vec', which names the 'fasttext' format, not 'embtable'",
+        ),
+        (
+            "table.gz",
+            ["--to", "embtable"],
+            "the name 'table.gz' ends in '.gz', but the 'embtable' format is not compressed",
+        ),
     ],
 )
 def test_convert_refuses_an_output_name_of_another_format(tmp_path, capsys, out, extra, message):
     err = _error(capsys, "convert", _glove(tmp_path, "a 1 2\n"), tmp_path / out, *extra)
-    assert err == f"embtable: error: {message}" + err[len("embtable: error: ") + len(message):]
+    assert err == f"embtable: error: {message}" + err[len("embtable: error: ") + len(message) :]
     assert list(p.name for p in tmp_path.iterdir()) == ["g.txt"]  # nothing written
 
 

@@ -49,7 +49,9 @@ def test_format_for_path(name, expected) -> None:
 
 @pytest.mark.parametrize("name", ["out.json", "v.npy", "v.gz", "t.csv.bz2"])
 def test_format_for_path_refuses_names_it_cannot_tell(name) -> None:
-    with pytest.raises(OptionError, match=re.escape(f"cannot tell the format from the name {name!r}")):
+    with pytest.raises(
+        OptionError, match=re.escape(f"cannot tell the format from the name {name!r}")
+    ):
         registry.format_for_path(name)
 
 
@@ -108,14 +110,17 @@ def test_a_new_format_is_one_entry(tmp_path, monkeypatch) -> None:
     registry.write(tmp_path / "v.glv", TOKENS, MATRIX)
     assert registry.read(tmp_path / "v.glv", format="glove-alias")[0] == TOKENS
     assert "glove-alias" in _choices("convert", "--to")
-    assert main(["convert", str(tmp_path / "v.glv"), str(tmp_path / "w.glv"), "--from", "glove-alias"]) == 0
+    assert (
+        main(["convert", str(tmp_path / "v.glv"), str(tmp_path / "w.glv"), "--from", "glove-alias"])
+        == 0
+    )
     assert (tmp_path / "w.glv").read_text() == (tmp_path / "v.glv").read_text()
 
 
 def test_shared_suffixes_default_to_the_first_entry_and_allow_the_others(tmp_path) -> None:
     assert registry.format_for_path("v.txt") == "word2vec"
     registry.check_output_name("v.txt", "glove")  # glove lists .txt too
-    with pytest.raises(OptionError, match="names the 'word2vec' format, not 'fasttext'"):
+    with pytest.raises(OptionError, match=r"names the 'word2vec' format, not 'fasttext'"):
         registry.check_output_name("v.txt", "fasttext")
 
 
@@ -139,7 +144,7 @@ def test_fasttext_bin_models_are_still_refused(tmp_path) -> None:
     path.write_bytes(FASTTEXT_BIN_MAGIC + (12).to_bytes(4, "little") + bytes(64))
     if "fasttext-bin" in registry.names():  # pragma: no cover - once the reader is registered
         pytest.skip("fastText .bin models have a reader")
-    with pytest.raises(VectorFormatError, match="this is a fastText .bin model"):
+    with pytest.raises(VectorFormatError, match=r"this is a fastText \.bin model"):
         registry.read(path)
 
 
@@ -151,7 +156,11 @@ def test_io_modules_write_only_through_the_atomic_helpers() -> None:
         if path.name in {"_atomic.py", "fasttext_bin.py", "projector.py"}:
             continue
         text = path.read_text()
-        for pattern in (r"open\([^)]*['\"][wax]b?['\"]", r"(?<!_parse)\.write_(bytes|text)\(", r"save_file\("):
+        for pattern in (
+            r"open\([^)]*['\"][wax]b?['\"]",
+            r"(?<!_parse)\.write_(bytes|text)\(",
+            r"save_file\(",
+        ):
             for match in re.finditer(pattern, text):
                 line = text.count("\n", 0, match.start()) + 1
                 context = text.splitlines()[line - 1]

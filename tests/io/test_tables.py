@@ -248,7 +248,8 @@ def test_config_not_utf8(tmp_path) -> None:
     save_table(tmp_path, np.ones((2, 3), np.float32), ["a", "b"])
     (tmp_path / "config.json").write_bytes(b"\xff\xfe")
     with pytest.raises(
-        VectorFormatError, match=re.escape("config.json: not valid UTF-8 (byte 0: invalid start byte)")
+        VectorFormatError,
+        match=re.escape("config.json: not valid UTF-8 (byte 0: invalid start byte)"),
     ):
         load_table(tmp_path)
 

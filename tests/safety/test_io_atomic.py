@@ -143,7 +143,8 @@ def test_files_keep_the_umask(tmp_path) -> None:
     finally:
         os.umask(old)
     modes = {
-        p.name: stat.S_IMODE(p.stat().st_mode) for p in [*(tmp_path / "t").iterdir(), tmp_path / "v.txt"]
+        p.name: stat.S_IMODE(p.stat().st_mode)
+        for p in [*(tmp_path / "t").iterdir(), tmp_path / "v.txt"]
     }
     assert modes == {
         "weights.safetensors": 0o640,
@@ -209,9 +210,11 @@ def test_a_full_disk_is_an_output_error_and_keeps_the_old_output(tmp_path) -> No
 def test_an_unwritable_directory_is_an_output_error(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(OutputError, match="cannot write a table directory at .*: it exists and is not a directory"):
+    with pytest.raises(
+        OutputError, match=r"cannot write a table directory at .*: it exists and is not a directory"
+    ):
         save_table(blocker, np.ones((1, 1), np.float32), ["a"])
-    with pytest.raises(OutputError, match="cannot write .*v.txt.: .*file. is not a directory"):
+    with pytest.raises(OutputError, match=r"cannot write .*v\.txt.: .*file. is not a directory"):
         write_word2vec_text(blocker / "v.txt", ["a"], np.ones((1, 1), np.float32))
     assert blocker.read_text() == "x"
 
@@ -240,4 +243,3 @@ def test_the_safetensors_file_is_read_by_safetensors(tmp_path) -> None:
     assert loaded["weight"].dtype == np.float16
     with safe_open(tmp_path / "t" / "weights.safetensors", "np") as handle:
         assert handle.metadata() == {"format": "embtable-table", "version": "1"}
-

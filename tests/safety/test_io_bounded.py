@@ -21,6 +21,7 @@ import pytest
 
 from embtable import OutputError, VectorFormatError
 from embtable.io import (
+    _parse,
     detect_format,
     load_table,
     read_fasttext_vec,
@@ -29,7 +30,6 @@ from embtable.io import (
     read_word2vec_text,
     registry,
 )
-from embtable.io import _parse
 
 MiB = 1 << 20
 
@@ -133,9 +133,7 @@ def test_a_binary_token_without_end_is_an_error(tmp_path, monkeypatch) -> None:
     path.write_bytes(b"1 2\n" + b"x" * (3 * MiB))
     peak, outcome = _peak(lambda: read_word2vec_binary(path))
     assert isinstance(outcome, VectorFormatError)
-    assert str(outcome).startswith(
-        "v.bin: record 1 (byte 4): no token ends within 1048576 bytes"
-    )
+    assert str(outcome).startswith("v.bin: record 1 (byte 4): no token ends within 1048576 bytes")
     assert peak < 8 * MiB
 
 
@@ -199,7 +197,10 @@ def test_every_reader_refuses_a_fifo_without_blocking(reader, tmp_path) -> None:
     with _FifoGuard(fifo) as guard, pytest.raises(OutputError) as caught:
         READERS[reader](fifo)
     assert not guard.unblocked, "the reader blocked on the FIFO"
-    assert str(caught.value) == f"[Errno 22] cannot read {str(fifo)!r}: it is a FIFO, not a regular file"
+    assert (
+        str(caught.value)
+        == f"[Errno 22] cannot read {str(fifo)!r}: it is a FIFO, not a regular file"
+    )
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
@@ -215,8 +216,9 @@ def test_a_table_file_that_is_a_fifo_is_refused(tmp_path) -> None:
     save_table(tmp_path / "t", np.ones((1, 2), np.float32), ["a"])
     (tmp_path / "t" / "config.json").unlink()
     os.mkfifo(tmp_path / "t" / "config.json")
-    with _FifoGuard(tmp_path / "t" / "config.json") as guard, pytest.raises(
-        OutputError, match="it is a FIFO"
+    with (
+        _FifoGuard(tmp_path / "t" / "config.json") as guard,
+        pytest.raises(OutputError, match="it is a FIFO"),
     ):
         load_table(tmp_path / "t")
     assert not guard.unblocked
@@ -237,4 +239,7 @@ def test_cli_refuses_a_fifo(command, tmp_path) -> None:
         check=False,
     )
     assert result.returncode == 1
-    assert result.stderr == f"embtable: error: cannot read {str(fifo)!r}: it is a FIFO, not a regular file\n"
+    assert (
+        result.stderr
+        == f"embtable: error: cannot read {str(fifo)!r}: it is a FIFO, not a regular file\n"
+    )

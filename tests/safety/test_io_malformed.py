@@ -31,7 +31,7 @@ from embtable.io import (
     write_word2vec_binary,
     write_word2vec_text,
 )
-from embtable.io.tables import read_vocab_json, write_vocab_json
+from embtable.io.tables import write_vocab_json
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 HUGE_INT = "1" * 5000
@@ -71,7 +71,11 @@ TABLE_CASES = [
     ),
     (
         "5,000-digit count in vocab.json",
-        {"vocab.json": _vocab().replace(b'"b"]', b'"b"], "counts": [' + HUGE_INT.encode() + b", 1]")},
+        {
+            "vocab.json": _vocab().replace(
+                b'"b"]', b'"b"], "counts": [' + HUGE_INT.encode() + b", 1]"
+            )
+        },
         "vocab.json: not valid JSON for embtable (an integer of more than 4300 digits)",
     ),
     (
@@ -165,7 +169,9 @@ TABLE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("files", "message"), [c[1:] for c in TABLE_CASES], ids=[c[0] for c in TABLE_CASES])
+@pytest.mark.parametrize(
+    ("files", "message"), [c[1:] for c in TABLE_CASES], ids=[c[0] for c in TABLE_CASES]
+)
 def test_malformed_tables(tmp_path, files, message) -> None:
     table = tmp_path / "t"
     save_table(table, np.ones((2, 2), np.float32), ["a", "b"])
@@ -186,29 +192,78 @@ def _gz(data: bytes) -> bytes:
 
 # (name, file name, bytes, reader, message)
 FILE_CASES = [
-    ("5,000-digit header", "h.txt", f"{HUGE_INT} 3\na 1 2 3\n".encode(), read_word2vec_text,
-     "h.txt:1: expected a header '<count> <dimension>' (two integers, dimension >= 1)"),
-    ("header with a sign", "h.txt", b"+2 1\na 1\nb 2\n", read_word2vec_text,
-     "h.txt:1: expected a header '<count> <dimension>'"),
-    ("dimension past the maximum", "h.txt", b"1 99999999999\na 1\n", read_word2vec_text,
-     "h.txt:1: the header declares dimension 99999999999, more than the 16777216 embtable reads"),
-    ("truncated text", "t.txt", b"3 2\na 1 2\nb 1 2\n", read_word2vec_text,
-     "t.txt:1: the header declares 3 vectors, but the file holds 2; the file is truncated"),
-    ("truncated binary", "t.bin", b"2 2\na " + bytes(8) + b"\nb " + bytes(3), read_word2vec_binary,
-     "t.bin: record 2 of 2 (byte 14): the file is truncated; the token 'b' has 3 of its 8 bytes"),
-    ("truncated gzip", "g.txt.gz", _gz(b"a 1 2\n" * 1000)[:-30], read_glove,
-     "g.txt.gz: the compressed file is truncated or corrupt"),
-    ("a lone-surrogate token's bytes", "s.txt", b"\xed\xa0\x80 1 2\n", read_glove,
-     "s.txt:1: the token b'\\xed\\xa0\\x80' is not valid utf-8 (invalid continuation byte)"),
-    ("a field that is no number", "n.txt", b"a 1 2\nb 1 x\n", read_glove,
-     "n.txt:2: number 2 after the token 'b' is not a number: 'x'"),
-    ("a short line", "n.txt", b"a 1 2\nb 1\n", read_glove,
-     "n.txt:2: expected 2 numbers after the token 'b', found 1"),
+    (
+        "5,000-digit header",
+        "h.txt",
+        f"{HUGE_INT} 3\na 1 2 3\n".encode(),
+        read_word2vec_text,
+        "h.txt:1: expected a header '<count> <dimension>' (two integers, dimension >= 1)",
+    ),
+    (
+        "header with a sign",
+        "h.txt",
+        b"+2 1\na 1\nb 2\n",
+        read_word2vec_text,
+        "h.txt:1: expected a header '<count> <dimension>'",
+    ),
+    (
+        "dimension past the maximum",
+        "h.txt",
+        b"1 99999999999\na 1\n",
+        read_word2vec_text,
+        "h.txt:1: the header declares dimension 99999999999, more than the 16777216 embtable reads",
+    ),
+    (
+        "truncated text",
+        "t.txt",
+        b"3 2\na 1 2\nb 1 2\n",
+        read_word2vec_text,
+        "t.txt:1: the header declares 3 vectors, but the file holds 2; the file is truncated",
+    ),
+    (
+        "truncated binary",
+        "t.bin",
+        b"2 2\na " + bytes(8) + b"\nb " + bytes(3),
+        read_word2vec_binary,
+        "t.bin: record 2 of 2 (byte 14): the file is truncated; the token 'b' has 3 of its 8 bytes",
+    ),
+    (
+        "truncated gzip",
+        "g.txt.gz",
+        _gz(b"a 1 2\n" * 1000)[:-30],
+        read_glove,
+        "g.txt.gz: the compressed file is truncated or corrupt",
+    ),
+    (
+        "a lone-surrogate token's bytes",
+        "s.txt",
+        b"\xed\xa0\x80 1 2\n",
+        read_glove,
+        "s.txt:1: the token b'\\xed\\xa0\\x80' is not valid utf-8 (invalid continuation byte)",
+    ),
+    (
+        "a field that is no number",
+        "n.txt",
+        b"a 1 2\nb 1 x\n",
+        read_glove,
+        "n.txt:2: number 2 after the token 'b' is not a number: 'x'",
+    ),
+    (
+        "a short line",
+        "n.txt",
+        b"a 1 2\nb 1\n",
+        read_glove,
+        "n.txt:2: expected 2 numbers after the token 'b', found 1",
+    ),
     ("an empty file", "e.txt", b"", read_glove, "e.txt: the file is empty"),
 ]
 
 
-@pytest.mark.parametrize(("name", "content", "reader", "message"), [c[1:] for c in FILE_CASES], ids=[c[0] for c in FILE_CASES])
+@pytest.mark.parametrize(
+    ("name", "content", "reader", "message"),
+    [c[1:] for c in FILE_CASES],
+    ids=[c[0] for c in FILE_CASES],
+)
 def test_malformed_files(tmp_path, name, content, reader, message) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -238,28 +293,69 @@ def test_writing_a_lone_surrogate_is_an_option_error_and_writes_nothing(tmp_path
 
 
 ARGUMENT_CASES = [
-    (lambda p: read_glove(p, dtype=np.int32), OptionTypeError,
-     "dtype must be a floating dtype (float16, float32, float64), got int32"),
-    (lambda p: read_glove(p, dtype=np.longdouble), OptionTypeError,
-     "dtype must be a floating dtype (float16, float32, float64), got float128"),
-    (lambda p: read_glove(p, limit=-1), OptionError, "limit must be None or an integer >= 0, got -1"),
-    (lambda p: read_glove(p, limit="3"), OptionTypeError, "limit must be None or an integer >= 0, got '3'"),
-    (lambda p: read_glove(p, duplicates="keep"), OptionError,
-     "duplicates must be one of 'error', 'first', 'last', got 'keep'"),
-    (lambda p: write_glove(p.parent / "c.txt", ["a"], np.ones((1, 2), complex)), OptionTypeError,
-     "matrix must hold float16, float32 or float64 numbers, got dtype complex128"),
-    (lambda p: save_table(p.parent / "c", np.ones((1, 2), np.longdouble), ["a"]), OptionTypeError,
-     "weight must be a float16, float32 or float64 array, got dtype float128"),
-    (lambda p: save_table(p.parent / "c", np.ones((1, 2)), ["a"], {"x": object()}), OptionTypeError,
-     "config cannot be saved as JSON: Object of type object is not JSON serializable"),
-    (lambda p: registry.read(p, format="word2vec", mmap=True), OptionError,
-     "mmap=True needs an embtable table directory; 'word2vec' files are parsed into memory"),
+    (
+        lambda p: read_glove(p, dtype=np.int32),
+        OptionTypeError,
+        "dtype must be a floating dtype (float16, float32, float64), got int32",
+    ),
+    (
+        lambda p: read_glove(p, dtype=np.longdouble),
+        OptionTypeError,
+        "dtype must be a floating dtype (float16, float32, float64), got float128",
+    ),
+    (
+        lambda p: read_glove(p, limit=-1),
+        OptionError,
+        "limit must be None or an integer >= 0, got -1",
+    ),
+    (
+        lambda p: read_glove(p, limit="3"),
+        OptionTypeError,
+        "limit must be None or an integer >= 0, got '3'",
+    ),
+    (
+        lambda p: read_glove(p, duplicates="keep"),
+        OptionError,
+        "duplicates must be one of 'error', 'first', 'last', got 'keep'",
+    ),
+    (
+        lambda p: write_glove(p.parent / "c.txt", ["a"], np.ones((1, 2), complex)),
+        OptionTypeError,
+        "matrix must hold float16, float32 or float64 numbers, got dtype complex128",
+    ),
+    (
+        lambda p: save_table(p.parent / "c", np.ones((1, 2), np.longdouble), ["a"]),
+        OptionTypeError,
+        "weight must be a float16, float32 or float64 array, got dtype float128",
+    ),
+    (
+        lambda p: save_table(p.parent / "c", np.ones((1, 2)), ["a"], {"x": object()}),
+        OptionTypeError,
+        "config cannot be saved as JSON: Object of type object is not JSON serializable",
+    ),
+    (
+        lambda p: registry.read(p, format="word2vec", mmap=True),
+        OptionError,
+        "mmap=True needs an embtable table directory; 'word2vec' files are parsed into memory",
+    ),
     (lambda p: registry.read(p, chunk=3), OptionTypeError, "read() got unknown option(s) chunk"),
-    (lambda p: registry.read(p, format="csv"), OptionError, "format must be one of 'auto', 'word2vec'"),
-    (lambda p: registry.write(p.parent / "out.json", ["a"], np.ones((1, 2))), OptionError,
-     "cannot tell the format from the name 'out.json': no format has the suffix '.json'"),
-    (lambda p: registry.write(p.parent / "v.txt", ["a"], np.ones((1, 2)), format="glove", config={}),
-     OptionError, "config is saved only with format='embtable', not 'glove'"),
+    (
+        lambda p: registry.read(p, format="csv"),
+        OptionError,
+        "format must be one of 'auto', 'word2vec'",
+    ),
+    (
+        lambda p: registry.write(p.parent / "out.json", ["a"], np.ones((1, 2))),
+        OptionError,
+        "cannot tell the format from the name 'out.json': no format has the suffix '.json'",
+    ),
+    (
+        lambda p: registry.write(
+            p.parent / "v.txt", ["a"], np.ones((1, 2)), format="glove", config={}
+        ),
+        OptionError,
+        "config is saved only with format='embtable', not 'glove'",
+    ),
 ]
 
 
@@ -286,7 +382,11 @@ def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("meta.json", b'{"hyperparameters": [1, 2]}', "meta.json: not a valid meta.json: 'hyperparameters' must be a JSON object, got list"),
+        (
+            "meta.json",
+            b'{"hyperparameters": [1, 2]}',
+            "meta.json: not a valid meta.json: 'hyperparameters' must be a JSON object, got list",
+        ),
         ("meta.json", b"[1]", "meta.json: not a valid meta.json: expected a JSON object, got list"),
         ("meta.json", DEEP, "meta.json:1: not valid JSON (nested deeper than 64 levels"),
         ("config.json", b'"text"', "config.json: expected a JSON object, found str"),
@@ -299,6 +399,8 @@ def test_info_on_a_table_with_wrong_types_is_one_line(tmp_path, name, content, m
     (table / name).write_bytes(content)
     result = _cli("info", table)
     assert result.returncode == 1, result
-    assert result.stderr.startswith("embtable: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("embtable: error: ") and result.stderr.count("\n") == 1, (
+        result.stderr
+    )
     assert message in result.stderr
     assert "Traceback" not in result.stderr

@@ -94,11 +94,13 @@ def run(args: argparse.Namespace) -> int:
         and os.path.isfile(os.path.join(args.input, "vocab.json"))
     ):
         return _copy_table(args.input, args.output)
-    tokens, matrix = registry.read(
-        args.input, format=args.source_format or "auto", **load_options(args)
-    )
+    data = registry.read(args.input, format=args.source_format or "auto", **load_options(args))
+    tokens, matrix = registry.as_pair(data)
+    whole = {}
+    if not isinstance(data, tuple) and "vectors" in entry.write_options:
+        whole["vectors"] = data  # the whole model (e.g. fastText subwords), not only rows
     try:
-        registry.write(args.output, tokens, matrix, format=target)
+        registry.write(args.output, tokens, matrix, format=target, **whole)
     except OptionError as err:  # e.g. a token that the text format cannot hold
         return fail(f"cannot write {args.output} as {target}: {err}")
     rows, dim = matrix.shape

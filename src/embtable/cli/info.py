@@ -110,8 +110,7 @@ def _read_meta(meta_path: str) -> dict[str, Any]:
         meta = parse_json(stream.read(), meta_path)
     if not isinstance(meta, dict):
         raise VectorFormatError(
-            f"{meta_path}: not a valid meta.json: expected a JSON object, got "
-            f"{type(meta).__name__}"
+            f"{meta_path}: not a valid meta.json: expected a JSON object, got {type(meta).__name__}"
         )
     for section in _META_SECTIONS:
         if section in meta and not isinstance(meta[section], dict):

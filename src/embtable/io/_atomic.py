@@ -156,7 +156,7 @@ def atomic_file(
     _remove_stale_temps(target)
     temp = _temp_path(target)
     try:
-        raw = open(temp, "xb")  # noqa: SIM115 - closed below on every path
+        raw = open(temp, "xb")
     except OSError as err:
         raise _describe(err, target, "write") from None
     try:
@@ -218,7 +218,13 @@ def _exchange(a: Path, b: Path) -> bool:
         renameat2 = libc.renameat2
     except (OSError, AttributeError):  # pragma: no cover - glibc < 2.28, musl, macOS
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     renameat2.restype = ctypes.c_int
     if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
@@ -360,7 +366,9 @@ def check_input_file(path: str | os.PathLike[str]) -> None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise FileNotFoundError(errno.ENOENT, "no such file or directory", os.fspath(path)) from None
+        raise FileNotFoundError(
+            errno.ENOENT, "no such file or directory", os.fspath(path)
+        ) from None
     if stat.S_ISREG(mode):
         return
     kind = (

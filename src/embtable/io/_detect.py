@@ -7,8 +7,8 @@ import re
 from typing import IO
 
 from .._errors import VectorFormatError
-from ._open import open_binary_read
 from . import _parse
+from ._open import open_binary_read
 from ._parse import UTF8_BOM, display_name
 from .fasttext import FASTTEXT_BIN_MAGIC
 from .tables import WEIGHTS_FILE

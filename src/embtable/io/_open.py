@@ -1,10 +1,10 @@
 """Open plain, gzip and bzip2 files transparently.
 
 The compression is told by the file's first bytes (its *magic*), not by its name: gzip files
-start with ``1f 8b`` and bzip2 files with ``BZh``. When writing (:func:`embtable.io._atomic.atomic_file`),
-the suffix decides (``.gz``, ``.bz2``; anything else is written plain), because there are no
-bytes to look at yet. Every file is opened by :func:`open_regular`, which refuses FIFOs,
-devices and directories without blocking.
+start with ``1f 8b`` and bzip2 files with ``BZh``. When writing
+(:func:`embtable.io._atomic.atomic_file`), the suffix decides (``.gz``, ``.bz2``; anything
+else is written plain), because there are no bytes to look at yet. Every file is opened by
+:func:`open_regular`, which refuses FIFOs, devices and directories without blocking.
 """
 
 from __future__ import annotations
@@ -113,7 +113,9 @@ def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise FileNotFoundError(errno.ENOENT, "no such file or directory", os.fspath(path)) from None
+        raise FileNotFoundError(
+            errno.ENOENT, "no such file or directory", os.fspath(path)
+        ) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -177,9 +179,11 @@ def reading_with_raw(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], 
     with open_regular(path) as raw:
         head = raw.read(3)
         raw.seek(0)
-        compression: Compression = (
-            "gzip" if head.startswith(_GZIP_MAGIC) else "bz2" if head.startswith(_BZIP2_MAGIC) else None
-        )
+        compression: Compression = None
+        if head.startswith(_GZIP_MAGIC):
+            compression = "gzip"
+        elif head.startswith(_BZIP2_MAGIC):
+            compression = "bz2"
         if compression == "gzip":
             with _CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), path) as stream:
                 yield stream, raw

@@ -39,9 +39,7 @@ _GROW_ROWS_BYTES = 1 << 26  # compressed binary files: first 64 MiB of rows, the
 
 def check_duplicates_mode(duplicates: str) -> None:
     if not isinstance(duplicates, str) or duplicates not in _DUPLICATE_MODES:
-        raise OptionError(
-            f"duplicates must be one of 'error', 'first', 'last', got {duplicates!r}"
-        )
+        raise OptionError(f"duplicates must be one of 'error', 'first', 'last', got {duplicates!r}")
 
 
 def float_dtype(dtype: DTypeLike) -> np.dtype:

@@ -11,7 +11,9 @@ The contracts of the functions an entry names:
 
 ``reader(path, **options) -> (tokens, matrix)``
     ``options`` are those of :data:`READ_OPTIONS` that the entry lists in ``read_options``,
-    passed only when the caller gave a value other than the default.
+    passed only when the caller gave a value other than the default. A reader of a model that
+    holds more than a matrix (fastText's subwords) may return a vectors object instead (with
+    ``tokens`` and ``matrix`` attributes); :func:`read` passes it through.
 ``writer(path, tokens, matrix, **options)``
     ``options`` as ``write_options``; the writer must replace ``path`` atomically
     (:mod:`embtable.io._atomic`).
@@ -52,6 +54,7 @@ __all__ = [
     "READ_OPTIONS",
     "FormatEntry",
     "Summary",
+    "as_pair",
     "check_output_name",
     "format_for_path",
     "get",
@@ -77,8 +80,10 @@ READ_OPTIONS: dict[str, Any] = {
     "mmap": False,
 }
 
-#: Every option :func:`write` takes, with its default.
-WRITE_OPTIONS: dict[str, Any] = {"config": None}
+#: Every option :func:`write` takes, with its default: ``config`` (a table's
+#: ``config.json``), ``vectors`` (the vectors object a reader returned, for a writer that
+#: saves more than the matrix, e.g. a fastText model's subwords).
+WRITE_OPTIONS: dict[str, Any] = {"config": None, "vectors": None}
 
 _TEXT_OPTIONS = frozenset(
     {"limit", "dtype", "progress", "duplicates", "encoding", "unicode_errors"}
@@ -379,10 +384,9 @@ def _given(options: dict[str, Any], defaults: dict[str, Any], where: str) -> dic
     return given
 
 
-def read(
-    path: str | os.PathLike[str], format: str = "auto", **options: Any
-) -> tuple[list[str], NDArray[np.floating]]:
-    """Read a vectors file or table directory: ``(tokens, matrix)``.
+def read(path: str | os.PathLike[str], format: str = "auto", **options: Any) -> Any:
+    """Read a vectors file or table directory: ``(tokens, matrix)`` (or the vectors object
+    of a format whose reader returns one, see the module docstring).
 
     Args:
         path: the file or directory.
@@ -438,7 +442,19 @@ def read(
         raise OptionError(
             f"the {entry.name!r} format does not take the option(s) {', '.join(refused)}"
         )
-    return entry.function("reader")(path, **given)  # type: ignore[no-any-return]
+    return entry.function("reader")(path, **given)
+
+
+def as_pair(data: Any) -> tuple[list[str], NDArray[np.floating]]:
+    """``(tokens, matrix)`` of what :func:`read` returned (a pair, or a vectors object).
+
+    Example:
+        >>> as_pair((["a"], np.ones((1, 2))))
+        (['a'], array([[1., 1.]]))
+    """
+    if isinstance(data, tuple):
+        return data
+    return list(data.tokens), data.matrix
 
 
 def write(
@@ -519,7 +535,7 @@ def peek(path: str | os.PathLike[str], format: str = "auto") -> Summary:
         format = detect_format(path)
     entry = get(format)
     if entry.peeker is None:
-        tokens, matrix = read(path, format=entry.name)
+        tokens, matrix = as_pair(read(path, format=entry.name))
         return Summary(
             rows=int(matrix.shape[0]),
             dim=int(matrix.shape[1]),
