@@ -120,6 +120,7 @@ def test_unknown_words_do_not_abort_the_list(workspace, capsys) -> None:
     assert len(errors) == 2 and all(line.startswith("embtable: error: ") for line in errors)
     assert errors[0].startswith("embtable: error: 'zzzq' not in the vocabulary of ")
     assert "broken: the vector of 'broken' (row" in errors[1] and "NaN or inf" in errors[1]
+    assert "embtable info --check counts such rows" in errors[1]
 
 
 def test_nan_rows_never_neighbours_in_similar(workspace, capsys) -> None:

@@ -243,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
             )
         except EmbtableError as err:  # e.g. a word whose vector is zero or NaN
             failed += 1
-            fail(f"{query.label}: {err}")
+            hint = str(err).replace("Vectors.check() lists", "embtable info --check counts")
+            fail(f"{query.label}: {hint}")
             continue
         if printed:
             print()
