@@ -248,9 +248,7 @@ def _map_tensor(path: Path, info: _TensorInfo, mode: str) -> np.ndarray[Any, Any
 def _check_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     resolved = np.dtype(dtype)
     if resolved not in _FLOAT_DTYPES:
-        raise WeightDTypeError(
-            f"a table on disk is float16, float32 or float64, got {resolved}"
-        )
+        raise WeightDTypeError(f"a table on disk is float16, float32 or float64, got {resolved}")
     return resolved
 
 
@@ -299,7 +297,7 @@ def _write_array_file(
 
 def _map_file(path: Path, mode: str, expected: tuple[tuple[int, int], np.dtype[Any]]) -> Any:
     """Map the ``"weight"`` tensor of ``path`` (``"r+"``, or ``"c"`` copy-on-write)."""
-    tensors, metadata = _read_safetensors_header(path)
+    tensors, _ = _read_safetensors_header(path)
     info = tensors.get("weight")
     shape, dtype = expected
     if info is None or info.shape != shape or info.dtype != dtype.newbyteorder("<"):
@@ -368,7 +366,7 @@ def _read_undo(path: Path) -> tuple[int, list[str], Any] | None:
     """``(epoch, array names, open file positioned at the first record)`` or ``None`` when
     ``path`` is missing or is not an undo log (a torn header: nothing was journaled)."""
     try:
-        stream = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        stream = open(path, "rb")  # returned to the caller, who closes it
     except FileNotFoundError:
         return None
     fixed = stream.read(len(_UNDO_MAGIC) + 16)
@@ -487,9 +485,7 @@ def create_table(
     else:
         fill = np.asanyarray(init)
         if fill.shape != (rows, dim):
-            raise ShapeError(
-                f"init must have the table's shape {(rows, dim)}, got {fill.shape}"
-            )
+            raise ShapeError(f"init must have the table's shape {(rows, dim)}, got {fill.shape}")
     target = Path(path)
     if target.exists() or target.is_symlink():
         raise OutputError(
@@ -596,8 +592,13 @@ class DiskEmbedding(Embedding):
         ...         opt.zero_grad()
         ...     emb.checkpoint(metadata={"epoch": 1})
         1
-        >>> sorted(p.name for p in path.iterdir())
-        ['manifest.json', 'optim.exp_avg.safetensors', 'optim.exp_avg_sq.safetensors', 'undo.log', 'weights.safetensors']
+        >>> for name in sorted(p.name for p in path.iterdir()):
+        ...     print(name)
+        manifest.json
+        optim.exp_avg.safetensors
+        optim.exp_avg_sq.safetensors
+        undo.log
+        weights.safetensors
     """
 
     path: Path
@@ -633,7 +634,9 @@ class DiskEmbedding(Embedding):
         states: dict[str, Any] = {}
         optimizer = manifest.get("optimizer")
         for name in (optimizer or {}).get("state", []):
-            states[name] = _map_file(root / f"{_STATE_PREFIX}{name}.safetensors", map_mode, (shape, dtype))
+            states[name] = _map_file(
+                root / f"{_STATE_PREFIX}{name}.safetensors", map_mode, (shape, dtype)
+            )
         self = cls.__new__(cls)
         Embedding.__init__(
             self,
@@ -753,14 +756,17 @@ class DiskEmbedding(Embedding):
                 f"the table {os.fspath(self.path)!r} is open read-only (mode='r'); open it with "
                 f"mode='r+' to train it"
             )
-        group = next(
-            (g for g in optimizer.param_groups if any(p is self.weight for p in g["params"])),
-            None,
-        ) if hasattr(optimizer, "param_groups") else None
+        group = (
+            next(
+                (g for g in optimizer.param_groups if any(p is self.weight for p in g["params"])),
+                None,
+            )
+            if hasattr(optimizer, "param_groups")
+            else None
+        )
         if group is None:
             raise OptionError(
-                "the optimizer does not hold this table's weight; build it with "
-                "emb.parameters()"
+                "the optimizer does not hold this table's weight; build it with emb.parameters()"
             )
         layout, stepped = _state_layout(optimizer, group)
         saved = self._manifest.get("optimizer")
@@ -848,12 +854,18 @@ class DiskEmbedding(Embedding):
             state = self._optimizer.state.get(self.weight, {})
             for name in manifest["optimizer"]["state"]:
                 value = state.get(name)
-                if not (isinstance(value, np.ndarray) and np.shares_memory(value, self._maps[name])):
+                if not (
+                    isinstance(value, np.ndarray) and np.shares_memory(value, self._maps[name])
+                ):
                     raise OptionError(
                         f"the optimizer's state {name!r} is no longer the mapped file (was "
                         f"load_state_dict called after attach?); re-open the table and attach"
                     )
-            group = next(g for g in self._optimizer.param_groups if any(p is self.weight for p in g["params"]))
+            group = next(
+                g
+                for g in self._optimizer.param_groups
+                if any(p is self.weight for p in g["params"])
+            )
             manifest["optimizer"] = {
                 **manifest["optimizer"],
                 "step": state.get("step"),
@@ -863,7 +875,9 @@ class DiskEmbedding(Embedding):
             try:
                 json.dumps(dict(metadata))
             except TypeError as err:
-                raise OptionTypeError(f"checkpoint metadata must be JSON-serialisable: {err}") from err
+                raise OptionTypeError(
+                    f"checkpoint metadata must be JSON-serialisable: {err}"
+                ) from err
             manifest["metadata"] = dict(metadata)
         self._sync()
         manifest["checkpoint"] += int(count)

@@ -385,7 +385,8 @@ class QuantizedTable:
         return out
 
     def embedding(self, ids: ArrayLike, padding_idx: int | None = None) -> NDArray[np.float32]:
-        """Look up and dequantize the rows named by ``ids`` (as :func:`~embtable.functional.embedding`).
+        """Look up and dequantize the rows named by ``ids`` (as
+        :func:`~embtable.functional.embedding` does).
 
         ``padding_idx`` is validated (and, as in torch, does not change the lookup).
 
@@ -478,9 +479,7 @@ class QuantizedTable:
             )  # fmt: skip
         return out
 
-    def to_vectors(
-        self, tokens: Sequence[str], *, dtype: DTypeLike = np.float32
-    ) -> Any:
+    def to_vectors(self, tokens: Sequence[str], *, dtype: DTypeLike = np.float32) -> Any:
         """:class:`embtable.vectors.Vectors` over the dequantized rows, for ``most_similar``,
         analogies and :mod:`embtable.evaluate`.
 
@@ -498,7 +497,9 @@ class QuantizedTable:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, str] | None = None) -> None:
+    def save(
+        self, path: str | os.PathLike[str], *, metadata: Mapping[str, str] | None = None
+    ) -> None:
         """Write the table as a safetensors file (the layout in the module docstring),
         atomically: a reader sees the old file or the new one.
 
@@ -599,8 +600,7 @@ class QuantizedTable:
 
     def __repr__(self) -> str:
         return (
-            f"QuantizedTable({self.num_embeddings}, {self.embedding_dim}, "
-            f"scheme={self._scheme!r})"
+            f"QuantizedTable({self.num_embeddings}, {self.embedding_dim}, scheme={self._scheme!r})"
         )
 
 
@@ -818,7 +818,9 @@ class QuantizedEmbeddingBag:
                 if include_last_offset is not None
                 else getattr(weight, "include_last_offset", False)
             ),
-            padding_idx=padding_idx if padding_idx is not None else getattr(weight, "padding_idx", None),
+            padding_idx=padding_idx
+            if padding_idx is not None
+            else getattr(weight, "padding_idx", None),
         )
 
     @property

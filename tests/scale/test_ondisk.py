@@ -200,7 +200,9 @@ def test_errors(tmp_path):
         open_table(tmp_path / "t", mode="w")  # type: ignore[arg-type]
     with pytest.raises(OptionError, match="init must be 'normal', 'zeros' or an array"):
         create_table(tmp_path / "u", 4, 2, init="ones")  # type: ignore[arg-type]
-    with pytest.raises(embtable.ShapeError, match=re.escape("init must have the table's shape (4, 2)")):
+    with pytest.raises(
+        embtable.ShapeError, match=re.escape("init must have the table's shape (4, 2)")
+    ):
         create_table(tmp_path / "u", 4, 2, init=np.zeros((3, 2)))
     with pytest.raises(embtable.WeightDTypeError, match="float16, float32 or float64, got int32"):
         create_table(tmp_path / "u", 4, 2, dtype=np.int32)
@@ -212,7 +214,9 @@ def test_errors(tmp_path):
             emb.attach(eo.SGD(Embedding(4, 2).parameters(), lr=0.1))
         emb.attach(eo.Adagrad(emb.parameters()))
     with open_table(tmp_path / "t") as emb:
-        with pytest.raises(OptionError, match=re.escape("the table's optimizer state is Adagrad ['sum']")):
+        with pytest.raises(
+            OptionError, match=re.escape("the table's optimizer state is Adagrad ['sum']")
+        ):
             emb.attach(eo.SparseAdam(emb.parameters()))
     (tmp_path / "t" / "manifest.json").write_text("{")
     with pytest.raises(VectorFormatError, match="not a valid JSON manifest"):
@@ -295,7 +299,9 @@ def test_a_kill_leaves_the_last_checkpoint(tmp_path, point, steps, code):
         opt = OPTIMIZERS["adagrad"](emb.parameters())
         emb.attach(opt)
         assert_array_equal(emb.weight.data, reference.weight.data)
-        assert_array_equal(opt.state[emb.weight]["sum"], reference_opt.state[reference.weight]["sum"])
+        assert_array_equal(
+            opt.state[emb.weight]["sum"], reference_opt.state[reference.weight]["sum"]
+        )
         assert opt.state[emb.weight]["step"] == steps
 
 
@@ -333,7 +339,9 @@ def test_sigkill_at_a_random_moment_leaves_a_checkpoint(tmp_path):
         assert steps >= 7 and steps % 7 == 0 and emb.checkpoints == steps // 7 + 1
         reference, reference_opt = _reference("adagrad", steps)
         assert_array_equal(emb.weight.data, reference.weight.data)
-        assert_array_equal(opt.state[emb.weight]["sum"], reference_opt.state[reference.weight]["sum"])
+        assert_array_equal(
+            opt.state[emb.weight]["sum"], reference_opt.state[reference.weight]["sum"]
+        )
 
 
 def test_disk_embedding_is_an_embedding(tmp_path):

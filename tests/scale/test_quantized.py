@@ -349,11 +349,10 @@ def test_numpy_layers_from_float_layers(rng):
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_torch_modules(rng, scheme):
     torch = pytest.importorskip("torch")
-    from embtable.torch.quantized import QuantizedEmbedding as TQE
-    from embtable.torch.quantized import QuantizedEmbeddingBag as TQB
+    from embtable.torch import quantized as tq
 
     dense = torch.nn.EmbeddingBag(50, 16, mode="sum")
-    ours = TQB.from_float(dense, scheme)
+    ours = tq.QuantizedEmbeddingBag.from_float(dense, scheme)
     ids = torch.from_numpy(rng.integers(0, 50, 60))
     offsets = torch.tensor([0, 10, 10, 33])
     op = (
@@ -365,10 +364,10 @@ def test_torch_modules(rng, scheme):
     torch.testing.assert_close(ours(ids, offsets), expected, rtol=1e-5, atol=1e-4)
     state = ours.state_dict()
     assert state["weight"].dtype == torch.uint8
-    restored = TQB(50, 16, scheme)
+    restored = tq.QuantizedEmbeddingBag(50, 16, scheme)
     restored.load_state_dict(state)
     assert torch.equal(restored(ids, offsets), ours(ids, offsets))
-    emb = TQE.from_float(torch.nn.Embedding(50, 16, padding_idx=0), scheme)
+    emb = tq.QuantizedEmbedding.from_float(torch.nn.Embedding(50, 16, padding_idx=0), scheme)
     assert emb.padding_idx == 0
     assert torch.equal(emb(ids[:5]), torch.from_numpy(emb.table().dequantize(ids[:5].numpy())))
     assert list(emb.parameters()) == []

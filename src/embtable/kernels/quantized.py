@@ -60,13 +60,13 @@ def prefetch_bytes(typingctx, array, row, byte):
     return sig, codegen
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _prefetch_row(codes, ids, position):
     """Prefetch every cache line of the row ``ids[position]`` (nothing past the ids' end)."""
     if position < ids.shape[0]:
         row = ids[position]
         width = codes.shape[1]
-        for line in range(0, width, _LINE):
+        for line in range(0, width - 1, _LINE):
             prefetch_bytes(codes, row, line)
         prefetch_bytes(codes, row, width - 1)
 
@@ -106,40 +106,50 @@ def _gather_int4(parallel):
     return gather_int4
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _sum_int8(codes, scale_bias, ids, start, stop, weights, use_weights, padding_idx, target):
-    """Add ``w * scale * q`` of the bag's rows into ``target``, two rows per pass over the
-    features, prefetching ahead; returns ``(count, summed w * bias)``."""
+    """Add ``w * scale * q`` of the rows ``ids[start:stop]`` into ``target``, two rows per pass
+    over the features (half the loads and stores of ``target``), prefetching ahead; returns
+    ``(count, summed w * bias)``."""
     dim = target.shape[0]
     count = 0
     bias_sum = np.float32(0.0)
-    pending = -1
-    pending_scale = np.float32(0.0)
-    for i in range(start, stop):
+    i = start
+    while i < stop:
         _prefetch_row(codes, ids, i + PREFETCH_DISTANCE)
-        row = ids[i]
-        if row == padding_idx:
+        _prefetch_row(codes, ids, i + PREFETCH_DISTANCE + 1)
+        first = ids[i]
+        if i + 1 < stop and first != padding_idx and ids[i + 1] != padding_idx:
+            second = ids[i + 1]
+            scale0 = scale_bias[first, 0]
+            scale1 = scale_bias[second, 0]
+            bias0 = scale_bias[first, 1]
+            bias1 = scale_bias[second, 1]
+            if use_weights:
+                scale0 *= weights[i]
+                bias0 *= weights[i]
+                scale1 *= weights[i + 1]
+                bias1 *= weights[i + 1]
+            bias_sum += bias0 + bias1
+            row0 = codes[first]
+            row1 = codes[second]
+            for d in range(dim):
+                target[d] += scale0 * np.float32(row0[d]) + scale1 * np.float32(row1[d])
+            count += 2
+            i += 2
             continue
-        scale = scale_bias[row, 0]
-        bias = scale_bias[row, 1]
-        if use_weights:
-            scale = weights[i] * scale
-            bias = weights[i] * bias
-        bias_sum += bias
-        count += 1
-        if pending < 0:
-            pending = row
-            pending_scale = scale
-            continue
-        first = codes[pending]
-        second = codes[row]
-        for d in range(dim):
-            target[d] += pending_scale * np.float32(first[d]) + scale * np.float32(second[d])
-        pending = -1
-    if pending >= 0:
-        first = codes[pending]
-        for d in range(dim):
-            target[d] += pending_scale * np.float32(first[d])
+        if first != padding_idx:
+            scale0 = scale_bias[first, 0]
+            bias0 = scale_bias[first, 1]
+            if use_weights:
+                scale0 *= weights[i]
+                bias0 *= weights[i]
+            bias_sum += bias0
+            row0 = codes[first]
+            for d in range(dim):
+                target[d] += scale0 * np.float32(row0[d])
+            count += 1
+        i += 1
     return count, bias_sum
 
 
@@ -187,33 +197,63 @@ def _bag_reduce_int8(parallel):
     return bag_reduce_int8
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _sum_int4(codes, scale_bias, half_table, ids, start, stop, weights, use_weights, padding_idx,
               target):  # fmt: skip
-    """The int4 twin of :func:`_sum_int8` (one row per pass: a byte holds two features)."""
+    """The int4 twin of :func:`_sum_int8`: two rows per pass over the bytes, each byte giving
+    features ``2k`` (low nibble) and ``2k + 1`` (high nibble)."""
     dim = target.shape[0]
     pairs = dim // 2
+    odd = dim % 2
     count = 0
     bias_sum = np.float32(0.0)
-    for i in range(start, stop):
+    i = start
+    while i < stop:
         _prefetch_row(codes, ids, i + PREFETCH_DISTANCE)
-        row = ids[i]
-        if row == padding_idx:
+        _prefetch_row(codes, ids, i + PREFETCH_DISTANCE + 1)
+        first = ids[i]
+        if i + 1 < stop and first != padding_idx and ids[i + 1] != padding_idx:
+            second = ids[i + 1]
+            scale0 = half_table[scale_bias[first, 0]]
+            scale1 = half_table[scale_bias[second, 0]]
+            bias0 = half_table[scale_bias[first, 1]]
+            bias1 = half_table[scale_bias[second, 1]]
+            if use_weights:
+                scale0 *= weights[i]
+                bias0 *= weights[i]
+                scale1 *= weights[i + 1]
+                bias1 *= weights[i + 1]
+            bias_sum += bias0 + bias1
+            row0 = codes[first]
+            row1 = codes[second]
+            for k in range(pairs):
+                x = row0[k]
+                y = row1[k]
+                target[2 * k] += scale0 * np.float32(x & 15) + scale1 * np.float32(y & 15)
+                target[2 * k + 1] += scale0 * np.float32(x >> 4) + scale1 * np.float32(y >> 4)
+            if odd:
+                target[dim - 1] += scale0 * np.float32(row0[pairs] & 15) + scale1 * np.float32(
+                    row1[pairs] & 15
+                )
+            count += 2
+            i += 2
             continue
-        scale = half_table[scale_bias[row, 0]]
-        bias = half_table[scale_bias[row, 1]]
-        if use_weights:
-            scale = weights[i] * scale
-            bias = weights[i] * bias
-        bias_sum += bias
-        count += 1
-        source = codes[row]
-        for k in range(pairs):
-            byte = source[k]
-            target[2 * k] += scale * np.float32(byte & 15)
-            target[2 * k + 1] += scale * np.float32(byte >> 4)
-        if dim % 2:
-            target[dim - 1] += scale * np.float32(source[pairs] & 15)
+        if first != padding_idx:
+            scale0 = half_table[scale_bias[first, 0]]
+            bias0 = half_table[scale_bias[first, 1]]
+            if use_weights:
+                scale0 *= weights[i]
+                bias0 *= weights[i]
+            bias_sum += bias0
+            row0 = codes[first]
+            for k in range(pairs):
+                x = row0[k]
+                target[2 * k] += scale0 * np.float32(x & 15)
+                target[2 * k + 1] += scale0 * np.float32(x >> 4)
+            if odd:
+                target[dim - 1] += scale0 * np.float32(row0[pairs] & 15)
+            count += 1
+        i += 1
     return count, bias_sum
 
 
