@@ -115,9 +115,12 @@ def interleaved(
     theirs: Callable[[], object],
     rounds: int,
     clock: Callable[[], float],
+    *,
+    warm_up: bool = True,
 ) -> tuple[float, float]:
     """Minimum time of each over ``rounds`` rounds of A B B A."""
-    ours(), theirs()  # warm-up: caches (embtable's unit matrix, gensim's norms), BLAS threads
+    if warm_up:  # caches (embtable's unit matrix, gensim's norms), BLAS threads
+        ours(), theirs()
     best_ours = best_theirs = float("inf")
     for _ in range(rounds):
         for function, first in ((ours, True), (theirs, False), (theirs, False), (ours, True)):
@@ -150,7 +153,13 @@ def cases(
         len(s["correct"]) for s in sections[:-1]
     ]
     answered = ours_result.correct + ours_result.incorrect
-    ours_time, theirs_time = interleaved(evaluate_ours, evaluate_theirs, rounds, clock)
+    ours_time, theirs_time = interleaved(
+        evaluate_ours,
+        evaluate_theirs,
+        rounds,
+        clock,
+        warm_up=False,  # warmed up just above
+    )
     lines.append(
         _row(
             f"{name}: analogy eval, {answered} questions x {rows} rows "
