@@ -602,7 +602,9 @@ class BagPlan:
         check_ids(ids, num_embeddings, error=BagIndexError)
         starts = _as_ids(self.bag_starts, "bag_starts")
         if starts.ndim != 1 or starts.size == 0:
-            raise OffsetsError(f"bag_starts must be 1-D with B + 1 >= 1 entries, got {starts.shape}")
+            raise OffsetsError(
+                f"bag_starts must be 1-D with B + 1 >= 1 entries, got {starts.shape}"
+            )
         starts = _frozen(starts.astype(np.int64))
         steps = np.diff(starts)
         if starts[0] != 0 or starts[-1] != ids.size or np.any(steps < 0):
@@ -716,7 +718,9 @@ def _check_state(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64] | None]:
     """The state's arrays as int64, checked against the plan: O(B * D), as the backward."""
     if not isinstance(state, BagState):
-        raise OptionTypeError(f"state must be the BagState of bag_forward, got {type(state).__name__}")
+        raise OptionTypeError(
+            f"state must be the BagState of bag_forward, got {type(state).__name__}"
+        )
     bag_size = np.asarray(state.bag_size)
     if bag_size.shape != (plan.num_bags,) or bag_size.dtype.kind not in "iu":
         raise ShapeError(
@@ -886,7 +890,9 @@ def plan_bags(
     pad = check_padding_idx(padding_idx, num_embeddings, wording="embedding_bag")
     flat, _ = check_ids(array, num_embeddings, error=BagIndexError)  # a copy, then checked
     if psw is not None:
-        psw_dtype = np.float64 if np.dtype(weight_dtype).newbyteorder("=") == np.float64 else np.float32
+        psw_dtype = (
+            np.float64 if np.dtype(weight_dtype).newbyteorder("=") == np.float64 else np.float32
+        )
         psw = _frozen(np.ascontiguousarray(psw.reshape(-1), dtype=psw_dtype))
     return BagPlan._checked(_frozen(flat), _frozen(starts), psw, checked_mode, pad, num_embeddings)
 
@@ -1000,7 +1006,9 @@ def bag_backward(
         raise OptionTypeError(f"plan must be a BagPlan from plan_bags, got {type(plan).__name__}")
     plan._check_intact()
     if not isinstance(state, BagState):
-        raise OptionTypeError(f"state must be the BagState of bag_forward, got {type(state).__name__}")
+        raise OptionTypeError(
+            f"state must be the BagState of bag_forward, got {type(state).__name__}"
+        )
     grad = np.asarray(grad_output)
     if grad.ndim != 2:
         raise ShapeError(f"grad_output must have shape (num_bags, D), got {grad.shape}")

@@ -81,9 +81,7 @@ def _kernels() -> ModuleType:
 
 def _check_real(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise OptionTypeError(
-            f"{name} must be a real number, got {type(value).__name__} {value!r}"
-        )
+        raise OptionTypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
 
 
 def _check_at_least(name: str, what: str, value: Any, low: float, *, strict: bool = False) -> None:

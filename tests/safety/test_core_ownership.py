@@ -9,6 +9,7 @@ silent stray write); now the object kept its own copy, or the change is caught w
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import numpy as np
@@ -20,7 +21,6 @@ from embtable import optim
 from embtable._errors import (
     BagIndexError,
     EmbeddingIndexError,
-    EmbtableError,
     FrozenWeightError,
     OffsetsError,
     ShapeError,
@@ -67,7 +67,9 @@ def test_a_plan_keeps_its_own_ids_offsets_and_weights(table, mode):
 
 
 def test_plan_arrays_are_read_only_for_good():
-    plan = F.plan_bags(np.array([[1, 2], [0, 3]]), 4, mode="sum", per_sample_weights=np.ones((2, 2)))
+    plan = F.plan_bags(
+        np.array([[1, 2], [0, 3]]), 4, mode="sum", per_sample_weights=np.ones((2, 2))
+    )
     for array in (plan.ids, plan.bag_starts, plan.per_sample_weights):
         assert not array.flags.writeable
         with pytest.raises(ValueError):
@@ -115,7 +117,7 @@ def test_bag_backward_checks_the_state_it_is_given(table):
     plan = F.plan_bags([1, 2, 3], 6, [0, 1], mode="max")
     out, state = F.bag_forward(table, plan)
     state.max_indices[0, 0] = HUGE  # the backward would write gradient row 10**12
-    with pytest.raises(BagIndexError, match="outside -1 .. 5"):
+    with pytest.raises(BagIndexError, match=re.escape("outside -1 .. 5")):
         F.bag_backward(plan, np.ones_like(out), state)
     with pytest.raises(ShapeError, match="max_indices of shape"):
         F.bag_backward(plan, np.ones_like(out), F.BagState(state.bag_size, None))
@@ -213,8 +215,3 @@ def test_a_read_only_weight_fails_before_any_update():
         opt.step()
     assert_array_equal(writable.data, 1.0)
     assert not opt.state  # Adam's state (and step count) did not advance
-
-
-def test_every_error_here_is_an_embtable_error():
-    for cls in (BagIndexError, OffsetsError, ShapeError, SparseGradientError, FrozenWeightError):
-        assert issubclass(cls, EmbtableError)

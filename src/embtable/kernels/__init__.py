@@ -17,8 +17,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from . import _cache  # noqa: F401  (a writable numba cache dir before any kernel is decorated)
 from .._errors import OptionError
+from . import _cache  # noqa: F401  (a writable numba cache dir before any kernel is decorated)
 
 __all__ = ["load"]
 
