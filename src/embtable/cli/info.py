@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             if section in meta:
                 print(f"  {section}: {_pairs(meta[section])}")
     if args.check:
-        tokens, matrix = registry.read(path, format=fmt, **load_options(args))
+        tokens, matrix = registry.as_pair(registry.read(path, format=fmt, **load_options(args)))
         bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
         if bad.size:
             first = ", ".join(repr(tokens[i]) for i in bad[:5].tolist())

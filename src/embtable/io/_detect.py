@@ -153,14 +153,19 @@ def _sniff(probe: Probe, formats: tuple) -> str:  # type: ignore[type-arg]
             f"{os.fspath(probe.path)!r} is a directory without {WEIGHTS_FILE}, so not an "
             f"embtable table"
         )
+    names = [entry.name for entry in formats]
+    hint = (
+        "pass format='fasttext-bin'"
+        if "fasttext-bin" in names
+        else "load the .vec file that fastText writes next to it"
+    )
     if probe.raw_head.startswith(FASTTEXT_BIN_MAGIC):
         raise VectorFormatError(
-            f"{name}: this is a fastText .bin model, not a vectors file; "
-            f"load the .vec file that fastText writes next to it"
+            f"{name}: this is a fastText .bin model, not a vectors file; {hint}"
         )
     raise VectorFormatError(
         f"{name}: binary data where a word2vec header or a GloVe line should start; if this "
-        f"is a fastText .bin model, load the .vec file that fastText writes next to it"
+        f"is a fastText .bin model, {hint}"
     )
 
 
