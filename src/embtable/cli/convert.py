@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 
 from embtable.cli._common import (
     HelpFormatter,
@@ -15,16 +16,20 @@ from embtable.cli._common import (
 
 __all__ = ["add_parser", "output_format", "run"]
 
+_RULES = (
+    "The input format is detected unless --from is given. The output format is --to, or else "
+    "told by OUT's name: {suffixes}, and a name without a file suffix an embtable table "
+    "directory (e.g. out/glove.6B). A name whose suffix belongs to another format than --to, "
+    "or to none (out.json), is refused. A .gz or .bz2 suffix compresses a text or binary "
+    "output. OUT is replaced atomically: a reader, or an interrupted conversion, leaves the "
+    "old OUT or the new one, never a mix."
+)
+
 _EXAMPLE = """\
 formats:
 {formats}
 
-The input format is detected unless --from is given. The output format is --to, or else told
-by OUT's name: .txt is word2vec text, .bin word2vec-binary, .vec fasttext, and a name without a
-file suffix an embtable table directory (e.g. out/glove.6B). A name whose suffix belongs to
-another format than --to, or to none (out.json), is refused. A .gz or .bz2 suffix compresses a
-text or binary output. OUT is replaced atomically: a reader, or an interrupted conversion,
-leaves the old OUT or the new one, never a mix.
+{rules}
 
 examples:
   embtable convert out/default vectors.bin
@@ -42,7 +47,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "convert",
         help="convert vectors between formats",
         description="Convert vectors between embtable, word2vec, GloVe and fastText formats.",
-        epilog=_EXAMPLE.format(formats=formats_help()),
+        epilog=_EXAMPLE.format(
+            formats=formats_help(), rules=textwrap.fill(_RULES.format(suffixes=_suffixes()), 94)
+        ),
         formatter_class=HelpFormatter,
     )
     parser.add_argument("input", metavar="IN", help="input file or table directory")
@@ -56,6 +63,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="output format (default: from OUT's name)",
     )
     parser.set_defaults(run=run)
+
+
+def _suffixes() -> str:
+    """``.txt word2vec, .bin word2vec-binary, ...``: the default format of each suffix."""
+    from embtable.io import registry
+
+    owners: dict[str, str] = {}
+    for entry in registry.FORMATS:
+        for suffix in entry.suffixes:
+            owners.setdefault(suffix, entry.name)
+    return ", ".join(f"{suffix} {name}" for suffix, name in owners.items())
 
 
 def output_format(path: str) -> str:

@@ -371,19 +371,9 @@ def check_input_file(path: str | os.PathLike[str]) -> None:
         ) from None
     if stat.S_ISREG(mode):
         return
-    kind = (
-        "a directory"
-        if stat.S_ISDIR(mode)
-        else "a FIFO"
-        if stat.S_ISFIFO(mode)
-        else "a character device"
-        if stat.S_ISCHR(mode)
-        else "a block device"
-        if stat.S_ISBLK(mode)
-        else "a socket"
-        if stat.S_ISSOCK(mode)
-        else "not a regular file"
-    )
+    from ._open import _kind
+
+    kind = _kind(mode)
     raise OutputError(
         errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
         f"cannot read {os.fspath(path)!r}: it is {kind}, not a regular file",
