@@ -269,6 +269,22 @@ def test_training_csv_with_missing_and_extra_columns(tmp_path: Path) -> None:
     }
 
 
+def test_training_csv_as_embtable_train_writes_it(tmp_path: Path) -> None:
+    (tmp_path / "training.csv").write_text(
+        "epoch,words_done,loss,learning_rate,words_per_second,seconds\n"
+        "1,200000,3.1,0.0249,410000.5,0.49\n1,400000,2.8,0.0248,420000,0.95\n",
+        encoding="utf-8",
+    )
+    log = read_training_log(tmp_path)
+    assert log is not None and log.columns == {
+        "epoch": [1.0, 1.0],
+        "words": [200000.0, 400000.0],
+        "loss": [3.1, 2.8],
+        "lr": [0.0249, 0.0248],
+        "words_per_sec": [410000.5, 420000.0],
+    }
+
+
 def test_training_csv_with_a_bad_cell_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "training.csv").write_text("epoch,loss\n1,2.5\n2,oops\n", encoding="utf-8")
     with pytest.raises(

@@ -29,9 +29,10 @@ from ._page import (
     write_page,
 )
 from ._projection import PROJECTIONS, Projection, project_2d
-from ._training import TRAINING_COLUMNS, TrainingLog, read_training_log
+from ._training import COLUMN_NAMES, TRAINING_COLUMNS, TrainingLog, read_training_log
 
 __all__ = [
+    "COLUMN_NAMES",
     "DEFAULT_WORDS",
     "FLOAT32_LIMIT",
     "PRECISIONS",

@@ -11,10 +11,20 @@ from pathlib import Path
 
 from .._errors import VectorFormatError
 
-__all__ = ["TRAINING_COLUMNS", "TrainingLog", "read_training_log"]
+__all__ = ["COLUMN_NAMES", "TRAINING_COLUMNS", "TrainingLog", "read_training_log"]
 
 TRAINING_COLUMNS = ("epoch", "words", "loss", "lr", "words_per_sec")
-"""The columns of ``training.csv`` that the page draws (``words`` or ``epoch`` on the x axis)."""
+"""The series the page draws (``words`` or ``epoch`` on the x axis), by their short names."""
+
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "epoch": ("epoch",),
+    "words": ("words", "words_done"),
+    "loss": ("loss",),
+    "lr": ("lr", "learning_rate"),
+    "words_per_sec": ("words_per_sec", "words_per_second"),
+}
+"""The header names read for each series: the short ones, and those ``embtable train`` writes
+(:data:`embtable.train.sgns.CSV_COLUMNS`); the first present wins."""
 
 _CSV = "training.csv"
 _META = "meta.json"
@@ -54,12 +64,17 @@ def _number(text: str | None) -> float | None:
 def _read_csv(path: Path) -> TrainingLog:
     with open(path, encoding="utf-8", newline="") as stream:
         reader = csv.DictReader(stream)
-        names = [name for name in TRAINING_COLUMNS if name in (reader.fieldnames or [])]
-        columns: dict[str, list[float | None]] = {name: [] for name in names}
+        header = reader.fieldnames or []
+        sources = {}  # series -> the header name it is read from
+        for series in TRAINING_COLUMNS:
+            found = next((name for name in COLUMN_NAMES[series] if name in header), None)
+            if found is not None:
+                sources[series] = found
+        columns: dict[str, list[float | None]] = {series: [] for series in sources}
         for row in reader:
-            for name in names:
+            for series, name in sources.items():
                 try:
-                    columns[name].append(_number(row.get(name)))
+                    columns[series].append(_number(row.get(name)))
                 except ValueError:
                     raise VectorFormatError(
                         f"{path}:{reader.line_num}: column {name!r} holds {row.get(name)!r}, "
@@ -89,8 +104,10 @@ def read_training_log(directory: str | os.PathLike[str]) -> TrainingLog | None:
     """Read the training record of a table directory, if it has one.
 
     ``training.csv`` (written by ``embtable train``: a header line, then one row per
-    interval) is read for the columns of :data:`TRAINING_COLUMNS` it has; other columns are
-    ignored and missing ones left out; empty cells and non-finite numbers become ``None``.
+    interval) is read for the series of :data:`TRAINING_COLUMNS` it has, under either name of
+    :data:`COLUMN_NAMES` (``words_done`` for ``words``, ``learning_rate`` for ``lr``,
+    ``words_per_second`` for ``words_per_sec``); other columns are ignored and missing ones
+    left out; empty cells and non-finite numbers become ``None``.
     Without it, ``meta.json``'s ``epoch_losses`` give one loss per epoch.
 
     Returns:
