@@ -736,7 +736,8 @@ class Vectors:
 
     def _term_vector(self, key: Any, rows: list[int], what: str) -> NDArray[np.floating]:
         """A term's vector in a mean: a word's unit row (its row added to ``rows``), or the
-        vector as given."""
+        vector as given. (A hook: :class:`embtable.fasttext.FastTextVectors` composes unknown
+        words here.)"""
         if isinstance(key, str):
             row = self._usable_row(key)
             rows.append(row)
@@ -750,8 +751,8 @@ class Vectors:
         for ``positive``, -1 for ``negative``, or those of ``(key, weight)`` pairs; divided by
         the sum of the absolute weights), scaled to unit length.
         """
-        if isinstance(positive, str) and negative is None:  # one word: its unit row
-            row = self._usable_row(positive)
+        if isinstance(positive, str) and negative is None and positive in self._token_to_id:
+            row = self._usable_row(positive)  # one known word: its unit row
             return self._unit_matrix()[row], [row]
         terms = self._terms(positive, 1.0, "positive") + self._terms(negative, -1.0, "negative")
         if not terms:
@@ -1087,7 +1088,8 @@ class Vectors:
 
     def _value_query(self, word_or_vector: str | ArrayLike) -> NDArray[np.floating]:
         """A word's unit row (NaN if not finite) or a vector scaled to unit length (zero stays
-        zero): the query of similarity values, which follow gensim in giving NaN."""
+        zero): the query of similarity values, which follow gensim in giving NaN. (A hook, as
+        :meth:`_term_vector`.)"""
         if isinstance(word_or_vector, str):
             row = self._row(word_or_vector)
             if not np.isfinite(self._row_norms()[row]):
