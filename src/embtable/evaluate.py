@@ -59,6 +59,7 @@ from .vectors import Vectors
 
 __all__ = [
     "BUNDLED_DATASETS",
+    "BUNDLED_NAMES",
     "AnalogyResult",
     "AnalogySection",
     "WordPairsResult",

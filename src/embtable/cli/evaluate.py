@@ -19,7 +19,14 @@ from embtable.cli._common import HelpFormatter, add_load_options, load_options, 
 if TYPE_CHECKING:
     from embtable.evaluate import AnalogyResult, WordPairsResult
 
-__all__ = ["add_parser", "format_analogies", "format_pairs", "format_sections", "run"]
+__all__ = [
+    "add_parser",
+    "format_analogies",
+    "format_pairs",
+    "format_sections",
+    "resolve_set",
+    "run",
+]
 
 _EXAMPLE = """\
 With no --pairs or --analogies both default sets run: WordSim-353 (Spearman correlation of

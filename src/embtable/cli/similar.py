@@ -34,7 +34,7 @@ from embtable.cli._common import HelpFormatter, add_load_options, fail, load_opt
 if TYPE_CHECKING:
     from embtable.vectors import Vectors
 
-__all__ = ["Query", "add_parser", "parse_queries", "run"]
+__all__ = ["Query", "add_parser", "parse_queries", "run", "word_folder"]
 
 _EXAMPLE = """\
 examples:
