@@ -25,6 +25,7 @@ REASONS = {
     "double_backward_scale_grad_by_freq": "torch's double backward ignores the scaling: not the adjoint",
     "sparse_0d_ids_with_padding": "torch's sparse backward raises IndexError for 0-d ids with padding_idx",
     "coalesced_sparse_grad": "a coalesced gradient is what the optimizers compute with; values are equal",
+    "include_last_offset_short_last_bag": "torch's sum and mean kernels without padding_idx disagree (sum stops at offsets[-1], mean divides by the count to the end); its padding_idx and max kernels, and its test for pytorch#89677, run the last bag to the end",
     "bag_2d_zero_columns": "torch raises 'step must be nonzero' from arange; (B, 0) is B empty bags",
 }
 
@@ -177,6 +178,27 @@ def check_bag_2d_zero_columns():
     assert torch.equal(out, torch.zeros(3, 2))
     with pytest.raises(RuntimeError, match="step must be nonzero"):
         torch.nn.functional.embedding_bag(torch.zeros((3, 0), dtype=torch.long), torch.ones(4, 2))
+
+
+def check_include_last_offset_short_last_bag():
+    table = torch.arange(20.0).reshape(10, 2)
+    ids, offsets = torch.tensor([1, 2, 3, 4, 5]), torch.tensor([0, 2, 3])
+    to_the_end = table[[3, 4, 5]]
+    for mode, expected in (("sum", to_the_end.sum(0)), ("mean", to_the_end.mean(0))):
+        ours = et.functional.embedding_bag(ids, table, offsets, mode=mode, include_last_offset=True)
+        assert torch.equal(ours[1], expected)
+        theirs = torch.nn.functional.embedding_bag(
+            ids, table, offsets, mode=mode, include_last_offset=True
+        )
+        assert not torch.equal(theirs[1], expected)
+        padded = torch.nn.functional.embedding_bag(
+            ids, table, offsets, mode=mode, include_last_offset=True, padding_idx=9
+        )
+        assert torch.equal(padded[1], expected)
+    assert torch.equal(
+        torch.nn.functional.embedding_bag(ids, table, torch.tensor([0, 2, 3]), mode="sum", include_last_offset=True)[1],
+        table[3],
+    )
 
 
 CHECKS = {name: globals()[f"check_{name}"] for name in REASONS}

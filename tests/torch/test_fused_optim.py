@@ -12,6 +12,7 @@ import torch
 from numpy.testing import assert_allclose
 
 import embtable.torch as et
+from embtable._errors import OptionError
 from embtable.torch._rowwise import rowwise_adagrad_rows_, rowwise_adagrad_rows_reference
 
 BATCHES = [
@@ -195,13 +196,13 @@ def test_fused_update_bumps_version():
 
 
 def test_fused_api_errors():
-    with pytest.raises(ValueError, match="unknown optimizer rule"):
+    with pytest.raises(OptionError, match="unknown optimizer rule"):
         et.RowOptimizer("rmsprop", lr=0.1)
     with pytest.raises(ValueError, match="max mode does not support a fused optimizer"):
         et.EmbeddingBag(10, 3, mode="max", optimizer=et.RowOptimizer("sgd", lr=0.1))
     shared = et.RowOptimizer("sgd", lr=0.1)
     et.Embedding(10, 3, optimizer=shared)
-    with pytest.raises(ValueError, match="already belongs to a table"):
+    with pytest.raises(OptionError, match="already belongs to a table"):
         et.Embedding(10, 3, optimizer=shared)
     assert (
         repr(et.RowOptimizer("adam", lr=0.1))

@@ -448,8 +448,8 @@ def _bag_grads_ops(
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """The bag backward in torch ops, for batched (functorch-wrapped) gradients: the weight's
     gradient (dense) and the per-sample weights' (flat), the same formulas as the kernels."""
-    ids = torch.from_numpy(plan.ids).long()
-    bag_of = torch.from_numpy(plan.bag_of())
+    ids = torch.tensor(plan.ids, dtype=torch.int64)  # copies: plan arrays may be read-only
+    bag_of = torch.tensor(plan.bag_of())
     num_rows, dim = plan.num_embeddings, grad_output.shape[-1]
     dtype = grad_output.dtype
     per_position = grad_output.index_select(0, bag_of)  # (N, D): each id's bag's gradient
@@ -457,12 +457,12 @@ def _bag_grads_ops(
     if plan.padding_idx is not None:
         keep = (ids != plan.padding_idx).to(dtype)
     if plan.mode == "mean":
-        sizes = torch.from_numpy(state.bag_size).clamp(min=1).to(dtype)
+        sizes = torch.tensor(state.bag_size).clamp(min=1).to(dtype)
         keep = keep / sizes[bag_of]
     grad_weight = grad_psw = None
     if need_weight and plan.mode == "max":
         assert state.max_indices is not None
-        winners = torch.from_numpy(state.max_indices)  # (B, D); -1 in empty bags
+        winners = torch.tensor(state.max_indices)  # (B, D); -1 in empty bags
         flat = (winners.clamp(min=0) * dim + torch.arange(dim)).reshape(-1)
         values = (grad_output * (winners >= 0).to(dtype)).reshape(-1)
         grad_weight = grad_output.new_zeros(num_rows * dim).index_add(0, flat, values)
@@ -470,7 +470,7 @@ def _bag_grads_ops(
     elif need_weight:
         scale = keep
         if plan.per_sample_weights is not None:
-            scale = scale * torch.from_numpy(plan.per_sample_weights).to(dtype)
+            scale = scale * torch.tensor(plan.per_sample_weights).to(dtype)
         if scale_grad_by_freq:
             counts = torch.bincount(ids, minlength=num_rows).clamp(min=1).to(dtype)
             scale = scale / counts[ids]

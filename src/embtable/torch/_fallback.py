@@ -92,7 +92,7 @@ def check_ids(
 ) -> None:
     """Validate ids as :func:`embtable.functional.check_ids` does, on any device."""
     _check_ids_dtype(ids)
-    if ids.numel() == 0 or _values_unreadable(ids):
+    if _values_unreadable(ids) or ids.numel() == 0:
         return
     if bool(((ids < 0) | (ids >= num_embeddings)).any()):
         _F.check_ids(_host(ids), num_embeddings, error=error)  # words and raises the error

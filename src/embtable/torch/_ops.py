@@ -43,8 +43,9 @@ import numpy as np
 import torch
 
 from .. import functional as _F
-from .._errors import IdsTypeError, ShapeError
+from .._errors import BagIndexError, EmbeddingIndexError, IdsTypeError, ShapeError
 from ._autograd import _numpy
+from ._phrases import BAG_INDEX_PHRASE, INDEX_PHRASE, add_torch_phrase
 
 __all__: list[str] = []
 
@@ -82,7 +83,11 @@ def _embedding_op(
     ids: torch.Tensor, weight: torch.Tensor, padding_idx: int | None, scale_grad_by_freq: bool
 ) -> torch.Tensor:
     # scale_grad_by_freq only matters to the backward (it is here for setup_context)
-    return torch.from_numpy(_F.embedding(_numpy(ids), _numpy(weight), padding_idx))
+    try:
+        return torch.from_numpy(_F.embedding(_numpy(ids), _numpy(weight), padding_idx))
+    except EmbeddingIndexError as error:  # raised inside a compiled or traced graph
+        add_torch_phrase(error, INDEX_PHRASE)
+        raise
 
 
 @_embedding_op.register_fake
@@ -204,16 +209,20 @@ def _embedding_bag_op(
     scale_grad_by_freq: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     weight_array = _numpy(weight)
-    plan = _plan(
-        ids,
-        offsets,
-        weight_array.shape[0],
-        mode,
-        include_last_offset,
-        padding_idx,
-        scale_grad_by_freq,
-        weight_array.dtype,
-    )
+    try:
+        plan = _plan(
+            ids,
+            offsets,
+            weight_array.shape[0],
+            mode,
+            include_last_offset,
+            padding_idx,
+            scale_grad_by_freq,
+            weight_array.dtype,
+        )
+    except BagIndexError as error:  # raised inside a compiled or traced graph
+        add_torch_phrase(error, BAG_INDEX_PHRASE)
+        raise
     out, state = _F.bag_forward(weight_array, plan)
     max_indices = state.max_indices
     if max_indices is None:

@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from .._errors import OptionError
 from ..kernels import load
 from ..sparse import RowSparseGrad
 from ._autograd import bump_version
@@ -58,7 +59,10 @@ class RowOptimizer(torch.nn.Module):
 
     Note:
         One optimizer belongs to one table; pass a new instance to each layer. If one forward
-        uses the layer twice, each use's backward is a separate step.
+        uses the layer twice, each use's backward is a separate step. If the layer's weight is
+        replaced by one of another shape or device (``emb.weight = Parameter(...)``), the next
+        step starts a fresh state for it (zero moments, initial accumulators, ``step = 0``),
+        as a new optimizer would; the state is checked against the weight at every step.
 
     Example:
         >>> import torch, embtable.torch as et
@@ -84,14 +88,14 @@ class RowOptimizer(torch.nn.Module):
     ) -> None:
         super().__init__()
         if rule not in _RULES:
-            raise ValueError(f"unknown optimizer rule {rule!r}; expected one of {_RULES}")
+            raise OptionError(f"unknown optimizer rule {rule!r}; expected one of {_RULES}")
         if not lr >= 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+            raise OptionError(f"Invalid learning rate: {lr}")
         eps = _DEFAULT_EPS[rule] if eps is None else eps
         if not eps >= 0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+            raise OptionError(f"Invalid epsilon value: {eps}")
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"Invalid beta parameters: {betas}")
+            raise OptionError(f"Invalid beta parameters: {betas}")
         self.rule: Rule = rule
         self.lr = float(lr)
         self.eps = float(eps)
@@ -105,9 +109,16 @@ class RowOptimizer(torch.nn.Module):
         """Create the state for ``weight``'s shape, dtype and device (once per optimizer)."""
         shape = (int(weight.shape[0]), int(weight.shape[1]))
         if self._shape is not None:
-            raise ValueError(
+            raise OptionError(
                 "this RowOptimizer already belongs to a table; give each layer its own instance"
             )
+        self._shape = shape
+        self._allocate(weight)
+        return self
+
+    def _allocate(self, weight: torch.Tensor) -> None:
+        """(Re)create the state buffers for ``weight`` and reset them."""
+        shape = (int(weight.shape[0]), int(weight.shape[1]))
         self._shape = shape
         dtype = weight.dtype if weight.dtype in (torch.float32, torch.float64) else torch.float32
         options = {"dtype": dtype, "device": weight.device}
@@ -118,8 +129,24 @@ class RowOptimizer(torch.nn.Module):
         elif self.rule == "adam":
             self.register_buffer("exp_avg", torch.empty(shape, **options))  # type: ignore[arg-type]
             self.register_buffer("exp_avg_sq", torch.empty(shape, **options))  # type: ignore[arg-type]
+        self.step = self.step.to(weight.device)
         self.reset_state()
-        return self
+
+    def _state_fits(self, weight: torch.Tensor) -> bool:
+        """Whether the state buffers (as they are now, e.g. after ``load_state_dict``) match
+        ``weight``: shape and device."""
+        if weight.dim() != 2:
+            return False
+        expected = {
+            "sum": weight.shape if self.rule == "adagrad" else weight.shape[:1],
+            "exp_avg": weight.shape,
+            "exp_avg_sq": weight.shape,
+        }
+        for name, shape in expected.items():
+            buffer = self._buffers.get(name)
+            if buffer is not None and (buffer.shape != shape or buffer.device != weight.device):
+                return False
+        return True
 
     def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def, override]
         """``.to()``, ``.half()``, ...: the state follows the device but stays float32/float64
@@ -156,7 +183,12 @@ class RowOptimizer(torch.nn.Module):
     @torch.no_grad()
     def apply_rows_(self, weight: torch.Tensor, grad: RowSparseGrad | torch.Tensor) -> None:
         """One step on the rows of ``grad`` (a :class:`RowSparseGrad` or a torch sparse COO
-        tensor), in place on ``weight`` and the state; bumps ``weight``'s version counter."""
+        tensor), in place on ``weight`` and the state; bumps ``weight``'s version counter.
+
+        The state is first checked against ``weight``: a weight replaced by one of another
+        shape or device gets a fresh state (the kernels never index past the state)."""
+        if not self._state_fits(weight):
+            self._allocate(weight)
         self.step.add_(1)
         if isinstance(grad, RowSparseGrad):
             rows_array, values_array = grad.rows, grad.values

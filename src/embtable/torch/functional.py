@@ -20,13 +20,16 @@ At the boundary, two things are added to what :mod:`embtable.functional` does:
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import torch
 
-from .._errors import BagIndexError, EmbeddingIndexError, IdsTypeError, ModeError
+from .._errors import BagIndexError, EmbeddingIndexError, IdsTypeError, ModeError, OptionTypeError
 from . import _autograd, _fallback, _ops
+from ._phrases import BAG_INDEX_PHRASE, INDEX_PHRASE, add_torch_phrase
 
 if TYPE_CHECKING:
     from ._optim import RowOptimizer
@@ -39,10 +42,6 @@ _PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
 
 
 _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
-
-# torch's phrases, appended to embtable's messages (see the module docstring)
-_TORCH_INDEX_PHRASE = "index out of range in self"
-_TORCH_BAG_INDEX_PHRASE = "Expected idx >= 0 && idx < num_embeddings"
 
 
 def _plain_cpu(tensor: torch.Tensor) -> bool:
@@ -76,7 +75,7 @@ def uses_kernels(weight: torch.Tensor, *others: torch.Tensor | None) -> bool:
 
 def _check_tensor(value: object, name: str, position: int, function: str) -> None:
     if not isinstance(value, torch.Tensor):
-        raise TypeError(
+        raise OptionTypeError(
             f"{function}(): argument '{name}' (position {position}) must be Tensor, "
             f"not {type(value).__name__}"
         )
@@ -94,17 +93,25 @@ def _check_index_dtype(tensor: torch.Tensor, name: str, position: int, function:
         )
 
 
-def _add_torch_phrase(error: Exception, phrase: str) -> None:
-    """Append torch's wording to an embtable error's message, in place (once)."""
-    if error.args and isinstance(error.args[0], str) and phrase not in error.args[0]:
-        error.args = (f"{error.args[0]} ({phrase})", *error.args[1:])
+@contextlib.contextmanager
+def _tracing() -> Iterator[None]:
+    """While ``torch.jit.trace`` records: the checks on shapes and options compare traced sizes
+    (the table's row count, the ids' length), which the tracer warns about; a trace fixes those
+    anyway, and no check reads tensor values, so those warnings are silenced here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        yield
 
 
-def _last_bag_end(
+def _short_last_offset(
     input: torch.Tensor, offsets: torch.Tensor | None, include_last_offset: bool
-) -> int | None:
-    """With ``include_last_offset``, where the last bag ends if that is before the end of
-    ``input`` (torch then ignores the ids after it, pytorch#89677); else ``None``."""
+) -> bool:
+    """With ``include_last_offset``, whether the last offset lies before the end of ``input``.
+
+    torch then lets the last bag run to the end of ``input`` (its ``padding_idx`` and max-mode
+    kernels, and its test for pytorch#89677; its sum and mean kernels without ``padding_idx``
+    disagree with each other there), and so does embtable, on every path.
+    """
     if (
         not include_last_offset
         or offsets is None
@@ -114,12 +121,11 @@ def _last_bag_end(
         or offsets.device.type == "meta"
         or _is_wrapped(offsets)
         or torch.jit.is_tracing()
-        or offsets.dtype.is_floating_point
-        or offsets.dtype.is_complex
     ):
-        return None
+        return False
     last = int(offsets[-1])
-    return last if 0 <= last < input.shape[0] else None
+    previous = int(offsets[-2]) if offsets.numel() > 1 else 0
+    return 0 <= previous <= last < input.shape[0]  # a decreasing last offset stays an error
 
 
 def embedding(
@@ -189,19 +195,30 @@ def embedding(
             optimizer=optimizer,
         )
     if torch.jit.is_tracing():  # record torch ops or custom ops, never a NumPy round trip
-        if not (FORCE_TORCH_OPS or sparse or optimizer is not None) and _ops.covers(weight, input):
-            return _ops.embedding(
-                input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq
+        with _tracing():
+            if not (FORCE_TORCH_OPS or sparse or optimizer is not None) and _ops.covers(
+                weight, input
+            ):
+                return _ops.embedding(
+                    input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq
+                )
+            return _fallback.embedding(
+                input,
+                weight,
+                padding_idx,
+                max_norm,
+                norm_type,
+                scale_grad_by_freq,
+                sparse,
+                optimizer,
             )
-        path = _fallback
-    else:
-        path = _autograd if uses_kernels(weight, input) else _fallback
+    path = _autograd if uses_kernels(weight, input) else _fallback
     try:
         return path.embedding(
             input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, optimizer
         )
     except EmbeddingIndexError as error:
-        _add_torch_phrase(error, _TORCH_INDEX_PHRASE)
+        add_torch_phrase(error, INDEX_PHRASE)
         raise
 
 
@@ -294,28 +311,43 @@ def embedding_bag(
             padding_idx,
             optimizer=optimizer,
         )
-    end = _last_bag_end(input, offsets, include_last_offset)
-    if end is not None and (per_sample_weights is None or per_sample_weights.shape == input.shape):
-        # the last bag ends before the last id: torch ignores the ids after it (pytorch#89677)
-        input = input[:end]
-        if per_sample_weights is not None:
-            per_sample_weights = per_sample_weights[:end]
+    if _short_last_offset(input, offsets, include_last_offset):
+        # torch's reading (pinned by its test for pytorch#89677): the last bag runs to the end
+        assert offsets is not None
+        offsets = torch.cat([offsets[:-1], offsets.new_full((1,), input.shape[0])])
     if torch.jit.is_tracing():  # record torch ops or custom ops, never a NumPy round trip
-        if (
-            not (FORCE_TORCH_OPS or sparse or optimizer is not None)
-            and max_norm is None
-            and per_sample_weights is None
-            and _ops.covers(weight, input, offsets)
-            and _ops.embedding_bag_covers(input, offsets, include_last_offset)
-        ):
-            return _ops.embedding_bag(
-                input, weight, offsets, scale_grad_by_freq, mode, include_last_offset, padding_idx
+        with _tracing():
+            if (
+                not (FORCE_TORCH_OPS or sparse or optimizer is not None)
+                and max_norm is None
+                and per_sample_weights is None
+                and _ops.covers(weight, input, offsets)
+                and _ops.embedding_bag_covers(input, offsets, include_last_offset)
+            ):
+                return _ops.embedding_bag(
+                    input,
+                    weight,
+                    offsets,
+                    scale_grad_by_freq,
+                    mode,
+                    include_last_offset,
+                    padding_idx,
+                )
+            return _fallback.embedding_bag(
+                input,
+                weight,
+                offsets,
+                max_norm,
+                norm_type,
+                scale_grad_by_freq,
+                mode,
+                sparse,
+                per_sample_weights,
+                include_last_offset,
+                padding_idx,
+                optimizer,
             )
-        path = _fallback
-    elif uses_kernels(weight, input, offsets, per_sample_weights):
-        path = _autograd
-    else:
-        path = _fallback
+    path = _autograd if uses_kernels(weight, input, offsets, per_sample_weights) else _fallback
     try:
         return path.embedding_bag(
             input,
@@ -332,5 +364,5 @@ def embedding_bag(
             optimizer,
         )
     except BagIndexError as error:
-        _add_torch_phrase(error, _TORCH_BAG_INDEX_PHRASE)
+        add_torch_phrase(error, BAG_INDEX_PHRASE)
         raise

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._errors import ModeError
+from .._errors import ModeError, OptionTypeError
 from . import functional as F
 from ._optim import RowOptimizer
 
@@ -25,7 +25,7 @@ __all__ = ["Embedding", "EmbeddingBag"]
 
 def _attach(module: torch.nn.Module, optimizer: RowOptimizer | None) -> None:
     if optimizer is not None and not isinstance(optimizer, RowOptimizer):
-        raise TypeError(f"optimizer must be an embtable.torch.RowOptimizer, got {optimizer!r}")
+        raise OptionTypeError(f"optimizer must be an embtable.torch.RowOptimizer, got {optimizer!r}")
     if optimizer is None:
         module.optimizer = None
     else:
