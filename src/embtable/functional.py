@@ -140,6 +140,20 @@ def _as_ids(ids: ArrayLike, what: str = "ids") -> NDArray[np.integer]:
     return array
 
 
+def _frozen(array: NDArray[Any]) -> NDArray[Any]:
+    """A read-only copy of ``array`` backed by an immutable ``bytes`` object, so that neither
+    the caller nor ``setflags(write=True)`` can change it after it was checked."""
+    return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
+
+
+def _immutable(array: NDArray[Any]) -> bool:
+    """Whether ``array``'s memory is an immutable ``bytes`` object (made by :func:`_frozen`)."""
+    base: Any = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, bytes)
+
+
 def _kernel_ids(flat: NDArray[np.integer]) -> NDArray[np.integer]:
     """Ids in a dtype the kernels are compiled for: int32 or int64, contiguous."""
     if flat.dtype in (np.int32, np.int64):
@@ -171,12 +185,13 @@ def check_ids(
     shape = array.shape
     flat = array.reshape(-1)
     if flat.dtype.kind == "u" and flat.dtype.itemsize >= 8 and flat.size:
-        flat = flat.copy()
+        if not _immutable(flat):
+            flat = flat.copy()
         bad = np.flatnonzero(flat >= num_embeddings)
         position = int(bad[0]) if len(bad) else -1
     else:
         flat = _kernel_ids(flat)
-        if np.may_share_memory(flat, array):
+        if np.may_share_memory(flat, array) and not _immutable(flat):
             flat = flat.copy()
         position = (
             int(kernels.load("gather").find_out_of_range(flat, num_embeddings)) if flat.size else -1
@@ -549,10 +564,6 @@ def embedding_backward(
 # EmbeddingBag
 
 
-def _frozen(array: NDArray[Any]) -> NDArray[Any]:
-    """A read-only copy of ``array`` backed by an immutable ``bytes`` object, so that neither
-    the caller nor ``setflags(write=True)`` can change it after it was checked."""
-    return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
 
 
 @dataclass(frozen=True)
@@ -599,7 +610,7 @@ class BagPlan:
         if ids.ndim != 1:
             raise ShapeError(f"BagPlan.ids must be 1-D, got shape {ids.shape}")
         ids = _frozen(_kernel_ids(ids))
-        check_ids(ids, num_embeddings, error=BagIndexError)
+        check_ids(ids, num_embeddings, error=BagIndexError)  # no second copy: ids are frozen
         starts = _as_ids(self.bag_starts, "bag_starts")
         if starts.ndim != 1 or starts.size == 0:
             raise OffsetsError(
@@ -888,13 +899,15 @@ def plan_bags(
             "per_sample_weights is only supported for mode='sum' and mode='mean' (got mode='max')"
         )
     pad = check_padding_idx(padding_idx, num_embeddings, wording="embedding_bag")
-    flat, _ = check_ids(array, num_embeddings, error=BagIndexError)  # a copy, then checked
+    flat, _ = check_ids(_frozen(array), num_embeddings, error=BagIndexError)  # copied, checked
+    if not _immutable(flat):  # ids converted to int64 (uint8, big-endian, ...)
+        flat = _frozen(flat)
     if psw is not None:
         psw_dtype = (
             np.float64 if np.dtype(weight_dtype).newbyteorder("=") == np.float64 else np.float32
         )
         psw = _frozen(np.ascontiguousarray(psw.reshape(-1), dtype=psw_dtype))
-    return BagPlan._checked(_frozen(flat), _frozen(starts), psw, checked_mode, pad, num_embeddings)
+    return BagPlan._checked(flat, _frozen(starts), psw, checked_mode, pad, num_embeddings)
 
 
 def _local_table(

@@ -85,7 +85,7 @@ class Module:
 def _check_size(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise OptionTypeError(
-            f"{name} must be an integer >= 0, got {type(value).__name__} {value!r}"
+            f"{name} must be an integer, got {type(value).__name__} {value!r} (valid: >= 0)"
         )
     if value < 0:
         raise ShapeError(
