@@ -564,8 +564,6 @@ def embedding_backward(
 # EmbeddingBag
 
 
-
-
 @dataclass(frozen=True)
 class BagPlan:
     """Validated, normalised bags: what the bag kernels need.
