@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from embtable import OptionError
@@ -168,3 +170,37 @@ def test_io_modules_write_only_through_the_atomic_helpers() -> None:
                     continue  # doctest examples; files inside an atomic_directory
                 offenders.append(f"{path.name}:{line}: {context.strip()}")
     assert offenders == []
+
+
+_TOKEN = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Zs", "Cc"), blacklist_characters="\u2028\u2029\x85"
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    tokens=st.lists(_TOKEN, min_size=1, max_size=6, unique=True),
+    fmt=st.sampled_from(["word2vec", "word2vec-binary", "glove", "fasttext", "embtable"]),
+    data=st.data(),
+)
+def test_every_writable_format_reads_back_exactly(tmp_path_factory, tokens, fmt, data) -> None:
+    """Law: read(write(tokens, matrix)) == (tokens, matrix) for float32 tables, every format."""
+    matrix = data.draw(
+        st.lists(
+            st.lists(st.floats(width=32, allow_nan=False), min_size=3, max_size=3),
+            min_size=len(tokens),
+            max_size=len(tokens),
+        ).map(lambda rows: np.array(rows, np.float32))
+    )
+    entry = registry.get(fmt)
+    path = tmp_path_factory.mktemp("law") / ("out" + (entry.suffixes[0] if entry.suffixes else ""))
+    registry.write(path, tokens, matrix, format=fmt)
+    read_tokens, read_matrix = registry.read(path, format=fmt)
+    assert read_tokens == tokens
+    assert_array_equal(read_matrix, matrix)
