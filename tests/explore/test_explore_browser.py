@@ -45,6 +45,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "restricted": root / "restricted.html",
         "int8": root / "int8.html",
         "single": root / "single.html",
+        "zero": root / "zero.html",
     }
     write_page(GLOVE, out["glove"])
     write_page(table, out["table"])
@@ -52,6 +53,10 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_page(WORD2VEC, out["int8"], precision="int8")
     Vectors(["alone"], np.array([[0.5, -1.0, 2.0]])).save(root / "single.txt")
     write_page(root / "single.txt", out["single"])
+    Vectors(["x", "nil", "y", "-x"], np.array([[1.0, 0], [0, 0], [0.6, 0.8], [-1, 0]])).save(
+        root / "zero.txt"
+    )
+    write_page(root / "zero.txt", out["zero"])
     return out
 
 
@@ -126,12 +131,12 @@ def test_search_among_the_most_frequent_words_is_restrict_vocab(browser: Browser
 
 def test_int8_page_ranks_as_its_numpy_twin(browser: Browser, pages) -> None:
     vectors = Vectors.load(WORD2VEC)
-    unit = vectors.matrix / np.linalg.norm(vectors.matrix, axis=1, keepdims=True)
+    unit = np.stack([vectors.get_vector(token, norm=True) for token in vectors.tokens])
     _open(browser, pages["int8"])
     assert "int8 vectors" in browser.evaluate("document.getElementById('summary').textContent")
     for row in range(0, len(vectors), 97):
         shown = _search(browser, vectors.tokens[row])
-        expected = int8_neighbours(unit.astype(np.float32), row, 10)
+        expected = int8_neighbours(unit, row, 10)
         assert shown == [(vectors.tokens[i], score) for i, score in expected]
 
 
@@ -234,6 +239,24 @@ def test_a_one_word_page_answers_with_nothing(browser: Browser, pages) -> None:
     assert _search(browser, "alone") == []
     browser.type_into("#analogy", "alone + alone")
     assert _results(browser, "analogy-results") == []
+    assert browser.errors() == []
+
+
+def test_zero_vectors_score_zero_and_cannot_be_queried(browser: Browser, pages) -> None:
+    _open(browser, pages["zero"])
+    shown = _search(browser, "x")
+    assert [w for w, _ in shown] == ["y", "nil", "-x"]
+    assert [s for _, s in shown] == pytest.approx([0.6, 0.0, -1.0], abs=1e-7)
+    expected = Vectors.load(pages["zero"].with_name("zero.txt")).most_similar("x", k=3)
+    assert [w for w, _ in expected] == ["y", "nil", "-x"]
+    assert _search(browser, "nil") == []
+    status = browser.evaluate("document.getElementById('search-status').textContent")
+    assert "has a zero vector" in status
+    browser.type_into("#analogy", "x + -x")
+    assert _results(browser, "analogy-results") == []
+    assert "zero vector" in browser.evaluate(
+        "document.getElementById('analogy-status').textContent"
+    )
     assert browser.errors() == []
 
 

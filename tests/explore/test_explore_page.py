@@ -49,6 +49,11 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / norms
 
 
+def vectors_unit(vectors: Vectors) -> np.ndarray:
+    """The unit vectors the queries of Vectors use."""
+    return np.stack([vectors.get_vector(token, norm=True) for token in vectors.tokens])
+
+
 @pytest.fixture
 def vectors(rng: np.random.Generator) -> Vectors:
     tokens = [f"w{i}" for i in range(40)]
@@ -62,14 +67,14 @@ def test_float32_page_embeds_the_unit_vectors_bit_for_bit(vectors: Vectors) -> N
     data = page_data(build_page(vectors, precision="float32"))
     assert data["words"] == vectors.tokens and data["dim"] == 6 and data["total"] == 40
     embedded = np.frombuffer(base64.b64decode(data["vectors"]), dtype="<f4").reshape(40, 6)
-    np.testing.assert_array_equal(embedded, unit_rows(vectors.matrix))
+    np.testing.assert_array_equal(embedded, vectors_unit(vectors))  # what `similar` ranks with
     assert data["rank"] == list(range(40))  # no counts: rows are taken as frequency-ordered
 
 
 def test_int8_page_embeds_quantized_rows(vectors: Vectors) -> None:
     data = page_data(build_page(vectors, precision="int8"))
     codes = np.frombuffer(base64.b64decode(data["vectors"]), dtype=np.int8).reshape(40, 6)
-    np.testing.assert_array_equal(codes, quantize_rows(unit_rows(vectors.matrix)))
+    np.testing.assert_array_equal(codes, quantize_rows(vectors_unit(vectors)))
     assert data["precision"] == "int8"
 
 
@@ -151,7 +156,7 @@ def test_training_log_is_embedded(vectors: Vectors) -> None:
         (
             {"skip": [f"w{i}" for i in range(40)]},
             ShapeError,
-            "no words to show: the vectors hold 40 tokens, all skipped",
+            "no words to show: the vectors hold 40 tokens, 40 skipped and 0 with NaN or infinity",
         ),
     ],
 )
@@ -160,12 +165,13 @@ def test_bad_options_raise(vectors: Vectors, options: dict, error: type, message
         build_page(vectors, **options)
 
 
-def test_non_finite_vector_is_named() -> None:
-    vectors = Vectors(["ok", "bad"], np.array([[1.0, 0], [np.nan, 1]]))
-    with pytest.raises(
-        VectorFormatError, match=re.escape("the vector of 'bad' (row 1) holds NaN or infinity")
-    ):
-        build_page(vectors)
+def test_non_finite_vectors_are_left_out_as_queries_leave_them_out() -> None:
+    vectors = Vectors(["ok", "bad", "fine"], np.array([[1.0, 0], [np.nan, 1], [0, np.inf]]))
+    data = page_data(build_page(vectors))
+    assert data["words"] == ["ok"] and data["total"] == 1
+    assert "2 vectors holding NaN or infinity are left out" in " ".join(data["notes"])
+    with pytest.raises(ShapeError, match=re.escape("1 skipped and 2 with NaN or infinity")):
+        build_page(vectors, skip=["ok"])
 
 
 # -- quantisation --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._errors import OptionError, OptionTypeError, ShapeError, VectorFormatError
+from .._errors import OptionError, OptionTypeError, ShapeError
 from ._projection import Projection, project_2d
 from ._training import TrainingLog, read_training_log
 
@@ -67,24 +67,23 @@ def quantize_rows(matrix: ArrayLike) -> NDArray[np.int8]:
     return np.rint(rows / peak * 127).astype(np.int8)
 
 
-def _unit_rows(matrix: NDArray[np.floating]) -> NDArray[np.floating]:
-    """Rows scaled to unit length exactly as :class:`embtable.vectors.Vectors` scales them."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1
-    return matrix / norms
+def _finite_rows(matrix: NDArray[np.floating]) -> NDArray[np.bool_]:
+    """Which rows hold only finite numbers (read in chunks: the matrix may be memory-mapped)."""
+    finite = np.empty(matrix.shape[0], dtype=bool)
+    for begin in range(0, matrix.shape[0], 65536):
+        finite[begin : begin + 65536] = np.isfinite(matrix[begin : begin + 65536]).all(axis=1)
+    return finite
 
 
 def _choose_rows(
-    total: int, words: int, counts: Sequence[int] | None, skip: set[int]
+    total: int, words: int, counts: Sequence[int] | None, skip: NDArray[np.bool_]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The rows of the ``words`` most frequent tokens, in row order, and their frequency ranks.
 
     Without counts the rows are taken as frequency-ordered (as word2vec, GloVe and embtable
     tables are written); ties in count keep row order.
     """
-    candidates = np.arange(total, dtype=np.int64)
-    if skip:
-        candidates = candidates[~np.isin(candidates, np.fromiter(skip, dtype=np.int64))]
+    candidates = np.flatnonzero(~skip).astype(np.int64)
     if counts is not None:
         by_count = np.asarray(counts, dtype=np.int64)[candidates]
         candidates = candidates[np.argsort(-by_count, kind="stable")]
@@ -116,7 +115,7 @@ def _script_json(document: dict[str, object]) -> str:
     return text
 
 
-def _notes(shown: int, total: int, precision: str, method: str) -> list[str]:
+def _notes(shown: int, total: int, precision: str, method: str, non_finite: int) -> list[str]:
     restricted = (
         f"the {shown:,} words shown (the most frequent of {total:,})"
         if shown < total
@@ -128,6 +127,11 @@ def _notes(shown: int, total: int, precision: str, method: str) -> list[str]:
         f"`embtable similar` and Vectors.most_similar / Vectors.analogy rank them"
         + (" (with restrict_vocab to these words)." if shown < total else "."),
     ]
+    if non_finite:
+        notes.append(
+            f"{non_finite:,} vectors holding NaN or infinity are left out (cosine queries "
+            f"never return them)."
+        )
     if precision == "int8":
         notes.append(
             "The vectors are embedded as int8: each row scaled by its largest magnitude to "
@@ -188,7 +192,8 @@ def build_page(
             one byte a number (:func:`quantize_rows`; close scores can swap places), and
             ``"auto"`` float32 up to :data:`FLOAT32_LIMIT` numbers, int8 above.
         counts: one count per token, to pick the most frequent.
-        skip: tokens never shown (special tokens such as ``"<pad>"``).
+        skip: tokens never shown (special tokens such as ``"<pad>"``); vectors holding NaN or
+            infinity are never shown either (queries never return them).
         training: curves to draw beside the map (:func:`~embtable.explore.read_training_log`).
         title: shown in the page's heading and tab.
         seed: random state of t-SNE and UMAP.
@@ -198,7 +203,6 @@ def build_page(
             projection whose package is missing.
         OptionTypeError: ``words`` is not an integer.
         ShapeError: ``counts`` has not one entry per token, or nothing is left to show.
-        VectorFormatError: a shown vector holds NaN or infinity.
 
     Example:
         >>> from embtable.vectors import Vectors
@@ -246,19 +250,19 @@ def _build(
     total = len(vectors)
     if counts is not None and len(counts) != total:
         raise ShapeError(f"counts has {len(counts)} entries for {total} tokens; they must match")
-    skip_rows = {vectors.token_to_id[token] for token in skip if token in vectors}
-    rows, ranks = _choose_rows(total, int(words), counts, skip_rows)
+    skipped = np.zeros(total, dtype=bool)
+    skipped[[vectors.token_to_id[token] for token in skip if token in vectors]] = True
+    specials = int(skipped.sum())
+    non_finite = ~_finite_rows(vectors.matrix)
+    skipped |= non_finite  # `embtable similar` never returns them either
+    rows, ranks = _choose_rows(total, int(words), counts, skipped)
     if rows.size == 0:
-        raise ShapeError(f"no words to show: the vectors hold {total} tokens, all skipped")
-    matrix = np.asarray(vectors.matrix[rows])
-    bad = ~np.isfinite(matrix).all(axis=1)
-    if bad.any():
-        row = int(rows[np.argmax(bad)])
-        raise VectorFormatError(
-            f"the vector of {vectors.tokens[row]!r} (row {row}) holds NaN or infinity; "
-            f"the page cannot show it"
+        raise ShapeError(
+            f"no words to show: the vectors hold {total} tokens, {specials} skipped and "
+            f"{int(non_finite.sum())} with NaN or infinity"
         )
-    unit = _unit_rows(matrix)
+    # The unit vectors the queries of Vectors use, bit for bit.
+    unit = np.stack([vectors.get_vector(vectors.tokens[i], norm=True) for i in rows.tolist()])
     coords, info = project_2d(unit, method=projection, seed=seed)
     if precision == "auto":
         precision = "float32" if unit.size <= FLOAT32_LIMIT else "int8"
@@ -269,7 +273,7 @@ def _build(
     )
     document = {
         "title": title,
-        "total": total - len(skip_rows),
+        "total": total - int(skipped.sum()),
         "dim": vectors.dim,
         "precision": precision,
         "projection": info,
@@ -280,7 +284,13 @@ def _build(
         "training": None
         if training is None or len(training) == 0
         else {"source": training.source, "columns": training.columns},
-        "notes": _notes(int(rows.size), total - len(skip_rows), precision, str(info["method"])),
+        "notes": _notes(
+            int(rows.size),
+            total - int(skipped.sum()),
+            precision,
+            str(info["method"]),
+            int(non_finite.sum()),
+        ),
     }
     script = _template("page.js")
     if "</script" in script.lower():  # pragma: no cover - a template bug, caught by the tests
@@ -292,7 +302,7 @@ def _build(
         "DATA": _script_json(document),
     }
     page = _MARKER.sub(lambda match: parts[match.group(1)], _template("page.html"))
-    return page, precision, int(rows.size), total - len(skip_rows)
+    return page, precision, int(rows.size), total - int(skipped.sum())
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,10 @@
     : readFloat32(decodeBase64(data.vectors));
   const norms = new Float64Array(count);
   for (let i = 0; i < count; i++) {
-    if (data.precision === "int8") {
-      let sum = 0;
-      for (let j = i * dim, end = j + dim; j < end; j++) sum += rows[j] * rows[j];
-      norms[i] = Math.sqrt(sum);
-    } else {
-      norms[i] = 1;
-    }
+    let sum = 0;
+    for (let j = i * dim, end = j + dim; j < end; j++) sum += rows[j] * rows[j];
+    // A zero row stays zero: every cosine with it is 0, as in `embtable similar`.
+    norms[i] = data.precision === "int8" ? Math.sqrt(sum) : sum > 0 ? 1 : 0;
   }
 
   const packed = readUint16(decodeBase64(data.xy));
@@ -492,6 +489,14 @@
       draw();
       return;
     }
+    if (norms[found.row] === 0) {
+      selection.query = found.row;
+      selection.near = [];
+      list.replaceChildren();
+      setStatus(status, "\u201c" + words[found.row] + "\u201d has a zero vector: cosine similarity is undefined", true);
+      centreOn([found.row]);
+      return;
+    }
     const results = neighbours(found.row, neighbourCount());
     selection.query = found.row;
     selection.near = results;
@@ -522,6 +527,11 @@
       return;
     }
     const results = combine(parsed.terms, neighbourCount());
+    if (results.length > 0 && results.every((r) => r.score === 0)) {
+      list.replaceChildren();
+      setStatus(status, "the terms add up to a zero vector: nothing is similar to it", true);
+      return;
+    }
     showResults(list, results);
     setStatus(status, parsed.terms.map((t, n) => (n === 0 ? (t.sign < 0 ? "\u2212" : "") : (t.sign < 0 ? " \u2212 " : " + ")) + t.word).join("") + " \u2248 " + (results.length ? results[0].word : "?"));
     selection.query = null;
