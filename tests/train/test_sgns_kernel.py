@@ -158,6 +158,7 @@ def test_kernel_matches_python_twin(rng, window, negative, scale):
         False,
         True,
         True,
+        False,
     )
     state, twin_loss, twin_pairs, twin_read = sgns_block_twin(
         ids,
@@ -213,6 +214,7 @@ def test_kernel_follows_the_order_stops_after_words_per_thread_and_resumes(rng):
             False,
             True,
             True,
+            False,
         )
         assert int(position[0]) == after
         reads.append(int(read[0]))
@@ -233,3 +235,77 @@ def test_row_primitives_match_numpy(rng, dtype, dim):
     expected = y + dtype(0.5) * x
     axpy_row(dtype(0.5), x, y)
     assert_allclose(y, expected, rtol=1e-6)
+
+
+def shared_window_twin(ids, offsets, keep, accept, alias, w_in, w_out, window, negative, lr, state):
+    """One thread, constant learning rate: skip-gram with one noise set per window, in Python."""
+    one = np.float32(1.0)
+    vocab_size = w_in.shape[0]
+    loss, pairs = 0.0, 0
+    for s in range(len(offsets) - 1):
+        sentence = []
+        for k in range(int(offsets[s]), int(offsets[s + 1])):
+            state, bits = _lcg(state)
+            if bits < int(keep[ids[k]]):
+                sentence.append(int(ids[k]))
+        for i, centre in enumerate(sentence):
+            state, bits = _lcg(state)
+            reach = window - ((bits * window) >> 32)
+            context = [
+                sentence[j]
+                for j in range(max(0, i - reach), min(len(sentence), i + reach + 1))
+                if j != i
+            ]
+            if not context:
+                continue
+            targets = [centre]
+            for _ in range(negative):
+                state, bits = _lcg(state)
+                target = (bits * vocab_size) >> 32
+                state, bits = _lcg(state)
+                if bits >= int(accept[target]):
+                    target = int(alias[target])
+                if target != centre:
+                    targets.append(target)
+            grads = np.zeros((len(context), len(targets)), np.float32)
+            for a, word in enumerate(context):
+                for b, target in enumerate(targets):
+                    score = min(max(_dot(w_in[word], w_out[target]), np.float32(-30)), np.float32(30))
+                    if b == 0:
+                        odds = np.float32(math.exp(-float(score)))
+                        grads[a, b] = lr * odds / (one + odds)
+                    else:
+                        odds = np.float32(math.exp(float(score)))
+                        grads[a, b] = -lr * odds / (one + odds)
+                    loss += math.log1p(float(odds))
+            rows_in = w_in[context].copy()
+            rows_out = w_out[targets].copy()
+            for a, word in enumerate(context):
+                w_in[word] += grads[a] @ rows_out
+            for b, target in enumerate(targets):
+                w_out[target] += grads[:, b] @ rows_in
+            pairs += len(context)
+    return state, loss, pairs
+
+
+@pytest.mark.parametrize(("window", "negative"), [(1, 1), (3, 4), (2, 20)])
+def test_shared_negatives_kernel_matches_python_twin(rng, window, negative):
+    from embtable.kernels.sgns import train_sgns_block
+
+    ids, offsets, keep, accept, alias, w_in, w_out = _inputs(rng)
+    twin_in, twin_out = w_in.copy(), w_out.copy()
+    rng_state = np.array([99], np.uint64)
+    loss, pairs, read = np.zeros(1), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    lr = np.float32(0.05)
+    train_sgns_block(
+        ids, offsets, np.arange(4), 27, np.zeros(1, np.int64), np.array([4], np.int64), 10**9,
+        keep, accept, alias, w_in, w_out, window, negative, lr, lr, 0, 2 * len(ids),
+        rng_state, loss, pairs, read, False, True, True, True,
+    )
+    state, twin_loss, twin_pairs = shared_window_twin(
+        ids, offsets, keep, accept, alias, twin_in, twin_out, window, negative, lr, 99
+    )
+    assert int(rng_state[0]) == state and int(pairs[0]) == twin_pairs > 0
+    assert_allclose(loss[0], twin_loss, rtol=1e-5)
+    assert_allclose(w_in, twin_in, rtol=1e-4, atol=1e-6)
+    assert_allclose(w_out, twin_out, rtol=1e-4, atol=1e-6)

@@ -81,6 +81,22 @@ def test_cbow_learns_as_well_as_gensim(lee, cbow_mean):
     assert ours_score > gensim_score - 0.1, (ours_score, gensim_score)
 
 
+def test_shared_negatives_learn_like_the_per_pair_rule(lee):
+    rng = np.random.default_rng(0)
+    left, right = _pmi_pairs(lee)
+    options = dict(dim=40, epochs=8, threads=1, seed=1, progress=False)
+    classic = train_word2vec(lee, **options)
+    shared = train_word2vec(lee, shared_negatives=True, **options)
+    assert shared.config["shared_negatives"] and not classic.config["shared_negatives"]
+    assert not np.array_equal(shared.input.weight.data, classic.input.weight.data)
+    a = _closeness(shared.input.weight.data, left, right, rng)
+    b = _closeness(classic.input.weight.data, left, right, rng)
+    assert a > 0.2 and a > b - 0.1, (a, b)
+    assert shared.epoch_losses[-1] < shared.epoch_losses[0]
+    with pytest.raises(OptionError, match="shared_negatives is a skip-gram rule"):
+        train_word2vec(lee, architecture="cbow", shared_negatives=True, progress=False)
+
+
 def test_options_change_the_result_and_are_recorded(lee):
     base = dict(dim=8, epochs=1, threads=1, seed=2, progress=False)
     reference = train_word2vec(lee, **base).input.weight.data

@@ -41,6 +41,11 @@ _TRAINING: dict[str, tuple[Any, str]] = {
     "dim": (100, "embedding dimension"),
     "window": (5, "largest context window"),
     "no_shrink_windows": (False, "always use the whole window (default: draw 1..WINDOW)"),
+    "shared_negatives": (
+        False,
+        "skip-gram: one set of noise words per window, as a small matrix product (faster; "
+        "Ji et al. 2016); default: word2vec's per-pair rule",
+    ),
     "negative": (5, "noise words per example (>= 1)"),
     "ns_exponent": (0.75, "exponent of the noise distribution (-1..1)"),
     "sample": (1e-3, "sub-sampling threshold of frequent words (0: off)"),
@@ -253,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
         ns_exponent=training["ns_exponent"],
         sample=training["sample"],
         shrink_windows=not training["no_shrink_windows"],
+        shared_negatives=training["shared_negatives"],
         epochs=training["epochs"],
         alpha=training["alpha"],
         min_alpha=training["min_alpha"],
@@ -290,6 +296,7 @@ def run(args: argparse.Namespace) -> int:
             ns_exponent=training["ns_exponent"],
             sample=training["sample"],
             shrink_windows=not training["no_shrink_windows"],
+            shared_negatives=training["shared_negatives"],
             epochs=training["epochs"],
             alpha=training["alpha"],
             min_alpha=training["min_alpha"],

@@ -108,6 +108,97 @@ def _update_targets(
     return state, loss + math.log(loss_product)
 
 
+@njit(cache=CACHE, nogil=True, inline="always")
+def _shared_window(
+    buffer,
+    i,
+    lo,
+    hi,
+    weight_in,
+    weight_out,
+    negative,
+    state,
+    vocab_size,
+    alias_threshold,
+    alias_index,
+    lr,
+    targets,
+    scores,
+    grad_in,
+    grad_out,
+):  # pragma: no cover - compiled
+    """Skip-gram on one window with shared noise words (Ji et al., 2016).
+
+    The centre word and ``negative`` noise words drawn once (those equal to the centre are
+    skipped, as word2vec does) are the targets ``T``; the window's context rows ``C`` score
+    them all at once, ``S = C T^T`` (a small matrix product whose target rows stay in cache),
+    the gradient ``G = lr * (label - sigmoid(S))`` gives ``dC = G T`` and ``dT = G^T C``, both
+    from the values before the update, and both are then added. Returns
+    ``(state, loss, pairs)``.
+    """
+    dim = weight_in.shape[1]
+    centre = buffer[i]
+    targets[0] = centre
+    n_targets = 1
+    for _ in range(negative):
+        state, bits = lcg_next(state)
+        target = np.int32((bits * vocab_size) >> _SHIFT_32)
+        state, bits = lcg_next(state)
+        if bits >= alias_threshold[target]:
+            target = alias_index[target]
+        if target != centre:
+            targets[n_targets] = target
+            n_targets += 1
+    loss = 0.0
+    rows = 0
+    for j in range(lo, hi):
+        if j == i:
+            continue
+        context_row = weight_in[buffer[j]]
+        loss_product = 1.0
+        for b in range(n_targets):
+            score = dot_rows(context_row, weight_out[targets[b]])
+            if score > _SCORE_CLIP:
+                score = _SCORE_CLIP
+            elif score < -_SCORE_CLIP:
+                score = -_SCORE_CLIP
+            if b == 0:
+                odds = np.float32(math.exp(-score))
+                scores[rows, b] = lr * odds / (_ONE + odds)
+            else:
+                odds = np.float32(math.exp(score))
+                scores[rows, b] = -lr * odds / (_ONE + odds)
+            loss_product *= 1.0 + np.float64(odds)
+            if loss_product > 1e250:
+                loss += math.log(loss_product)
+                loss_product = 1.0
+        loss += math.log(loss_product)
+        rows += 1
+    # dC = G T and dT = G^T C, from the rows as they were.
+    grad_out[:n_targets, :] = _ZERO
+    a = 0
+    for j in range(lo, hi):
+        if j == i:
+            continue
+        context_row = weight_in[buffer[j]]
+        for k in range(dim):
+            grad_in[a, k] = _ZERO
+        for b in range(n_targets):
+            g = scores[a, b]
+            axpy_row(g, weight_out[targets[b]], grad_in[a])
+            axpy_row(g, context_row, grad_out[b])
+        a += 1
+    a = 0
+    for j in range(lo, hi):
+        if j == i:
+            continue
+        axpy_row(_ONE, grad_in[a], weight_in[buffer[j]])
+        a += 1
+    for b in range(n_targets):
+        axpy_row(_ONE, grad_out[b], weight_out[targets[b]])
+    return state, loss, rows
+
+
 def _train_sgns_block(parallel):
     def train_sgns_block(
         ids,
@@ -135,6 +226,7 @@ def _train_sgns_block(parallel):
         cbow,
         cbow_mean,
         shrink_windows,
+        shared_negatives,
     ):  # pragma: no cover - compiled
         """Train on the next ``words_per_thread`` corpus words of each thread's run of sentences.
 
@@ -169,6 +261,9 @@ def _train_sgns_block(parallel):
                 among them, as gensim does).
             shrink_windows: each centre draws its window from ``1 .. window`` (else always
                 ``window``, and no random number is drawn for it).
+            shared_negatives: skip-gram draws one set of noise words per centre word, shared by
+                all its context words, and updates the window as one small matrix product
+                (:func:`_shared_window`); else each pair draws its own (word2vec's rule).
         """
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
@@ -181,6 +276,10 @@ def _train_sgns_block(parallel):
             buffer = np.empty(max_length, dtype=np.int32)
             hidden_grad = np.empty(dim, dtype=weight_in.dtype)
             hidden = np.empty(dim, dtype=weight_in.dtype)
+            targets = np.empty(negative + 1, dtype=np.int32)
+            scores = np.empty((2 * window, negative + 1), dtype=weight_in.dtype)
+            grad_in = np.empty((2 * window, dim), dtype=weight_in.dtype)
+            grad_out = np.empty((negative + 1, dim), dtype=weight_in.dtype)
             state = rng_state[t]
             thread_loss = 0.0
             thread_pairs = 0
@@ -218,6 +317,28 @@ def _train_sgns_block(parallel):
                     hi = i + reach + 1
                     if hi > length:
                         hi = length
+                    if shared_negatives and not cbow:
+                        state, window_loss, window_pairs = _shared_window(
+                            buffer,
+                            i,
+                            lo,
+                            hi,
+                            weight_in,
+                            weight_out,
+                            negative,
+                            state,
+                            vocab_size,
+                            alias_threshold,
+                            alias_index,
+                            lr,
+                            targets,
+                            scores,
+                            grad_in,
+                            grad_out,
+                        )
+                        thread_loss += window_loss
+                        thread_pairs += window_pairs
+                        continue
                     if not cbow:
                         for j in range(lo, hi):
                             if j == i:
