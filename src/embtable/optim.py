@@ -123,6 +123,9 @@ class Optimizer:
             range (also a ``ValueError``).
     """
 
+    # What a non-empty per-parameter state must hold: "step" a count, the others arrays.
+    _required_state: tuple[str, ...] = ()
+
     def __init__(
         self, params: Iterable[Parameter] | Iterable[dict[str, Any]], defaults: dict[str, Any]
     ) -> None:
@@ -268,8 +271,15 @@ class Optimizer:
             raise WeightDTypeError(
                 f"parameter {index}: a gradient must hold real numbers, got {grad.dtype}"
             )
-        for name, value in self.state.get(p, {}).items():
-            _check_state_value(index, name, value, p)
+        state = self.state.get(p, {})
+        missing = [key for key in self._required_state if key not in state] if state else []
+        if missing:
+            raise OptionError(
+                f"parameter {index}: its optimizer state {sorted(state)} lacks {missing}; load a "
+                f"state_dict saved by {type(self).__name__}"
+            )
+        for name, value in state.items():
+            _check_state_value(index, name, value, p, array=name in self._required_state)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that requires a gradient and has one.
@@ -352,6 +362,19 @@ class Optimizer:
                 f"returns; got {type(state_dict).__name__}"
             )
         saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(
+            isinstance(g, dict) and isinstance(g.get("params"), (list, tuple)) for g in saved_groups
+        ):
+            raise OptionTypeError(
+                "state_dict['param_groups'] must be a list of dicts with a 'params' list, as "
+                "state_dict() returns"
+            )
+        if not isinstance(state_dict["state"], dict) or not all(
+            isinstance(saved, dict) for saved in state_dict["state"].values()
+        ):
+            raise OptionTypeError(
+                "state_dict['state'] must map parameter indices to dicts, as state_dict() returns"
+            )
         if len(saved_groups) != len(self.param_groups):
             raise ShapeError("loaded state dict has a different number of parameter groups")
         if any(
@@ -408,8 +431,23 @@ def _check_sparse(what: str, grad: RowSparseGrad, shape: tuple[int, ...]) -> Non
     check_rows(rows, shape[0], what=what)
 
 
-def _check_state_value(index: int, name: str, value: Any, p: Parameter) -> None:
-    """A state array must still match its parameter (which may have been resized or cast)."""
+def _check_state_value(index: int, name: str, value: Any, p: Parameter, *, array: bool) -> None:
+    """A state array must still match its parameter (which may have been resized or cast);
+    ``step`` must be a count; ``array`` names a state entry that must be an array."""
+    if name == "step":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise OptionTypeError(
+                f"parameter {index}: state 'step' must be a number, got {type(value).__name__}"
+            )
+        return
+    if (array or name == "momentum_buffer") and not (value is None and name == "momentum_buffer"):
+        if not (
+            isinstance(value, RowSparseGrad) or (isinstance(value, np.ndarray) and value.ndim > 0)
+        ):
+            raise OptionTypeError(
+                f"parameter {index}: state {name!r} must be an array of the parameter's shape "
+                f"{p.shape}, got {type(value).__name__}"
+            )
     if isinstance(value, RowSparseGrad):
         if value.shape != p.shape:
             raise ShapeError(
@@ -660,6 +698,8 @@ class Adagrad(Optimizer):
         array([ 9., 16.])
     """
 
+    _required_state = ("step", "sum")
+
     def __init__(
         self,
         params: Iterable[Parameter] | Iterable[dict[str, Any]],
@@ -787,6 +827,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    _required_state = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(
         self,
@@ -1025,6 +1066,8 @@ class SparseAdam(Optimizer):
                [ 0. ],
                [ 0.1]])
     """
+
+    _required_state = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(
         self,

@@ -432,3 +432,18 @@ def test_functional_entry_points_raise_only_embtable_errors(
         _call(name, ids, weight, offsets, psw, opts, grad_dim)
     except EmbtableError:
         pass
+
+
+def test_a_loaded_state_that_lacks_entries_fails_before_any_update():
+    first, second = Parameter(np.ones((4, 3))), Parameter(np.ones((4, 3)))
+    opt = optim.Adam([first, second], lr=0.1)
+    groups = [{**opt.defaults, "params": [0, 1]}]
+    opt.load_state_dict({"state": {1: {"exp_avg": np.zeros((4, 3))}}, "param_groups": groups})
+    first.grad = second.grad = np.ones((4, 3))
+    with pytest.raises(OptionError, match=r"parameter 1: its optimizer state \['exp_avg'\] lacks"):
+        opt.step()
+    assert_array_equal(first.data, 1.0)
+    assert not opt.state.get(first)
+    for malformed in ({}, {"state": {}, "param_groups": [{}]}, {"state": [], "param_groups": []}):
+        with pytest.raises(OptionTypeError, match="as state_dict"):
+            opt.load_state_dict(malformed)
