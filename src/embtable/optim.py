@@ -27,15 +27,21 @@ update, the weight decay and the optimizer state touch only the rows present in 
   trajectory equals dense momentum SGD (its cost grows with the set of rows ever touched).
 - A sparse momentum buffer meeting a dense gradient (torch raises) is made dense first.
 - Parameters with ``requires_grad=False`` are skipped even when they hold a gradient.
-- A parameter listed twice in a group raises ``ValueError`` (torch warns), and the hyper-parameters
-  of every param-group dict are validated (torch checks only the constructor's); NaN is rejected.
+- A parameter listed twice in a group raises ``OptionError`` (torch warns), and the
+  hyper-parameters of every param-group dict are validated (torch checks only the
+  constructor's), again at every ``step()``; NaN is rejected.
 - float16 tables: a sparse step upcasts the touched rows (weight and state) to float32, runs the
   step there and rounds back once; a dense step rounds after each NumPy operation, as torch's CPU
   half arithmetic does.
 - ``load_state_dict`` copies the arrays (cast to the parameter's dtype) and checks their shapes;
   torch shares the tensors and checks nothing.
-- A gradient whose shape differs from its parameter raises ``ShapeError`` before any parameter is
-  updated. There are no ``foreach``, ``fused``, ``capturable`` or ``differentiable`` options, and
+- ``step()`` checks everything before it updates anything: every weight (float16, float32 or
+  float64, native byte order, writable: ``FrozenWeightError`` for a read-only one), every gradient
+  (shape, dtype; a ``RowSparseGrad``'s rows sorted, unique and in range, checked again at every
+  step because their contents can be written) and every state entry (present, with its
+  parameter's shape and dtype: a parameter resized or cast after its state was made raises
+  ``ShapeError`` / ``WeightDTypeError``). A failed step changes no parameter and no state; in
+  torch a shape mismatch fails inside the update, after earlier parameters moved. There are no ``foreach``, ``fused``, ``capturable`` or ``differentiable`` options, and
   hyper-parameters are Python numbers (no tensor ``lr``).
 """
 
@@ -511,7 +517,8 @@ class SGD(Optimizer):
         nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
         maximize: maximize the objective instead of minimizing it.
     Raises:
-        ValueError: an invalid hyper-parameter (torch's message, then the valid range).
+        OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
+            valid range); OptionTypeError: one that is not a number.
     Note:
         Parameters are updated in place. A :class:`RowSparseGrad` without momentum updates only
         its rows: ``p[rows] -= lr * g`` (torch's sparse rule). With ``weight_decay``, which torch
@@ -678,7 +685,8 @@ class Adagrad(Optimizer):
         eps: added to the denominator (>= 0).
         maximize: maximize the objective instead of minimizing it.
     Raises:
-        ValueError: an invalid hyper-parameter (torch's message, then the valid range).
+        OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
+            valid range); OptionTypeError: one that is not a number.
     Note:
         Parameters and ``state["sum"]`` are updated in place. A :class:`RowSparseGrad` updates
         only its rows (torch's sparse rule, which equals the dense step because other rows get a
@@ -807,7 +815,8 @@ class Adam(Optimizer):
         amsgrad: use the maximum of past second moments.
         maximize: maximize the objective instead of minimizing it.
     Raises:
-        ValueError: an invalid hyper-parameter (torch's message, then the valid range).
+        OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
+            valid range); OptionTypeError: one that is not a number.
     Note:
         Parameters and state are updated in place. torch's Adam refuses sparse gradients;
         embtable runs *lazy Adam* on a :class:`RowSparseGrad`: the moments (and ``max_exp_avg_sq``)
@@ -1000,7 +1009,8 @@ class AdamW(Adam):
         amsgrad: use the maximum of past second moments.
         maximize: maximize the objective instead of minimizing it.
     Raises:
-        ValueError: an invalid hyper-parameter (torch's message, then the valid range).
+        OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
+            valid range); OptionTypeError: one that is not a number.
     Note:
         Parameters and state are updated in place. torch's AdamW refuses sparse gradients;
         embtable runs lazy AdamW on a :class:`RowSparseGrad`: as lazy :class:`Adam`, and the
@@ -1051,7 +1061,8 @@ class SparseAdam(Optimizer):
         eps: added to the denominator (> 0).
         maximize: maximize the objective instead of minimizing it.
     Raises:
-        ValueError: an invalid hyper-parameter (torch's message, then the valid range).
+        OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
+            valid range); OptionTypeError: one that is not a number.
         SparseGradientError: from :meth:`step`, a parameter has a dense gradient.
     Note:
         Parameters and state (``step``, ``exp_avg``, ``exp_avg_sq``) are updated in place.
