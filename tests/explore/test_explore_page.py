@@ -390,6 +390,26 @@ def test_cli_without_training_curves(tmp_path: Path) -> None:
     assert page_data((tmp_path / "p.html").read_text(encoding="utf-8"))["training"] is None
 
 
+def test_cli_load_options(tmp_path: Path) -> None:
+    (tmp_path / "v.txt").write_bytes(b"a 1 0\na 0 1\nb\xff 1 1\n")
+    out = tmp_path / "p.html"
+    args = _parser().parse_args(["explore", str(tmp_path / "v.txt"), "-o", str(out)])
+    with pytest.raises(VectorFormatError, match="is not valid utf-8"):
+        args.run(args)
+    argv = ["--unicode-errors", "replace"]
+    args = _parser().parse_args(["explore", str(tmp_path / "v.txt"), "-o", str(out), *argv])
+    with pytest.raises(VectorFormatError, match="duplicate token 'a'"):
+        args.run(args)
+    assert not out.exists()
+    argv = ["--format", "glove", "--duplicates", "last", "--unicode-errors", "replace"]
+    args = _parser().parse_args(["explore", str(tmp_path / "v.txt"), "-o", str(out), *argv])
+    assert args.run(args) == 0
+    data = page_data(out.read_text(encoding="utf-8"))
+    assert data["words"] == ["a", "b\ufffd"]
+    embedded = np.frombuffer(base64.b64decode(data["vectors"]), dtype="<f4").reshape(2, 2)
+    np.testing.assert_array_equal(embedded[0], [0, 1])  # the last vector of 'a'
+
+
 def test_cli_missing_table(tmp_path: Path) -> None:
     args = _parser().parse_args(["explore", str(tmp_path / "nope"), "-o", str(tmp_path / "p.html")])
     with pytest.raises(FileNotFoundError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from embtable.cli._common import FORMATS, HelpFormatter
+from embtable.cli._common import HelpFormatter, add_load_options, load_options
 
 __all__ = ["add_parser", "run"]
 
@@ -81,9 +81,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--title", default=None, help="the page title (default: the TABLE name)")
     parser.add_argument("--no-training", action="store_true", help="leave out the training curves")
     parser.add_argument("--seed", type=int, default=0, help="random state of tsne and umap")
-    parser.add_argument(
-        "--format", choices=FORMATS, default=None, help="format of TABLE (default: detected)"
-    )
+    add_load_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -105,13 +103,17 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from embtable.explore import write_page
+    from embtable.io._atomic import check_input_file
 
     if not os.path.exists(args.directory):
         raise FileNotFoundError(2, "no such file or directory", args.directory)
+    if not os.path.isdir(args.directory):
+        check_input_file(args.directory)  # a FIFO or device would block
     info = write_page(
         args.directory,
         args.output,
         format=args.format or "auto",
+        **load_options(args),
         words=args.words,
         projection=args.projection,
         precision=args.precision,

@@ -349,6 +349,8 @@ def write_page(
     training: bool = True,
     title: str | None = None,
     seed: int = 0,
+    duplicates: str = "error",
+    unicode_errors: str = "strict",
 ) -> PageInfo:
     """Write the explorer page of a table directory or vectors file (see :func:`build_page`).
 
@@ -363,6 +365,7 @@ def write_page(
         words, projection, precision, seed: as for :func:`build_page`.
         training: draw the training curves of a table directory.
         title: the page's title (default: the name of ``source``).
+        duplicates, unicode_errors: as for :meth:`embtable.vectors.Vectors.load`.
 
     Raises:
         OutputError: ``output`` cannot be written (checked before any work).
@@ -382,7 +385,12 @@ def write_page(
     from embtable.vectors import Vectors
 
     check_output(output, "file")
-    vectors = Vectors.load(source, format=format)  # type: ignore[arg-type]
+    vectors = Vectors.load(
+        source,
+        format=format,  # type: ignore[arg-type]
+        duplicates=duplicates,  # type: ignore[arg-type]
+        unicode_errors=unicode_errors,
+    )
     root = Path(source)
     counts = None
     skip: list[str] = []
