@@ -41,7 +41,8 @@ update, the weight decay and the optimizer state touch only the rows present in 
   step because their contents can be written) and every state entry (present, with its
   parameter's shape and dtype: a parameter resized or cast after its state was made raises
   ``ShapeError`` / ``WeightDTypeError``). A failed step changes no parameter and no state; in
-  torch a shape mismatch fails inside the update, after earlier parameters moved. There are no ``foreach``, ``fused``, ``capturable`` or ``differentiable`` options, and
+  torch a shape mismatch fails inside the update, after earlier parameters moved.
+- There are no ``foreach``, ``fused``, ``capturable`` or ``differentiable`` options, and
   hyper-parameters are Python numbers (no tensor ``lr``).
 """
 
