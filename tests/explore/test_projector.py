@@ -256,7 +256,7 @@ def test_registry_entry_round_trip_and_detection(registry, tmp_path: Path) -> No
     from embtable.io import detect_format
 
     assert detect_format(tmp_path / "p") == "projector"
-    tokens, matrix = registry.read(tmp_path / "p")
+    tokens, matrix = registry.as_pair(registry.read(tmp_path / "p"))
     assert tokens == vectors.tokens
     np.testing.assert_array_equal(matrix, vectors.matrix)
     assert registry.read(tmp_path / "p", limit=3)[0] == vectors.tokens[:3]
