@@ -138,16 +138,14 @@ def test_get_and_names() -> None:
         registry.get("npy")
 
 
-def test_fasttext_bin_models_are_still_refused(tmp_path) -> None:
-    from embtable import VectorFormatError
+def test_fasttext_bin_models_have_an_entry(tmp_path) -> None:
     from embtable.io.fasttext import FASTTEXT_BIN_MAGIC
 
     path = tmp_path / "model.bin"
     path.write_bytes(FASTTEXT_BIN_MAGIC + (12).to_bytes(4, "little") + bytes(64))
-    if "fasttext-bin" in registry.names():  # pragma: no cover - once the reader is registered
-        pytest.skip("fastText .bin models have a reader")
-    with pytest.raises(VectorFormatError, match=r"this is a fastText \.bin model"):
-        registry.read(path)
+    from embtable.io import detect_format
+
+    assert detect_format(path) == "fasttext-bin"
 
 
 def test_io_modules_write_only_through_the_atomic_helpers() -> None:

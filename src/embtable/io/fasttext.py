@@ -38,8 +38,9 @@ def read_fasttext_vec(
     """Read a fastText ``.vec`` file; arguments as :func:`embtable.io.word2vec.read_word2vec_text`.
 
     Raises:
-        VectorFormatError: the file is a fastText ``.bin`` model, or is malformed (the message
-            names the file and line).
+        VectorFormatError: the file is a fastText ``.bin`` model (the message says to read it
+            with ``format='fasttext-bin'``), or is malformed (the message names the file and
+            line).
 
     Example:
         >>> import tempfile, pathlib
@@ -84,6 +85,7 @@ def _reject_bin_model(path: str | os.PathLike[str]) -> None:
         os.fspath(path).lower().endswith(".bin") and b"\x00" in head
     ):
         raise VectorFormatError(
-            f"{_parse.display_name(path)}: this is a fastText .bin model, not a vectors file; "
-            f"load the .vec file that fastText writes next to it"
+            f"{_parse.display_name(path)}: this is a fastText .bin model, not a .vec vectors "
+            f"file; read it with format='fasttext-bin' (embtable.io.fasttext_bin, or "
+            f"`--from fasttext-bin` on the command line), or load the .vec file beside it"
         )

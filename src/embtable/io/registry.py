@@ -26,7 +26,7 @@ The contracts of the functions an entry names:
 
 Example:
     >>> names()
-    ('word2vec', 'word2vec-binary', 'glove', 'fasttext', 'embtable')
+    ('word2vec', 'word2vec-binary', 'glove', 'fasttext', 'fasttext-bin', 'embtable', 'projector')
     >>> [format_for_path(p) for p in ["v.bin", "v.vec", "v.txt.gz", "table"]]
     ['word2vec-binary', 'fasttext', 'word2vec', 'embtable']
     >>> get("glove").suffixes
@@ -202,6 +202,17 @@ FORMATS: tuple[FormatEntry, ...] = (
         read_options=_TEXT_OPTIONS,
     ),
     FormatEntry(
+        name="fasttext-bin",
+        description="a fastText .bin model: words and subword n-grams (vectors for unseen words)",
+        reader="embtable.io.fasttext_bin:read_fasttext_bin",
+        writer="embtable.io.fasttext_bin:write_fasttext_bin",
+        sniffer="embtable.io.fasttext_bin:sniff_fasttext_bin",
+        peeker="embtable.io.fasttext_bin:peek_fasttext_bin",
+        suffixes=(".bin",),
+        read_options=frozenset({"mmap", "unicode_errors"}),
+        write_options=frozenset({"vectors"}),
+    ),
+    FormatEntry(
         name="embtable",
         description="an embtable table directory (weights.safetensors, vocab.json, config.json)",
         reader="embtable.io.tables:read_table_vectors",
@@ -212,6 +223,18 @@ FORMATS: tuple[FormatEntry, ...] = (
         # tables hold UTF-8 JSON and no repeated tokens: the text options have no effect
         read_options=frozenset({"mmap"}) | _TEXT_OPTIONS,
         write_options=frozenset({"config"}),
+    ),
+    FormatEntry(
+        name="projector",
+        description=(
+            "a TensorBoard projector directory (tensors.tsv, metadata.tsv, projector_config.pbtxt)"
+        ),
+        reader="embtable.io.projector:read_projector",
+        writer="embtable.io.projector:write_projector",
+        sniffer="embtable.io.projector:sniff_projector",
+        peeker="embtable.io.projector:peek_projector",
+        directory=True,
+        read_options=frozenset({"limit", "dtype", "duplicates"}),
     ),
 )
 """The formats, in the order sniffers are tried, suffixes are matched and help lists them."""
@@ -259,7 +282,7 @@ def get(name: str) -> FormatEntry:
         >>> get("npy")
         Traceback (most recent call last):
         ...
-        embtable._errors.OptionError: format must be one of 'word2vec', 'word2vec-binary', 'glove', 'fasttext', 'embtable', got 'npy'
+        embtable._errors.OptionError: format must be one of 'word2vec', 'word2vec-binary', 'glove', 'fasttext', 'fasttext-bin', 'embtable', 'projector', got 'npy'
     """
     for entry in FORMATS:
         if entry.name == name:
