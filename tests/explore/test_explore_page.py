@@ -424,3 +424,14 @@ def test_cli_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit) as exit_info:
         _parser().parse_args(["explore", "t", *argv])
     assert exit_info.value.code == 2
+
+
+def test_templates_cannot_close_their_own_elements() -> None:
+    from importlib import resources
+
+    folder = resources.files("embtable.explore") / "template"
+    script = (folder / "page.js").read_text(encoding="utf-8").lower()
+    style = (folder / "page.css").read_text(encoding="utf-8").lower()
+    assert "</script" not in script and "<!--" not in script
+    assert "</style" not in style
+    assert "http://" not in style and "https://" not in style and "url(" not in style

@@ -291,7 +291,9 @@ def read_projector(
                     raise VectorFormatError(
                         f"{tensors.name}:{number}: {field!r} is not a number"
                     ) from None
-        raise  # pragma: no cover - every field parsed one by one
+        raise VectorFormatError(  # pragma: no cover - a field that float() took
+            f"{tensors.name}: numbers that NumPy cannot convert"
+        ) from None
     if not rows:
         matrix = np.zeros((0, 0), dtype=target)
     if metadata is None:
