@@ -5,8 +5,9 @@ sample=1e-3``), skip-gram and CBOW, with the same threads and epochs, on the sam
 bundled State of the Union corpus (or ``--corpus FILE``), tokenised once by
 :func:`embtable.text.regex_tokenize` and written pre-tokenised (lines cut at 1,000 tokens), which
 embtable reads with ``tokenizer="whitespace"`` and gensim streams with ``LineSentence``. Each run
-is a fresh subprocess (so peak memory is its own), seeds interleaved gensim, embtable, embtable,
-gensim. Reported, per tool:
+is a fresh subprocess (so peak memory is its own), the tools' order reversed on every other seed.
+For skip-gram, embtable also runs with ``shared_negatives=True`` (Ji et al.'s minibatched rule).
+Reported, per tool:
 
 - **training throughput on one basis**: words kept (after ``min_count``) x epochs / training
   seconds, and gensim's *effective* words/s (words left after sub-sampling, the figure gensim
@@ -97,7 +98,7 @@ def _worker(job: dict) -> dict:
         return _reading(job["corpus"])
     options = job["options"]
     sg = job["architecture"] == "skipgram"
-    if job["tool"] == "embtable":
+    if job["tool"] in ("embtable", "embtable-shared"):
         from embtable.train import Corpus, keep_probabilities, train_word2vec
 
         started = time.perf_counter()
@@ -107,8 +108,12 @@ def _worker(job: dict) -> dict:
         scan = time.perf_counter() - started
         train_word2vec(  # warm-up: numba compiles or loads its cache
             Corpus.from_sentences([["a", "b", "c"]] * 30, min_count=1),
-            dim=8, epochs=1, threads=options["threads"], architecture=job["architecture"],
-            sample=0, progress=False,
+            dim=8,
+            epochs=1,
+            threads=options["threads"],
+            architecture=job["architecture"],
+            sample=0,
+            progress=False,
         )
         started = time.perf_counter()
         model = train_word2vec(
@@ -121,6 +126,7 @@ def _worker(job: dict) -> dict:
             epochs=options["epochs"],
             threads=options["threads"],
             seed=job["seed"],
+            shared_negatives=job["tool"] == "embtable-shared",
             progress=False,
         )
         seconds = time.perf_counter() - started
@@ -134,8 +140,16 @@ def _worker(job: dict) -> dict:
 
         sentences = LineSentence(job["corpus"], max_sentence_length=10_000)
         model = Word2Vec(
-            vector_size=options["dim"], sg=int(sg), hs=0, negative=5, window=5, min_count=5,
-            sample=1e-3, workers=options["threads"], seed=job["seed"], alpha=0.025,
+            vector_size=options["dim"],
+            sg=int(sg),
+            hs=0,
+            negative=5,
+            window=5,
+            min_count=5,
+            sample=1e-3,
+            workers=options["threads"],
+            seed=job["seed"],
+            alpha=0.025,
             min_alpha=1e-4,
         )
         started = time.perf_counter()
@@ -226,18 +240,22 @@ def _run_job(job: dict) -> dict:
 def _measure(corpus: str, options: dict, seeds: list[int], architectures: list[str]) -> dict:
     results: dict = {}
     for architecture in architectures:
-        rows: dict[str, list[dict]] = {"embtable": [], "gensim": []}
+        tools = ["gensim", "embtable"] + (["embtable-shared"] if architecture == "skipgram" else [])
+        rows: dict[str, list[dict]] = {tool: [] for tool in tools}
         for seed in seeds:
-            order = ("gensim", "embtable") if seed % 2 else ("embtable", "gensim")
+            order = tools if seed % 2 else tools[::-1]
             for tool in order:
                 job = {
-                    "tool": tool, "architecture": architecture, "seed": seed,
-                    "corpus": corpus, "options": options,
+                    "tool": tool,
+                    "architecture": architecture,
+                    "seed": seed,
+                    "corpus": corpus,
+                    "options": options,
                 }
                 row = _run_job(job)
                 rows[tool].append(row)
                 print(
-                    f"{architecture} seed {seed} {tool:8s}: {row['kept_words_per_second']:10,.0f} "
+                    f"{architecture} seed {seed} {tool:15s}: {row['kept_words_per_second']:10,.0f} "
                     f"kept words/s, {row['seconds']:.1f} s, WS353 {row['wordsim353']:.3f} "
                     f"SimLex {row['simlex999']:.3f} analogy {row['analogy']:.2f}%, "
                     f"peak {row['peak_rss_mb']:.0f} MB",
@@ -247,42 +265,52 @@ def _measure(corpus: str, options: dict, seeds: list[int], architectures: list[s
     return results
 
 
+def median(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def mean(rows: list[dict], key: str) -> float:
+    return statistics.fmean(r[key] for r in rows)
+
+
 def _table(results: dict, title: str) -> None:
     print(f"## {title}")
     print()
     print("| metric | embtable | gensim | difference |")
     print("|---|---:|---:|---:|")
     for architecture, rows in results.items():
-        ours, theirs = rows["embtable"], rows["gensim"]
-
-        def median(rows, key):
-            return statistics.median(r[key] for r in rows)
-
-        def mean(rows, key):
-            return statistics.fmean(r[key] for r in rows)
-
-        a, b = median(ours, "kept_words_per_second"), median(theirs, "kept_words_per_second")
-        print(f"| {architecture}: training words/s, kept words x epochs / s (median) | "
-              f"{a:,.0f} | {b:,.0f} | x{a / b:.2f} |")
-        a, b = median(ours, "effective_words_per_second"), median(
-            theirs, "effective_words_per_second"
-        )
-        print(f"| {architecture}: effective words/s, after sub-sampling (median) | "
-              f"{a:,.0f} | {b:,.0f} | x{a / b:.2f} |")
-        a, b = median(ours, "scan_seconds"), median(theirs, "scan_seconds")
-        print(f"| {architecture}: corpus scan, s (median) | {a:.2f} | {b:.2f} | x{b / a:.2f} |")
-        for key, name in (
-            ("wordsim353", "WordSim-353 Spearman"),
-            ("simlex999", "SimLex-999 Spearman"),
-            ("analogy", "analogy@30k, %"),
-        ):
-            a, b = mean(ours, key), mean(theirs, key)
-            precision = 2 if key == "analogy" else 4
-            print(f"| {architecture}: {name} (mean) | {a:.{precision}f} | {b:.{precision}f} | "
-                  f"{a - b:+.{precision}f} |")
-        a = max(r["peak_rss_mb"] for r in ours)
-        b = max(r["peak_rss_mb"] for r in theirs)
-        print(f"| {architecture}: peak RSS, MB (max) | {a:.0f} | {b:.0f} | x{a / b:.2f} |")
+        for variant in [tool for tool in rows if tool != "gensim"]:
+            ours, theirs = rows[variant], rows["gensim"]
+            label = architecture + (" --shared-negatives" if variant == "embtable-shared" else "")
+            a, b = median(ours, "kept_words_per_second"), median(theirs, "kept_words_per_second")
+            print(
+                f"| {label}: training words/s, kept words x epochs / s (median) | "
+                f"{a:,.0f} | {b:,.0f} | x{a / b:.2f} |"
+            )
+            a, b = (
+                median(ours, "effective_words_per_second"),
+                median(theirs, "effective_words_per_second"),
+            )
+            print(
+                f"| {label}: effective words/s, after sub-sampling (median) | "
+                f"{a:,.0f} | {b:,.0f} | x{a / b:.2f} |"
+            )
+            a, b = median(ours, "scan_seconds"), median(theirs, "scan_seconds")
+            print(f"| {label}: corpus scan, s (median) | {a:.2f} | {b:.2f} | x{b / a:.2f} |")
+            for key, name in (
+                ("wordsim353", "WordSim-353 Spearman"),
+                ("simlex999", "SimLex-999 Spearman"),
+                ("analogy", "analogy@30k, %"),
+            ):
+                a, b = mean(ours, key), mean(theirs, key)
+                precision = 2 if key == "analogy" else 4
+                print(
+                    f"| {label}: {name} (mean) | {a:.{precision}f} | {b:.{precision}f} | "
+                    f"{a - b:+.{precision}f} |"
+                )
+            a = max(r["peak_rss_mb"] for r in ours)
+            b = max(r["peak_rss_mb"] for r in theirs)
+            print(f"| {label}: peak RSS, MB (max) | {a:.0f} | {b:.0f} | x{a / b:.2f} |")
     print()
 
 
@@ -319,16 +347,20 @@ def main(argv: list[str] | None = None) -> int:
     from embtable.train import bundled_corpus
 
     if args.reading is not None:
-        print(f"# corpus reading (embtable.train.Corpus.from_files, regex tokenizer), CPU "
-              f"{_cpu_name()}, load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"# corpus reading (embtable.train.Corpus.from_files, regex tokenizer), CPU "
+            f"{_cpu_name()}, load average {os.getloadavg()[0]:.1f}"
+        )
         print()
         print("| corpus | tokens | vocabulary | CPU s | us/token | peak extra RSS | bytes/token |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for path in args.reading or [bundled_corpus()]:
             row = _run_job({"tool": "reading", "corpus": path})
-            print(f"| {os.path.basename(path)} | {row['tokens']:,} | {row['vocab']:,} | "
-                  f"{row['cpu_seconds']:.2f} | {row['us_per_token']:.3f} | "
-                  f"{row['peak_extra_mb']:.0f} MB | {row['peak_bytes_per_token']:.1f} |")
+            print(
+                f"| {os.path.basename(path)} | {row['tokens']:,} | {row['vocab']:,} | "
+                f"{row['cpu_seconds']:.2f} | {row['us_per_token']:.3f} | "
+                f"{row['peak_extra_mb']:.0f} MB | {row['peak_bytes_per_token']:.1f} |"
+            )
         return 0
 
     options = {"dim": 100, "epochs": args.epochs, "threads": args.threads}

@@ -498,12 +498,10 @@ def _training_png(history: list[dict[str, Any]]) -> bytes | None:
     """``training.png`` (loss and learning rate against words), or ``None`` without matplotlib."""
     if not history:
         return None
-    try:
-        import matplotlib
+    try:  # a Figure without pyplot: no backend is chosen, no window can open
+        from matplotlib.figure import Figure
     except ImportError:
         return None
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
 
     words = [row["words_done"] for row in history]
     figure = Figure(figsize=(7, 4), dpi=100)
