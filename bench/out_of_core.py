@@ -1,0 +1,168 @@
+"""Train a table on disk (possibly larger than RAM) with Zipf ids: steps/s and peak RSS.
+
+Not a test: it writes ``rows x dim`` floats (plus the optimizer state, as large again per state
+array) to disk. The table is made by :func:`embtable.ondisk.create_table` (``--init zeros``, the
+default, writes a sparse file instantly; ``--init normal`` writes every row first), trained with
+a row-sparse optimizer for ``--steps`` steps of ``--batch`` ids drawn from Zipf(``--zipf``) over
+ranks scattered across the table (a multiplicative hash, so hot rows do not share pages), and
+checkpointed every ``--checkpoint-every`` steps. Prints steps/s, the checkpoint times, the undo
+log's share and the peak resident memory (``ru_maxrss``: includes the file pages mapped in).
+
+The issue's case, 64M x 128 float32 (32 GiB table + 32 GiB Adagrad state) on a 24 GB machine::
+
+    python bench/out_of_core.py --rows 64000000 --dim 128 --steps 2000 --dir /work/tmp
+
+Quick (smoke) run: ``python bench/out_of_core.py --quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from embtable import optim
+from embtable.ondisk import create_table
+
+OPTIMIZERS = {
+    "sgd": (lambda params: optim.SGD(params, lr=0.05), 0),
+    "adagrad": (lambda params: optim.Adagrad(params, lr=0.05), 1),
+    "sparse-adam": (lambda params: optim.SparseAdam(params, lr=0.001), 2),
+}
+GiB = 1 << 30
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def memory_total() -> int:
+    with open("/proc/meminfo") as info:
+        for line in info:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def zipf_rows(rng: np.random.Generator, rows: int, count: int, exponent: float) -> np.ndarray:
+    ranks = rng.zipf(exponent, count).astype(np.uint64) - np.uint64(1)
+    # Scatter the ranks over the table (odd multiplier: a bijection mod 2**64) so that the hot
+    # rows are not all on the first pages.
+    return ((ranks * np.uint64(0x9E3779B97F4A7C15)) % np.uint64(rows)).astype(np.int64)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=4096, help="ids per step")
+    parser.add_argument("--zipf", type=float, default=1.1)
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adagrad")
+    parser.add_argument("--init", choices=["zeros", "normal"], default="zeros")
+    parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--no-journal", action="store_true", help="turn the undo log off")
+    parser.add_argument("--dir", default=None, help="where to create the table (a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the table afterwards")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
+    args = parser.parse_args()
+    if args.quick:
+        args.rows, args.steps, args.batch, args.checkpoint_every = 20_000, 20, 256, 10
+    make_optimizer, state_arrays = OPTIMIZERS[args.optimizer]
+    table_bytes = args.rows * args.dim * 4
+    need = table_bytes * (1 + state_arrays)
+    workdir = Path(tempfile.mkdtemp(prefix="embtable-ooc-", dir=args.dir))
+    free = shutil.disk_usage(workdir).free
+    print("# embtable out-of-core training")
+    print(
+        f"\nCPU: {cpu_model()} ({os.cpu_count()} logical CPUs), RAM {memory_total() / GiB:.1f} "
+        f"GiB; disk free at {workdir}: {free / GiB:.1f} GiB"
+    )
+    print(
+        f"table {args.rows:,} x {args.dim} float32 = {table_bytes / GiB:.2f} GiB, plus "
+        f"{state_arrays} state array(s) ({args.optimizer}): {need / GiB:.2f} GiB on disk"
+    )
+    if need > free * 0.9:
+        shutil.rmtree(workdir)
+        sys.exit(f"not enough disk: {need / GiB:.1f} GiB needed, {free / GiB:.1f} GiB free")
+    try:
+        start = time.perf_counter()
+        emb = create_table(
+            workdir / "table",
+            args.rows,
+            args.dim,
+            init=args.init,
+            rng=0,
+            journal=not args.no_journal,
+        )
+        opt = make_optimizer(emb.parameters())
+        emb.attach(opt)
+        created = time.perf_counter() - start
+        rng = np.random.default_rng(0)
+        grad = rng.standard_normal((args.batch, args.dim), dtype=np.float32) * 0.01
+        for _ in range(3):  # warm-up (numba first calls), not timed
+            ids = zipf_rows(rng, args.rows, args.batch, args.zipf)
+            emb(ids)
+            emb.backward(ids, grad)
+            opt.step()
+            opt.zero_grad()
+        journal_time = 0.0
+        checkpoint_times = []
+        unique = []
+        start = time.perf_counter()
+        for step in range(1, args.steps + 1):
+            ids = zipf_rows(rng, args.rows, args.batch, args.zipf)
+            emb(ids)
+            before = time.perf_counter()
+            emb.backward(ids, grad)
+            journal_time += time.perf_counter() - before  # the backward includes the journal
+            unique.append(len(emb.weight.grad.rows))
+            opt.step()
+            opt.zero_grad()
+            if step % args.checkpoint_every == 0:
+                before = time.perf_counter()
+                emb.checkpoint(metadata={"step": step})
+                checkpoint_times.append(time.perf_counter() - before)
+        elapsed = time.perf_counter() - start
+        emb.close()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(
+            "\n| rows | dim | GiB on disk | optimizer | journal | steps | ids/step | "
+            "unique rows/step | steps/s | backward+journal share | checkpoint s (mean) | "
+            "peak RSS GiB |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        mean_checkpoint = np.mean(checkpoint_times) if checkpoint_times else float("nan")
+        print(
+            f"| {args.rows:,} | {args.dim} | {need / GiB:.2f} | {args.optimizer} | "
+            f"{'off' if args.no_journal else 'on'} | {args.steps} | {args.batch} | "
+            f"{np.mean(unique):.0f} | {args.steps / elapsed:.1f} | "
+            f"{journal_time / elapsed:.0%} | {mean_checkpoint:.2f} | {peak / GiB:.2f} |"
+        )
+        print(f"\ncreate + attach: {created:.1f} s; training loop {elapsed:.1f} s")
+    finally:
+        if args.keep:
+            print(f"kept: {workdir / 'table'}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
