@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from embtable._errors import EmbtableError
-from embtable.cli import convert, evaluate, info, similar, train
+from embtable.cli import convert, evaluate, explore, info, similar, train
 from embtable.cli._common import PROG, HelpFormatter, cli_message, describe_os_error, fail
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +31,7 @@ examples:
   embtable evaluate out/default              # WordSim-353 and Google analogies
   embtable convert out/default vectors.bin --to word2vec-binary
   embtable info out/default
+  embtable explore out/default -o explore.html  # a page to look at the vectors
 """
 
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, similar, evaluate, convert, info):
+    for module in (train, similar, evaluate, convert, info, explore):
         module.add_parser(commands)
     return parser
 
