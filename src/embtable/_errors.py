@@ -81,7 +81,8 @@ class SparseGradientError(EmbtableError, RuntimeError):
 
 
 class FrozenWeightError(EmbtableError, RuntimeError):
-    """A backward pass into a weight that does not require gradients."""
+    """A backward pass into a weight that does not require gradients, or an in-place optimizer
+    step on a read-only weight array."""
 
 
 class VectorFormatError(EmbtableError, ValueError):
