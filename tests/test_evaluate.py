@@ -342,3 +342,25 @@ def test_word_pairs_on_whitespace_and_error_message_names_the_delimiter(tmp_path
         match=re.escape("3 lines did not parse as word, word, number separated by '\\t'"),
     ):
         evaluate_word_pairs(vectors, path)
+
+
+@pytest.mark.parametrize(("row_chunk", "question_block"), [(7, 5), (1000, 1), (64, 33)])
+def test_blocked_search_across_chunk_boundaries_equals_gensim(
+    monkeypatch, rng, row_chunk, question_block
+) -> None:
+    """Small blocks make every question's best row and own rows fall in many row chunks."""
+    import embtable.evaluate as evaluation
+
+    monkeypatch.setattr(evaluation, "_ROW_CHUNK", row_chunk)
+    monkeypatch.setattr(evaluation, "_QUESTION_BLOCK", question_block)
+    KeyedVectors = pytest.importorskip("gensim.models").KeyedVectors  # noqa: N806
+    for vectors in (_keyed("euclidean_vectors.bin")[0], _planted_capitals(rng)):
+        keyed = KeyedVectors(vectors.dim)
+        keyed.add_vectors(vectors.tokens, vectors.matrix)
+        _, sections = keyed.evaluate_word_analogies(EVAL / "questions-words.txt")
+        ours = evaluate_analogies(vectors)
+        assert [len(s.correct) for s in ours.sections] == [len(s["correct"]) for s in sections[:-1]]
+        assert [len(s.incorrect) for s in ours.sections] == [
+            len(s["incorrect"]) for s in sections[:-1]
+        ]
+    assert ours.correct > 100
