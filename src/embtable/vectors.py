@@ -39,10 +39,15 @@ from ._errors import (
 
 __all__ = ["Coverage", "Vectors", "VectorsCheck"]
 
-LoadFormat = Literal["auto", "word2vec", "word2vec-binary", "glove", "fasttext", "embtable"]
-SaveFormat = Literal["word2vec", "word2vec-binary", "glove", "fasttext", "embtable"]
-_LOAD_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "embtable")
-_SAVE_FORMATS = _LOAD_FORMATS[1:]
+# The names of embtable.io.registry's formats (the registry is the one list; these are for
+# type checkers).
+LoadFormat = Literal[
+    "auto", "word2vec", "word2vec-binary", "glove", "fasttext", "fasttext-bin", "embtable",
+    "projector",
+]
+SaveFormat = Literal[
+    "word2vec", "word2vec-binary", "glove", "fasttext", "fasttext-bin", "embtable", "projector"
+]
 _COSMUL_EPSILON = 1e-6  # gensim's most_similar_cosmul
 _NORM_CHUNK = 1 << 16  # rows per chunk when normalising or checking the matrix
 _SCORE_BUDGET = 1 << 22  # scores (floats) held at once by a batched query
@@ -245,91 +250,62 @@ class Vectors:
             (['cat', 'dog'], dtype('float32'))
             >>> tmp.cleanup()
         """
-        from . import io as vio
-        from .io import _parse
+        from .io import registry
 
-        if format not in _LOAD_FORMATS:
-            raise OptionError(
-                f"format must be one of {', '.join(repr(f) for f in _LOAD_FORMATS)}, got {format!r}"
-            )
-        _parse.check_duplicates_mode(duplicates)
-        _parse.check_limit(limit)
-        if format == "auto":
-            format = vio.detect_format(path)
-        if format == "embtable":
-            weight, tokens, _ = vio.load_table(path, mmap=mmap)
-            if limit is not None:
-                weight, tokens = weight[:limit], tokens[:limit]
-            if dtype is not None and np.dtype(dtype) != weight.dtype:
-                weight = weight.astype(_parse.float_dtype(dtype))
-            return cls(tokens, weight)
-        if mmap:
-            raise OptionError(
-                f"mmap=True needs an embtable table directory; {format!r} files are parsed "
-                f"into memory"
-            )
-        readers = {
-            "word2vec": vio.read_word2vec_text,
-            "word2vec-binary": vio.read_word2vec_binary,
-            "glove": vio.read_glove,
-            "fasttext": vio.read_fasttext_vec,
-        }
-        tokens, matrix = readers[format](
+        data = registry.read(
             path,
+            format=format,
             limit=limit,
-            dtype=np.float32 if dtype is None else dtype,
-            duplicates=duplicates,
+            dtype=dtype,
             progress=progress,
+            duplicates=duplicates,
             encoding=encoding,
             unicode_errors=unicode_errors,
+            mmap=mmap,
         )
-        return cls(tokens, matrix)
+        if isinstance(data, Vectors):  # a format whose reader builds a whole model (fastText)
+            return data
+        return cls(*data)
 
     def save(
         self,
         path: str | os.PathLike[str],
         *,
-        format: SaveFormat = "word2vec",
+        format: SaveFormat | None = None,
         config: dict[str, Any] | None = None,
     ) -> None:
         """Write the vectors; files ending in ``.gz``/``.bz2`` are compressed.
 
+        The file is replaced atomically: a reader (or a killed writer) sees the old file or
+        the new one, never a mix.
+
         Args:
-            path: the file, or the directory for ``format="embtable"``.
-            format: ``"word2vec"`` (text, the default), ``"word2vec-binary"`` (float32),
-                ``"glove"``, ``"fasttext"`` (``.vec``) or ``"embtable"`` (a table directory).
+            path: the file, or the directory of a directory format.
+            format: a format of :mod:`embtable.io.registry` (``"word2vec"`` text,
+                ``"word2vec-binary"``, ``"glove"``, ``"fasttext"`` ``.vec``, ``"embtable"`` a
+                table directory, ``"projector"``, ...); ``None`` takes it from the name exactly
+                as ``embtable convert`` does (``.txt`` word2vec text, ``.bin`` word2vec binary,
+                ``.vec`` fastText, no suffix a table directory).
             config: ``config.json`` of an embtable table.
 
         Raises:
-            OptionError: an unknown format; ValueError: a token with whitespace (text formats).
+            OptionError: an unknown format, a name whose suffix names another format, or a
+                token the format cannot hold (whitespace in a text format).
+            OutputError: the output cannot be written; the old file stays as it was.
 
         Example:
             >>> import tempfile, pathlib
             >>> tmp = tempfile.TemporaryDirectory()
             >>> vectors = Vectors(["a", "b"], np.eye(2, dtype=np.float32))
-            >>> vectors.save(pathlib.Path(tmp.name) / "v.bin", format="word2vec-binary")
+            >>> vectors.save(pathlib.Path(tmp.name) / "v.bin")  # the name says word2vec binary
             >>> Vectors.load(pathlib.Path(tmp.name) / "v.bin") == vectors
             True
             >>> tmp.cleanup()
         """
-        from . import io as vio
+        from .io import registry
 
-        if format not in _SAVE_FORMATS:
-            raise OptionError(
-                f"format must be one of {', '.join(repr(f) for f in _SAVE_FORMATS)}, got {format!r}"
-            )
-        if format == "embtable":
-            vio.save_table(path, self._matrix, self._tokens, config)
-            return
-        if config is not None:
-            raise OptionError(f"config is saved only with format='embtable', not {format!r}")
-        writers = {
-            "word2vec": vio.write_word2vec_text,
-            "word2vec-binary": vio.write_word2vec_binary,
-            "glove": vio.write_glove,
-            "fasttext": vio.write_fasttext_vec,
-        }
-        writers[format](path, self._tokens, self._matrix)
+        options: dict[str, Any] = {} if config is None else {"config": config}
+        registry.write(path, self._tokens, self._matrix, format=format, **options)
 
     # -- container protocol -----------------------------------------------------------------
 
