@@ -6,7 +6,17 @@ import runpy
 import sys
 from pathlib import Path
 
-SCRIPTS = ["startup.py", "embedding.py", "torch_adapter.py", "vectors.py", "word2vec.py"]
+SCRIPTS = [
+    "startup.py",
+    "embedding.py",
+    "torch_adapter.py",
+    "vectors.py",
+    "queries.py",
+    "quantized.py",
+    "distributed.py",
+    "out_of_core.py",
+    "word2vec.py",
+]
 
 
 def main() -> int:
