@@ -249,7 +249,9 @@ def _train_sgns_block(parallel):
             window: the largest window; each centre draws ``1 .. window``.
             negative: noise words per positive pair.
             alpha: the starting learning rate; min_alpha the final one.
-            words_done: corpus words trained on by all threads before this call.
+            words_done: corpus words trained on before this call (``sentence_offsets`` count
+                from there: the learning rate of sentence ``s`` is set by
+                ``words_done + sentence_offsets[s]``).
             total_words: corpus words of the whole run (epochs times corpus size).
             rng_state: ``uint64 (T,)``, in/out: each thread's generator.
             loss: ``float64 (T,)``, out: the loss summed over this call's pairs.
@@ -289,7 +291,9 @@ def _train_sgns_block(parallel):
                 s = sentence_order[position]
                 start = sentence_offsets[s]
                 end = sentence_offsets[s + 1]
-                progress = (words_done + read * n_threads) / total_words
+                # The learning rate follows the sentence's place in the corpus, whichever lane
+                # (and thread) trains it.
+                progress = (words_done + start) / total_words
                 if progress > 1.0:
                     progress = 1.0
                 lr = np.float32(alpha) - lr_span * np.float32(progress)

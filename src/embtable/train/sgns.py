@@ -20,8 +20,10 @@ live in temporary files (:class:`~embtable.train.Corpus`), read ``threads x 100,
 kernel call with ``os.pread`` (:meth:`~embtable.train.Corpus.chunk`), so a corpus of any size
 trains in the memory of its vocabulary and tables.
 
-Threads run Hogwild, each over every ``threads``-th job of about 10,000 words of a chunk and with
-its own ``word2vec.c`` generator seeded from ``seed``; with ``threads=1`` a seeded run is
+Threads run Hogwild over *lanes*: a chunk's jobs of about 10,000 words are dealt in turn to
+``4 x threads`` lanes, each with its own ``word2vec.c`` generator seeded from ``seed``, and the
+threads take lanes dynamically, so a thread slowed by another process does not hold the others
+up at the end of a chunk (with one thread there is one lane, in corpus order); with ``threads=1`` a seeded run is
 bit-reproducible, and a run resumed from a checkpoint gives the same tables bit for bit as one
 run without a break.
 
@@ -83,7 +85,16 @@ _BLOCK_WORDS = 100_000
 happen between calls."""
 
 _JOB_WORDS = 10_000
-"""Sentences are dealt to the threads in jobs of this many corpus words (gensim's batch)."""
+"""Sentences are dealt to the lanes in jobs of this many corpus words (gensim's batch)."""
+
+_LANES_PER_THREAD = 4
+"""With several threads, each chunk is split into this many lanes per thread, each with its own
+generator, that the threads take dynamically; one thread runs one lane (word2vec's order)."""
+
+
+def _lanes(threads: int) -> int:
+    """Lanes (independent streams of jobs, each with its own generator) for ``threads``."""
+    return 1 if threads == 1 else threads * _LANES_PER_THREAD
 
 CSV_COLUMNS = ("epoch", "words_done", "loss", "learning_rate", "words_per_second", "seconds")
 """The columns of ``training.csv``: one row per chunk of about ``threads x 100,000`` words."""
@@ -684,7 +695,7 @@ def train_word2vec(
             "rng_state": [
                 int(x)
                 for x in np.random.SeedSequence(options["seed"]).generate_state(
-                    options["threads"], dtype=np.uint64
+                    _lanes(options["threads"]), dtype=np.uint64
                 )
             ],
         },
@@ -782,10 +793,15 @@ def resume_training(
     state = model.state
     config = model.config
     every = _check_checkpointing(directory, checkpoint_every)
-    needed = len(state.get("rng_state", ()))
-    if not 1 <= needed <= int(numba.config.NUMBA_NUM_THREADS):
+    needed = config.get("threads")
+    if (
+        not isinstance(needed, int)
+        or not 1 <= needed <= int(numba.config.NUMBA_NUM_THREADS)
+        or len(state.get("rng_state", ())) != _lanes(needed)
+    ):
         raise OptionError(
-            f"{directory}: the checkpoint ran {needed} threads; this machine allows "
+            f"{directory}: the checkpoint ran {needed!r} threads "
+            f"({len(state.get('rng_state', ()))} generator states); this machine allows "
             f"1..{numba.config.NUMBA_NUM_THREADS} (NUMBA_NUM_THREADS)"
         )
     if corpus is None:
@@ -845,10 +861,11 @@ def _run(
     n_words = len(corpus)
     total_words = n_words * epochs
     chunk_words = threads * _BLOCK_WORDS
+    lanes = _lanes(threads)
     rng_state = np.array(state["rng_state"], dtype=np.uint64)
-    loss = np.zeros(threads, dtype=np.float64)
-    pairs = np.zeros(threads, dtype=np.int64)
-    words_read = np.zeros(threads, dtype=np.int64)
+    loss = np.zeros(lanes, dtype=np.float64)
+    pairs = np.zeros(lanes, dtype=np.int64)
+    words_read = np.zeros(lanes, dtype=np.int64)
     flags = (
         config["architecture"] == "cbow",
         bool(config["cbow_mean"]),
@@ -857,6 +874,12 @@ def _run(
     )
 
     def call(ids, chunk_offsets, order, max_length: int, next_sentence, stops, words_done) -> None:
+        # Threads take lanes one at a time (dynamic scheduling): a thread that another process
+        # slowed down holds up no other.
+        with numba.parallel_chunksize(1):
+            _call(ids, chunk_offsets, order, max_length, next_sentence, stops, words_done)
+
+    def _call(ids, chunk_offsets, order, max_length: int, next_sentence, stops, words_done):
         train_sgns_block(
             ids,
             chunk_offsets,
@@ -896,7 +919,7 @@ def _run(
     bar = None
     try:
         # Compiles, or loads numba's cache; trains nothing (no thread has a sentence).
-        empty = np.zeros(threads, dtype=np.int64)
+        empty = np.zeros(lanes, dtype=np.int64)
         call(
             np.zeros(1, np.int32), np.zeros(2, np.int64), np.zeros(0, np.int64), 0, empty,
             empty.copy(), 0,
@@ -920,11 +943,11 @@ def _run(
                     last = _chunk_bounds(offsets, first, chunk_words)
                     chunk_ids, span = corpus.chunk(first, last)
                     words_done = int(state["words_done"])
-                    # Jobs of about _JOB_WORDS words dealt to the threads in turn, so that they
+                    # Jobs of about _JOB_WORDS words dealt to the lanes in turn, so that they
                     # move through the corpus side by side (as gensim's job queue does).
-                    owner = ((span[:-1] + int(offsets[first])) // _JOB_WORDS) % threads
+                    owner = ((span[:-1] + int(offsets[first])) // _JOB_WORDS) % lanes
                     order = np.argsort(owner, kind="stable").astype(np.int64)
-                    per_thread = np.bincount(owner, minlength=threads)
+                    per_thread = np.bincount(owner, minlength=lanes)
                     stops = np.cumsum(per_thread).astype(np.int64)
                     next_sentence = stops - per_thread
                     tick = time.perf_counter()
