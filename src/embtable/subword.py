@@ -272,16 +272,26 @@ def subword_bags(
     count = begins.shape[0]
     if count == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    kernels = _kernels()
-    sizes = np.empty(count, dtype=np.int64)
     word_ids = np.ascontiguousarray(word_ids, dtype=np.int64)
     with_ngrams = np.ascontiguousarray(with_ngrams, dtype=np.bool_)
-    args = (buffer, begins, ends, word_ids, with_ngrams, int(minn), int(maxn), int(bucket))
-    kernels.count_subword_rows(*args, sizes)
-    offsets = np.zeros(count, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=offsets[1:])
-    rows = np.empty(int(offsets[-1] + sizes[-1]), dtype=np.int64)
-    kernels.fill_subword_rows(*args, int(nwords), offsets, rows)
+    per_char = max(0, int(maxn) - max(int(minn), 1) + 1) if bucket > 0 else 0
+    bound = int((ends - begins).sum()) * per_char + count
+    offsets = np.empty(count, dtype=np.int64)
+    rows = np.empty(bound, dtype=np.int64)
+    total = _kernels().fill_subword_rows(
+        buffer,
+        begins,
+        ends,
+        word_ids,
+        with_ngrams,
+        int(minn),
+        int(maxn),
+        int(bucket),
+        int(nwords),
+        offsets,
+        rows,
+    )
+    rows = rows[:total].copy() if total < bound // 2 else rows[:total]
     return rows, offsets
 
 

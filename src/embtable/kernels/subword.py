@@ -15,7 +15,6 @@ import numpy as np
 
 __all__ = [
     "copy_words",
-    "count_subword_rows",
     "fill_subword_rows",
     "murmur3_rows",
     "scan_fasttext_entries",
@@ -36,10 +35,10 @@ def _fnv_step(h, byte):
 
 
 @nb.njit(cache=True, nogil=True)
-def _ngram_loop(buffer, begin, end, minn, maxn, bucket, out, cursor, base, write):
+def _ngram_loop(buffer, begin, end, minn, maxn, bucket, out, cursor, base):
     """Walk fastText's n-grams of ``<`` + word + ``>`` (bytes ``begin .. end`` of ``buffer``,
-    marks included); write ``base + hash % bucket`` from ``cursor`` when ``write``. Returns the
-    cursor after the last n-gram (the count when ``cursor`` starts at 0)."""
+    marks included) and write ``base + hash % bucket`` from ``cursor``. Returns the cursor
+    after the last n-gram."""
     for i in range(begin, end):
         if (buffer[i] & 0xC0) == 0x80:
             continue
@@ -53,40 +52,32 @@ def _ngram_loop(buffer, begin, end, minn, maxn, bucket, out, cursor, base, write
                 h = _fnv_step(h, buffer[j])
                 j += 1
             if n >= minn and not (n == 1 and (i == begin or j == end)):
-                if write:
-                    out[cursor] = base + np.int64(h % np.uint64(bucket))
+                out[cursor] = base + np.int64(h % np.uint64(bucket))
                 cursor += 1
             n += 1
     return cursor
 
 
 @nb.njit(cache=True, nogil=True)
-def count_subword_rows(buffer, begins, ends, word_ids, with_ngrams, minn, maxn, bucket, counts):
-    """Rows of each token: 1 for a known word (``word_ids[t] >= 0``), plus its n-grams when
-    ``with_ngrams[t]`` and ``bucket > 0``. Strings must carry the ``<`` ``>`` marks."""
-    dummy = np.empty(0, dtype=np.int64)
-    for t in range(begins.shape[0]):
-        count = 1 if word_ids[t] >= 0 else 0
-        if with_ngrams[t] and bucket > 0:
-            count = _ngram_loop(
-                buffer, begins[t], ends[t], minn, maxn, bucket, dummy, count, 0, False
-            )
-        counts[t] = count
-
-
-@nb.njit(cache=True, nogil=True)
 def fill_subword_rows(
     buffer, begins, ends, word_ids, with_ngrams, minn, maxn, bucket, nwords, offsets, rows
 ):
-    """Write each token's rows from ``offsets[t]``: its word id first (when known), then
-    ``nwords + hash(ngram) % bucket`` for each n-gram in fastText's order."""
+    """Write each token's bag from ``offsets[t]`` (set here): its word id first (when
+    ``word_ids[t] >= 0``), then ``nwords + hash(ngram) % bucket`` for each n-gram in fastText's
+    order (when ``with_ngrams[t]`` and ``bucket > 0``). Strings carry the ``<`` ``>`` marks;
+    ``rows`` must hold every row (``len(string) * max(0, maxn - max(minn, 1) + 1) + 1`` per
+    token bounds it). Returns the number of rows written."""
+    cursor = 0
     for t in range(begins.shape[0]):
-        cursor = offsets[t]
+        offsets[t] = cursor
         if word_ids[t] >= 0:
             rows[cursor] = word_ids[t]
             cursor += 1
         if with_ngrams[t] and bucket > 0:
-            _ngram_loop(buffer, begins[t], ends[t], minn, maxn, bucket, rows, cursor, nwords, True)
+            cursor = _ngram_loop(
+                buffer, begins[t], ends[t], minn, maxn, bucket, rows, cursor, nwords
+            )
+    return cursor
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
