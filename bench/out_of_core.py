@@ -35,9 +35,9 @@ from embtable import optim
 from embtable.ondisk import create_table
 
 OPTIMIZERS = {
-    "sgd": (lambda params: optim.SGD(params, lr=0.05), 0),
-    "adagrad": (lambda params: optim.Adagrad(params, lr=0.05), 1),
-    "sparse-adam": (lambda params: optim.SparseAdam(params, lr=0.001), 2),
+    "sgd": (optim.SGD, {"lr": 0.05}, 0),
+    "adagrad": (optim.Adagrad, {"lr": 0.05}, 1),
+    "sparse-adam": (optim.SparseAdam, {"lr": 0.001}, 2),
 }
 GiB = 1 << 30
 
@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rows, args.steps, args.batch, args.checkpoint_every = 20_000, 20, 256, 10
-    make_optimizer, state_arrays = OPTIMIZERS[args.optimizer]
+    optimizer_class, options, state_arrays = OPTIMIZERS[args.optimizer]
     table_bytes = args.rows * args.dim * 4
     need = table_bytes * (1 + state_arrays)
     workdir = Path(tempfile.mkdtemp(prefix="embtable-ooc-", dir=args.dir))
@@ -112,8 +112,7 @@ def main() -> None:
             rng=0,
             journal=not args.no_journal,
         )
-        opt = make_optimizer(emb.parameters())
-        emb.attach(opt)
+        opt = emb.make_optimizer(optimizer_class, **options)  # no in-memory state
         created = time.perf_counter() - start
         rng = np.random.default_rng(0)
         grad = rng.standard_normal((args.batch, args.dim), dtype=np.float32) * 0.01

@@ -740,7 +740,9 @@ class DiskEmbedding(Embedding):
     def attach(self, optimizer: Any) -> None:
         """Give ``optimizer`` this table's state as mapped files (created on first use).
 
-        The state files live beside the table; their step count comes from the manifest. The
+        The state files live beside the table; their step count comes from the manifest (for a
+        table larger than RAM use :meth:`make_optimizer`: ``Adagrad`` allocates its whole
+        state when it is built). The
         optimizer's hyper-parameters are its own (the manifest records those of the last
         checkpoint). Attach before the first step; do not ``load_state_dict`` afterwards (it
         would copy the state into memory).
@@ -802,6 +804,32 @@ class DiskEmbedding(Embedding):
         }
         if list(self._maps) != self._undo_names:
             self._commit(None, count=False)  # a new epoch whose log journals the state too
+
+    def make_optimizer(self, optimizer_class: type, **options: Any) -> Any:
+        """Build ``optimizer_class(self.parameters(), **options)`` and :meth:`attach` it, without
+        ever allocating its state in memory.
+
+        ``Adagrad`` (like torch's) allocates ``state["sum"]`` for every row in its constructor:
+        as large as the table, which for a table larger than RAM cannot be allocated. This builds
+        the optimizer over a zero-row placeholder, then gives its (only) param group this
+        table's weight and attaches the mapped state.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from embtable.optim import Adagrad
+            >>> with create_table(pathlib.Path(tempfile.mkdtemp()) / "t", 10, 2) as emb:
+            ...     opt = emb.make_optimizer(Adagrad, lr=0.1)
+            ...     sorted(opt.state[emb.weight])
+            ['step', 'sum']
+        """
+        from .parameter import Parameter
+
+        placeholder = Parameter(np.empty((0, self.embedding_dim), dtype=self.weight.dtype))
+        optimizer = optimizer_class([placeholder], **options)
+        optimizer.state.pop(placeholder, None)
+        optimizer.param_groups[0]["params"] = [self.weight]
+        self.attach(optimizer)
+        return optimizer
 
     # -- durability -----------------------------------------------------------------------------
 

@@ -347,3 +347,22 @@ def test_sigkill_at_a_random_moment_leaves_a_checkpoint(tmp_path):
 def test_disk_embedding_is_an_embedding(tmp_path):
     with create_table(tmp_path / "t", 4, 2) as emb:
         assert isinstance(emb, Embedding) and isinstance(emb, DiskEmbedding)
+
+
+@pytest.mark.parametrize("name", ["adagrad", "sparse-adam"])
+def test_make_optimizer_allocates_no_state_in_memory(tmp_path, name):
+    emb = create_table(tmp_path / "t", ROWS, DIM, rng=0)
+    kind = {"adagrad": eo.Adagrad, "sparse-adam": eo.SparseAdam}[name]
+    options = {
+        "adagrad": {"lr": 0.1, "initial_accumulator_value": 0.5},
+        "sparse-adam": {"lr": 0.01},
+    }
+    opt = emb.make_optimizer(kind, **options[name])
+    assert [p for g in opt.param_groups for p in g["params"]] == [emb.weight]
+    assert list(opt.state) == [emb.weight]
+    for key, value in _state_arrays(opt, emb.weight).items():
+        assert np.shares_memory(value, emb._maps[key])
+    _train(emb, opt, _batches(4))
+    reference, _ = _reference(name, 4)
+    assert_array_equal(emb.weight.data, reference.weight.data)
+    emb.close()
