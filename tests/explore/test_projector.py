@@ -82,6 +82,11 @@ def test_round_trip(tmp_path: Path, dtype: type, rng: np.random.Generator) -> No
 def test_vocab_tokens_and_a_replaced_directory(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "stale.txt").write_text("old")
+    with pytest.raises(OutputError, match="holds other files"):  # not an earlier export
+        write_projector(tmp_path / "p", ["a"], np.eye(1, 2))
+    (tmp_path / "p" / "stale.txt").unlink()
+    write_projector(tmp_path / "p", ["a"], np.eye(1, 2), tensor_name="old")
+    (tmp_path / "p" / "stale.txt").write_text("old")  # a file beside an earlier export
     write_projector(tmp_path / "p", Vocab(["a", "b"]), np.eye(2), tensor_name='my "run"')
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
         METADATA_FILE,

@@ -243,3 +243,30 @@ def test_the_safetensors_file_is_read_by_safetensors(tmp_path) -> None:
     assert loaded["weight"].dtype == np.float16
     with safe_open(tmp_path / "t" / "weights.safetensors", "np") as handle:
         assert handle.metadata() == {"format": "embtable-table", "version": "1"}
+
+
+def test_a_directory_of_other_files_is_not_replaced(tmp_path) -> None:
+    # `embtable convert vectors.txt ~/data` once swapped ~/data for a table, deleting its files
+    # (the input among them); a directory that is not an earlier output is refused.
+    from embtable.cli.__main__ import main
+    from embtable.io import registry
+
+    data = tmp_path / "data"
+    data.mkdir()
+    source = data / "vectors.txt"
+    write_word2vec_text(source, ["a", "b"], np.eye(2, dtype=np.float32))
+    (data / "notes").mkdir()
+    for call in (
+        lambda: save_table(data, np.ones((1, 2), np.float32), ["a"]),
+        lambda: registry.write(data, ["a"], np.ones((1, 2), np.float32), format="projector"),
+    ):
+        with pytest.raises(OutputError, match=r"holds other files \(notes, vectors\.txt\)"):
+            call()
+    assert main(["convert", str(source), str(data)]) == 1
+    assert sorted(os.listdir(data)) == ["notes", "vectors.txt"]
+    # an empty directory, and an earlier table or projector export, are replaced as before
+    (tmp_path / "empty").mkdir()
+    for target, fmt in (("empty", "embtable"), ("table", "embtable"), ("proj", "projector")):
+        for _ in range(2):
+            registry.write(tmp_path / target, ["a"], np.ones((1, 2), np.float32), format=fmt)
+    assert registry.read(tmp_path / "proj")[0] == ["a"]

@@ -240,10 +240,14 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The block writes plain files into the yielded directory. Files of an existing ``path`` that
     the block does not write are gone afterwards: the new directory replaces the old one whole.
+    So an existing ``path`` is replaced only if it is empty or an earlier output (it holds a
+    ``*.safetensors`` file, or a registry sniffer recognises it); any other directory (a
+    user's folder named by mistake) is refused, before the block and again before the swap.
     If the block raises, ``path`` is untouched and the new directory is removed.
 
     Raises:
-        OutputError: ``path`` exists and is not a directory, or its parent is not writable.
+        OutputError: ``path`` exists and is not a directory, or is a directory of other files,
+            or its parent is not writable.
 
     Example:
         >>> import tempfile, pathlib
@@ -258,6 +262,8 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise OutputError(
             errno.ENOTDIR, f"cannot write a table directory at {os.fspath(target)!r}: it is a file"
         )
+    if target.is_dir():
+        _check_replaceable(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -275,6 +281,8 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
                 with open(child, "rb+") as handle:
                     os.fsync(handle.fileno())
         _fsync_directory(staging)
+        if target.is_dir():
+            _check_replaceable(target)  # again: it may have been filled during the work
         if target.exists():
             if _exchange(staging, target):
                 shutil.rmtree(staging, ignore_errors=True)  # staging now holds the old one
@@ -297,8 +305,9 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
 def check_output(path: str | os.PathLike[str], kind: Literal["file", "directory"]) -> None:
     """Fail now if ``path`` could not be written as a ``kind`` later.
 
-    Checks that the nearest existing ancestor is a writable directory and that ``path`` is not
-    an existing entry of the other kind. Creates nothing.
+    Checks that the nearest existing ancestor is a writable directory, that ``path`` is not
+    an existing entry of the other kind, and that an existing directory is one
+    :func:`atomic_directory` may replace (empty, or an earlier output). Creates nothing.
 
     Raises:
         OutputError: naming the path and the reason.
@@ -331,6 +340,8 @@ def check_output(path: str | os.PathLike[str], kind: Literal["file", "directory"
                 errno.EINVAL,
                 f"cannot write the file {os.fspath(target)!r}: it is not a regular file",
             )
+    if kind == "directory" and target.is_dir():
+        _check_replaceable(target)
     ancestor = target.parent if str(target.parent) else Path(".")
     while not ancestor.exists():
         if ancestor.parent == ancestor:
@@ -347,6 +358,38 @@ def check_output(path: str | os.PathLike[str], kind: Literal["file", "directory"
             f"cannot write {os.fspath(target)!r}: the directory {os.fspath(ancestor)!r} "
             "is not writable",
         )
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse to swap out an existing directory that holds something other than an earlier
+    output: it must be empty, or hold a ``*.safetensors`` file, or be a directory format that a
+    registry sniffer recognises (a projector export). A directory swap removes every file of
+    the old directory, so ``convert vectors.txt ~/data`` must not replace ``~/data``.
+    """
+    try:
+        names = [name for name in os.listdir(target) if _TMP_TAG not in name]
+    except OSError as err:
+        raise _describe(err, target, "read the directory") from None
+    if not names or any(
+        name.endswith(".safetensors") and (target / name).is_file() for name in names
+    ):
+        return
+    from ._detect import Probe
+    from .registry import FORMATS
+
+    probe = Probe(target, None)
+    if any(
+        entry.directory and entry.sniffer is not None and entry.function("sniffer")(probe)
+        for entry in FORMATS
+    ):
+        return
+    shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
+    raise OutputError(
+        errno.ENOTEMPTY,
+        f"cannot write a table directory at {os.fspath(target)!r}: it is a directory that holds "
+        f"other files ({shown}), not an earlier table, and writing replaces the directory whole; "
+        f"name a new or empty directory",
+    )
 
 
 def check_input_file(path: str | os.PathLike[str]) -> None:
