@@ -1,10 +1,16 @@
 """``torch.nn.Embedding`` against ``embtable.torch.Embedding``, training steps included.
 
 Run ``python bench/torch_adapter.py`` (``--quick`` runs tiny sizes for the smoke test). One process
-prints a markdown table: the median time of each case over repeats after a warm-up (numba's
-compilation and torch's first call happen there), for torch.nn and embtable.torch, the ratio
-torch/embtable (above 1 means embtable is faster), and each side's peak memory above the level
-before the call.
+prints one markdown table per thread count (1 and 2 by default): for each case the best time per
+call of torch.nn and of embtable.torch, the ratio torch/embtable (above 1 means embtable is
+faster), and each side's peak memory above the level before the call.
+
+Timing: both sides are built and warmed up first (numba's compilation and torch's first call
+happen there); then the two are measured interleaved, ``torch, embtable, embtable, torch`` in
+every round, each sample a batch of calls lasting at least ~2 ms; the figure is the minimum over
+the samples (the run least disturbed by other processes). With one thread the clock is
+``time.thread_time()`` (CPU time of this thread: other processes on a loaded machine do not
+count); with more threads it is ``time.perf_counter()``, as the worker threads' time is real.
 
 Cases, on an ``Embedding(V, D)`` with ids uniform or Zipf(1.1) distributed:
 
@@ -15,10 +21,9 @@ Cases, on an ``Embedding(V, D)`` with ids uniform or Zipf(1.1) distributed:
 - ``step Adagrad``: the same with ``torch.optim.Adagrad`` / ``RowOptimizer("adagrad")``.
 
 Peak memory: torch's CPU allocations are invisible to tracemalloc, so the benchmark reads the
-process's resident high-water mark (``VmHWM``), reset before every measured call by writing 5 to
-``/proc/self/clear_refs``; the peak is the largest ``VmHWM - VmRSS(before)`` over the repeats.
-Where the reset is not allowed the column says n/a. Threads: ``torch.set_num_threads(2)`` and
-numba's thread count 2.
+process's resident high-water mark (``VmHWM``), reset before the measured call by writing 5 to
+``/proc/self/clear_refs``; the peak is ``VmHWM - VmRSS(before)`` of one call after the timing.
+Where the reset is not allowed the column says n/a.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -49,23 +53,60 @@ import embtable.torch as et
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import MiB, reset_peak, status_bytes
 
-THREADS = 2
+THREADS = (1, 2)
+MIN_SAMPLE_SECONDS = 0.002
 
 
-def _measure(step: Callable[[], None], repeats: int) -> tuple[float, float | None]:
-    """Median seconds and peak extra MiB of ``step`` (after two warm-up calls)."""
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _calls_per_sample(step: Callable[[], None], clock: Callable[[], float]) -> int:
+    """How many calls make a sample of at least ``MIN_SAMPLE_SECONDS``."""
+    start = clock()
     step()
-    step()
-    times, peaks = [], []
-    for _ in range(repeats):
-        can_reset = reset_peak()
-        before = status_bytes("VmRSS")
-        start = time.perf_counter()
+    elapsed = max(clock() - start, 1e-7)
+    return max(1, min(1000, int(MIN_SAMPLE_SECONDS / elapsed) + 1))
+
+
+def _sample(step: Callable[[], None], calls: int, clock: Callable[[], float]) -> float:
+    start = clock()
+    for _ in range(calls):
         step()
-        times.append(time.perf_counter() - start)
-        if can_reset:
-            peaks.append(max(0, status_bytes("VmHWM") - before) / MiB)
-    return statistics.median(times), max(peaks) if peaks else None
+    return (clock() - start) / calls
+
+
+def _peak_mib(step: Callable[[], None]) -> float | None:
+    """Peak extra MiB of one call of ``step``."""
+    if not reset_peak():
+        return None
+    before = status_bytes("VmRSS")
+    step()
+    return max(0, status_bytes("VmHWM") - before) / MiB
+
+
+def _compare(
+    theirs: Callable[[], None], ours: Callable[[], None], rounds: int, threads: int
+) -> tuple[float, float]:
+    """Best seconds per call of each, measured interleaved (theirs, ours, ours, theirs)."""
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    for step in (theirs, ours):  # warm-up: compilation, first-touch allocations
+        step()
+        step()
+    calls = {id(step): _calls_per_sample(step, clock) for step in (theirs, ours)}
+    times: dict[int, list[float]] = {id(theirs): [], id(ours): []}
+    for _ in range(rounds):
+        for step in (theirs, ours, ours, theirs):
+            times[id(step)].append(_sample(step, calls[id(step)], clock))
+    return min(times[id(theirs)]), min(times[id(ours)])
 
 
 def _ids(
@@ -112,51 +153,65 @@ def _step(nn: str, op: str, num_embeddings: int, dim: int, ids: torch.Tensor) ->
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case")
+    parser.add_argument(
+        "--threads", default=None, help="comma-separated thread counts (default 1,2)"
+    )
+    parser.add_argument("--ops", default=None, help="comma-separated subset of the cases")
     args = parser.parse_args(argv)
-    torch.set_num_threads(THREADS)
     torch.sparse.check_sparse_tensor_invariants.disable()  # torch's default, chosen explicitly
-    numba.set_num_threads(min(THREADS, numba.config.NUMBA_NUM_THREADS))
     if args.quick:
-        tables, batches, repeats = [(2_000, 16)], [256], 2
+        tables, batches, rounds, thread_counts = [(2_000, 16)], [256], 2, (1,)
     else:
-        tables, batches, repeats = [(1_000_000, 128), (50_000, 64)], [4_096, 65_536], 5
+        tables, batches, rounds = [(1_000_000, 128), (50_000, 64)], [4_096, 65_536], 5
+        thread_counts = THREADS
+    if args.rounds is not None:
+        rounds = args.rounds
+    if args.threads is not None:
+        thread_counts = tuple(int(t) for t in args.threads.split(","))
     ops = ["forward", "fwd+bwd dense", "step SparseAdam", "step Adagrad"]
+    if args.ops is not None:
+        ops = [op for op in ops if op in args.ops.split(",")]
     print(
         f"embtable {embtable.__version__}, torch {torch.__version__}, numba {numba.__version__}, "
         f"numpy {np.__version__}, python {platform.python_version()}"
     )
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores visible")
     print(
-        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible; "
-        f"torch threads {torch.get_num_threads()}, numba threads {numba.get_num_threads()}"
+        "time: best per-call time over interleaved samples (torch, embtable, embtable, torch "
+        f"per round, {rounds} rounds); memory: peak RSS above the pre-call level (MiB)"
     )
-    print(
-        "time: median of repeats after warm-up; memory: peak RSS above the pre-call level (MiB)\n"
-    )
-    print(
-        "| table | ids | op | torch.nn ms | embtable.torch ms | ratio "
-        "| torch.nn MiB | embtable.torch MiB |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    rng = np.random.default_rng(0)
-    for num_embeddings, dim in tables:
-        for num_ids in batches:
-            for distribution in ("uniform", "zipf"):
-                ids = _ids(num_ids, num_embeddings, distribution, rng)
-                for op in ops:
-                    results = {}
-                    for nn in ("torch.nn", "embtable.torch"):
-                        results[nn] = _measure(_step(nn, op, num_embeddings, dim, ids), repeats)
-                    (t_torch, m_torch), (t_ours, m_ours) = (
-                        results["torch.nn"],
-                        results["embtable.torch"],
-                    )
-                    memory = [f"{m:.1f}" if m is not None else "n/a" for m in (m_torch, m_ours)]
-                    print(
-                        f"| {num_embeddings}x{dim} | {num_ids} {distribution} | {op} "
-                        f"| {t_torch * 1e3:.2f} | {t_ours * 1e3:.2f} | {t_torch / t_ours:.2f} "
-                        f"| {memory[0]} | {memory[1]} |",
-                        flush=True,
-                    )
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        clock = "time.thread_time" if threads == 1 else "time.perf_counter"
+        print(
+            f"\n{threads} thread(s): torch threads {torch.get_num_threads()}, numba threads "
+            f"{numba.get_num_threads()}, clock {clock}\n"
+        )
+        print(
+            "| table | ids | op | torch.nn ms | embtable.torch ms | ratio "
+            "| torch.nn MiB | embtable.torch MiB |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        rng = np.random.default_rng(0)
+        for num_embeddings, dim in tables:
+            for num_ids in batches:
+                for distribution in ("uniform", "zipf"):
+                    ids = _ids(num_ids, num_embeddings, distribution, rng)
+                    for op in ops:
+                        theirs = _step("torch.nn", op, num_embeddings, dim, ids)
+                        ours = _step("embtable.torch", op, num_embeddings, dim, ids)
+                        t_torch, t_ours = _compare(theirs, ours, rounds, threads)
+                        memory = [_peak_mib(step) for step in (theirs, ours)]
+                        shown = [f"{m:.1f}" if m is not None else "n/a" for m in memory]
+                        print(
+                            f"| {num_embeddings}x{dim} | {num_ids} {distribution} | {op} "
+                            f"| {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} "
+                            f"| {t_torch / t_ours:.2f} | {shown[0]} | {shown[1]} |",
+                            flush=True,
+                        )
+                        del theirs, ours
 
 
 if __name__ == "__main__":

@@ -116,7 +116,9 @@ def check_offsets_validated():
         et.functional.embedding_bag(
             torch.tensor([1, 2, 3]), torch.ones(4, 2), torch.tensor([0, 2, 1])
         )
-    with pytest.raises(ValueError, match=r"last offset must equal|offsets\[-1\] can not be greater"):
+    with pytest.raises(
+        ValueError, match=r"last offset must equal|offsets\[-1\] can not be greater"
+    ):
         et.functional.embedding_bag(
             torch.tensor([1, 2, 3]),
             torch.ones(4, 2),
@@ -196,7 +198,9 @@ def check_include_last_offset_short_last_bag():
         )
         assert torch.equal(padded[1], expected)
     assert torch.equal(
-        torch.nn.functional.embedding_bag(ids, table, torch.tensor([0, 2, 3]), mode="sum", include_last_offset=True)[1],
+        torch.nn.functional.embedding_bag(
+            ids, table, torch.tensor([0, 2, 3]), mode="sum", include_last_offset=True
+        )[1],
         table[3],
     )
 

@@ -70,7 +70,7 @@ def test_bag_is_grads_batched_matches_per_row_grads(path, mode, padding_idx):
     batched = torch.autograd.grad(out, inputs, grads, is_grads_batched=True, retain_graph=True)
     for i in range(3):
         single = torch.autograd.grad(out, inputs, grads[i], retain_graph=True)
-        for b, s in zip(batched, single):
+        for b, s in zip(batched, single, strict=True):
             assert_allclose(b[i].detach(), s, rtol=1e-12, atol=1e-12)
 
 
@@ -91,7 +91,9 @@ def test_gradcheck_with_batched_grad(path):
         check_batched_grad=True,
     )
     assert torch.autograd.gradcheck(
-        lambda w: et.functional.embedding_bag(IDS, w, mode="max"), (weight,), check_batched_grad=True
+        lambda w: et.functional.embedding_bag(IDS, w, mode="max"),
+        (weight,),
+        check_batched_grad=True,
     )
 
 
@@ -106,8 +108,8 @@ def test_functorch_transforms_match_torch(path):
         for transform in (torch.func.jacrev, torch.func.jacfwd):
             if transform is torch.func.jacfwd and ours is et.functional.embedding_bag:
                 continue  # torch's embedding_bag has no forward-mode AD either
-            expected = transform(lambda w: theirs(IDS, w))(weight)
-            assert_allclose(transform(lambda w: ours(IDS, w))(weight), expected)
+            expected = transform(lambda w, f=theirs: f(IDS, w))(weight)
+            assert_allclose(transform(lambda w, f=ours: f(IDS, w))(weight), expected)
     vmapped = torch.func.vmap(lambda i: et.functional.embedding(i, weight))(IDS)
     assert_allclose(vmapped, torch.nn.functional.embedding(IDS, weight))
 
@@ -208,7 +210,10 @@ def test_index_errors_carry_torch_phrases(path, bad):
         et.functional.embedding(torch.tensor([1, bad]), table)
     with pytest.raises(IndexError, match="index out of range in self"):
         et.Embedding(10, 2)(torch.tensor([bad]))
-    for ids, offsets in ((torch.tensor([[bad, 1]]), None), (torch.tensor([bad]), torch.tensor([0]))):
+    for ids, offsets in (
+        (torch.tensor([[bad, 1]]), None),
+        (torch.tensor([bad]), torch.tensor([0])),
+    ):
         with pytest.raises(RuntimeError, match="Expected idx >= 0 && idx < num_embeddings"):
             et.functional.embedding_bag(ids, table, offsets, padding_idx=0)
 
@@ -219,7 +224,9 @@ def test_index_error_inside_grad_graph_carries_phrase(path):
         et.functional.embedding(torch.tensor([12]), table, sparse=True)
     big = torch.randint(0, 10, (300_000, 4))
     big[-1, -1] = 10
-    with pytest.raises(IndexError, match=r"index 10 at position \(299999, 3\).*out of range in self"):
+    with pytest.raises(
+        IndexError, match=r"index 10 at position \(299999, 3\).*out of range in self"
+    ):
         et.functional.embedding(big, table)
 
 
@@ -230,7 +237,7 @@ def test_ids_dtype_errors_name_long_int(path, dtype):
         et.functional.embedding(torch.zeros(2, dtype=dtype), table)
     with pytest.raises(RuntimeError, match="Long, Int"):
         et.functional.embedding_bag(torch.zeros(2, dtype=dtype), table, torch.tensor([0]))
-    with pytest.raises(RuntimeError, match="argument #2 'offsets'.*Long, Int"):
+    with pytest.raises(RuntimeError, match=r"argument #2 'offsets'.*Long, Int"):
         et.functional.embedding_bag(torch.zeros(2, dtype=torch.long), table, torch.zeros(1))
 
 
@@ -251,7 +258,9 @@ def test_include_last_offset_short_last_bag_matches_torch(path, mode):
     for offsets in (torch.tensor([0, 3, 3]), torch.tensor([0, 3, 4]), torch.tensor([0, 0])):
         out, expected = ours(ids, offsets), theirs(ids, offsets)
         assert_allclose(out.detach(), expected.detach(), rtol=1e-6)
-        assert_allclose(out.detach(), ours(ids, torch.cat([offsets[:-1], torch.tensor([5])])).detach())
+        assert_allclose(
+            out.detach(), ours(ids, torch.cat([offsets[:-1], torch.tensor([5])])).detach()
+        )
         out.sum().backward()
         expected.sum().backward()
         assert_allclose(ours.weight.grad, theirs.weight.grad, rtol=1e-6)
@@ -274,9 +283,12 @@ def test_include_last_offset_short_last_bag_per_sample_weights(path):
 
 
 def test_include_last_offset_decreasing_last_offset_still_raises(path):
-    with pytest.raises(ValueError, match="non-decreasing|last offset must equal"):
+    with pytest.raises(ValueError, match=r"non-decreasing|last offset must equal"):
         et.functional.embedding_bag(
-            torch.tensor([1, 2, 3]), torch.ones(4, 2), torch.tensor([0, 2, 1]), include_last_offset=True
+            torch.tensor([1, 2, 3]),
+            torch.ones(4, 2),
+            torch.tensor([0, 2, 1]),
+            include_last_offset=True,
         )
 
 
@@ -287,7 +299,9 @@ def test_include_last_offset_decreasing_last_offset_still_raises(path):
 def test_legacy_argument_order_warns_and_swaps(path):
     table = torch.randn(10, 3)
     ids = torch.tensor([[1, 2], [3, 4]])
-    with pytest.warns(UserWarning, match="Argument order of nn.functional.embedding_bag was changed"):
+    with pytest.warns(
+        UserWarning, match="Argument order of nn.functional.embedding_bag was changed"
+    ):
         out = et.functional.embedding_bag(table, ids)
     assert_allclose(out, torch.nn.functional.embedding_bag(ids, table))
 
@@ -307,7 +321,11 @@ def test_meta_offsets_and_per_sample_weights_do_not_raise(path):
             ids, table, offsets, mode="sum", per_sample_weights=psw
         )
         out = et.functional.embedding_bag(ids, table, offsets, mode="sum", per_sample_weights=psw)
-        assert (out.shape, out.device, out.dtype) == (expected.shape, expected.device, expected.dtype)
+        assert (out.shape, out.device, out.dtype) == (
+            expected.shape,
+            expected.device,
+            expected.dtype,
+        )
 
 
 def test_neg_bit_weight_views(path):
@@ -317,7 +335,9 @@ def test_neg_bit_weight_views(path):
     out = et.functional.embedding(IDS, table)
     assert_allclose(out.detach(), -base.detach()[IDS])
     out.sum().backward()
-    expected = torch.zeros(6, 3, dtype=torch.float64).index_add_(0, IDS.reshape(-1), -torch.ones(6, 3, dtype=torch.float64))
+    expected = torch.zeros(6, 3, dtype=torch.float64).index_add_(
+        0, IDS.reshape(-1), -torch.ones(6, 3, dtype=torch.float64)
+    )
     assert_allclose(base.grad, expected)
     bag = et.functional.embedding_bag(IDS, table.detach(), mode="sum")
     assert_allclose(bag, torch.nn.functional.embedding_bag(IDS, table.detach(), mode="sum"))
@@ -325,6 +345,7 @@ def test_neg_bit_weight_views(path):
 
 # ---------------------------------------------------------------------------------------------
 # 9. Without torch: a clear error naming the extra
+
 
 def test_import_without_torch_names_the_extra():
     result = _run(

@@ -56,6 +56,8 @@ def _is_wrapped(tensor: torch.Tensor) -> bool:
     return bool(
         _functorch.is_functorch_wrapped_tensor(tensor) or _functorch.is_legacy_batchedtensor(tensor)
     )
+
+
 _torch_embedding = torch.embedding  # the ATen op, which no monkeypatching of torch.nn reaches
 
 
@@ -159,7 +161,7 @@ class EmbeddingFunction(torch.autograd.Function):
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
         (ids,) = ctx.saved_tensors
         num_embeddings, padding_idx, scale_grad_by_freq, sparse, optimizer = ctx.options
-        nones = (None,) * 5
+        nones = (None,) * (len(ctx.needs_input_grad) - 1)
         if _is_wrapped(grad_output):  # batched gradients (vmap): torch ops
             if optimizer is not None:
                 raise SparseGradientError(
@@ -267,6 +269,62 @@ def _adjoint(
     if table.requires_grad:
         return EmbeddingFunction.apply(table, ids, None, False, False, None)  # type: ignore[no-any-return]
     return _gather(table, ids)
+
+
+def _raw_apply(function: type[torch.autograd.Function]) -> Any:
+    """``function``'s C-level ``apply``: what ``Function.apply`` calls after its Python checks,
+    which only matter under ``torch.func`` transforms (the caller checks that none is active)."""
+    return super(torch.autograd.Function, function).apply  # type: ignore[misc]
+
+
+class _LeanEmbeddingFunction(EmbeddingFunction):
+    """:class:`EmbeddingFunction` for :func:`embedding_fast`: the options come packed (fewer
+    arguments through ``apply``) and the caller has checked the ids' dtype and the table's
+    rank; the backward is the same."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        weight: torch.Tensor,
+        ids: torch.Tensor,
+        options: tuple[int, int | None, bool, bool, RowOptimizer | None],
+    ) -> torch.Tensor:
+        if ids.numel() * weight.shape[1] <= TORCH_GATHER_MAX_ELEMENTS:
+            try:
+                out = _torch_embedding(weight, ids)
+            except IndexError:
+                _F.check_ids(_numpy(ids), weight.shape[0])  # words and raises embtable's error
+                raise
+        else:
+            out = torch.from_numpy(_F.embedding(_numpy(ids), _numpy(weight)))
+        ctx.save_for_backward(ids)
+        ctx.options = options
+        if options[4] is not None:
+            ctx.weight = weight
+        return out
+
+
+_LEAN_APPLY = _raw_apply(_LeanEmbeddingFunction)
+
+
+def embedding_fast(
+    ids: torch.Tensor,
+    weight: torch.Tensor,
+    padding_idx: int | None,
+    scale_grad_by_freq: bool,
+    sparse: bool,
+    optimizer: RowOptimizer | None,
+) -> torch.Tensor:
+    """:func:`embedding` without ``max_norm`` for plain CPU tensors (int32/int64 ids, a 2-D
+    table), with as little Python between the call and the gather as possible."""
+    if padding_idx is not None:
+        padding_idx = _F.check_padding_idx(padding_idx, weight.shape[0])
+    if torch.is_grad_enabled() and weight.requires_grad:
+        options = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse, optimizer)
+        if torch._C._are_functorch_transforms_active():
+            return _LeanEmbeddingFunction.apply(weight, ids, options)  # type: ignore[no-any-return]
+        return _LEAN_APPLY(weight, ids, options)  # type: ignore[no-any-return]
+    return _gather(weight, ids)
 
 
 def embedding(

@@ -124,8 +124,10 @@ def _converted(module: torch.nn.Module) -> torch.nn.Module:
     # the module's containers are copied (parameters, buffers, hooks are the same objects), so
     # that later changes to the old module do not reach the new one
     new.__dict__.update(
-        {key: copy.copy(value) if isinstance(value, dict) else value
-         for key, value in module.__dict__.items()}
+        {
+            key: copy.copy(value) if isinstance(value, dict) else value
+            for key, value in module.__dict__.items()
+        }
     )
     new.optimizer = None
     return new

@@ -73,6 +73,55 @@ def uses_kernels(weight: torch.Tensor, *others: torch.Tensor | None) -> bool:
     return all(t is None or _plain_cpu(t) for t in others)
 
 
+_FAST_IDS = (torch.int64, torch.int32)
+_forward_ad = torch.autograd.forward_ad
+_is_neg = torch.Tensor.is_neg
+_is_conj = torch.Tensor.is_conj
+
+
+def _fast_case(input: object, weight: object) -> bool:
+    """The common eager call, decided with the fewest checks: plain CPU strided tensors, a
+    float16/32/64 2-D table, int32/int64 ids, no transform, trace, compile or forward AD (the
+    same conditions as :func:`uses_kernels`, plus what the general path would check first)."""
+    return (
+        not torch.compiler.is_compiling()  # first: Dynamo cannot trace the checks below
+        and type(weight) in _PLAIN_TYPES
+        and type(input) is torch.Tensor
+        and not FORCE_TORCH_OPS
+        and input.dtype in _FAST_IDS  # type: ignore[attr-defined]
+        and weight.dtype in _KERNEL_DTYPES  # type: ignore[attr-defined]
+        and weight.is_cpu  # type: ignore[attr-defined]
+        and input.is_cpu  # type: ignore[attr-defined]
+        and weight.layout == torch.strided  # type: ignore[attr-defined]
+        and input.layout == torch.strided  # type: ignore[attr-defined]
+        and weight.dim() == 2  # type: ignore[attr-defined]
+        and not _is_wrapped(weight)
+        and not _is_wrapped(input)
+        and not _is_neg(weight)  # type: ignore[arg-type]
+        and not _is_conj(weight)  # type: ignore[arg-type]
+        and getattr(_forward_ad, "_current_level", -1) < 0
+        and not torch.jit.is_tracing()
+    )
+
+
+def embedding_fast(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    padding_idx: int | None,
+    scale_grad_by_freq: bool,
+    sparse: bool,
+    optimizer: RowOptimizer | None,
+) -> torch.Tensor:
+    """:func:`embedding` without ``max_norm`` for a call that :func:`_fast_case` accepted."""
+    try:
+        return _autograd.embedding_fast(
+            input, weight, padding_idx, scale_grad_by_freq, sparse, optimizer
+        )
+    except EmbeddingIndexError as error:
+        add_torch_phrase(error, INDEX_PHRASE)
+        raise
+
+
 def _check_tensor(value: object, name: str, position: int, function: str) -> None:
     if not isinstance(value, torch.Tensor):
         raise OptionTypeError(
@@ -175,6 +224,8 @@ def embedding(
                 [[2., 3.],
                  [2., 3.]]])
     """
+    if max_norm is None and _fast_case(input, weight):
+        return embedding_fast(input, weight, padding_idx, scale_grad_by_freq, sparse, optimizer)
     _check_tensor(input, "indices", 2, "embedding")
     _check_tensor(weight, "weight", 1, "embedding")
     _check_index_dtype(input, "indices", 1, "embedding")

@@ -25,7 +25,9 @@ __all__ = ["Embedding", "EmbeddingBag"]
 
 def _attach(module: torch.nn.Module, optimizer: RowOptimizer | None) -> None:
     if optimizer is not None and not isinstance(optimizer, RowOptimizer):
-        raise OptionTypeError(f"optimizer must be an embtable.torch.RowOptimizer, got {optimizer!r}")
+        raise OptionTypeError(
+            f"optimizer must be an embtable.torch.RowOptimizer, got {optimizer!r}"
+        )
     if optimizer is None:
         module.optimizer = None
     else:
@@ -97,6 +99,16 @@ class Embedding(torch.nn.Embedding):
             self.optimizer.reset_state()  # type: ignore[union-attr]
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        weight = self.weight
+        if self.max_norm is None and F._fast_case(input, weight):  # the common call, lean
+            return F.embedding_fast(
+                input,
+                weight,
+                self.padding_idx,
+                self.scale_grad_by_freq,
+                self.sparse,
+                self.optimizer,
+            )
         return F.embedding(
             input,
             self.weight,
