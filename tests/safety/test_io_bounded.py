@@ -243,3 +243,35 @@ def test_cli_refuses_a_fifo(command, tmp_path) -> None:
         result.stderr
         == f"embtable: error: cannot read {str(fifo)!r}: it is a FIFO, not a regular file\n"
     )
+
+
+@pytest.mark.parametrize("compress", [None, "gzip", "bz2"])
+def test_text_lines_are_bounded_and_the_long_one_is_named(tmp_path, monkeypatch, compress) -> None:
+    # iter_text_lines (pair lists, corpora read by lines) once built a line as long as the
+    # file; it holds at most MAX_LINE_CHARS characters, as the vectors parsers hold 16 MiB.
+    import bz2
+
+    from embtable.io import _open
+
+    assert _open.MAX_LINE_CHARS == _parse.MAX_LINE_BYTES
+    monkeypatch.setattr(_open, "MAX_LINE_CHARS", 64)
+    data = b"short line\n" + b"x" * 64 + b"\n" + "\u00e9".encode() * 64 + b"\n" + b"y" * 65
+    pack = {None: bytes, "gzip": gzip.compress, "bz2": bz2.compress}[compress]
+    path = tmp_path / "pairs.txt"
+    path.write_bytes(pack(data))
+    lines = _open.iter_text_lines(path)
+    assert [next(lines) for _ in range(3)] == ["short line\n", "x" * 64 + "\n", "\u00e9" * 64 + "\n"]
+    with pytest.raises(VectorFormatError, match=r"^pairs\.txt:4: the line is longer than 64 "):
+        next(lines)
+
+
+def test_text_lines_of_a_huge_line_stay_in_bounded_memory(tmp_path) -> None:
+    from embtable.io._open import MAX_LINE_CHARS, iter_text_lines
+
+    path = tmp_path / "one-line.txt"
+    with open(path, "wb") as out:
+        out.truncate(8 * MAX_LINE_CHARS)  # sparse: 128 MiB of NUL bytes, no line break
+    peak, result = _peak(lambda: list(iter_text_lines(path)))
+    assert isinstance(result, VectorFormatError), result
+    assert "one-line.txt:1: the line is longer than" in str(result)
+    assert peak < 4 * MAX_LINE_CHARS, peak  # the whole line would be 8

@@ -13,6 +13,7 @@ import bz2
 import codecs
 import contextlib
 import errno
+import functools
 import gzip
 import io
 import os
@@ -28,6 +29,10 @@ __all__: list[str] = []
 # What gzip and bz2 raise on a truncated (EOFError) or corrupt (zlib.error, BadGzipFile and
 # bz2's "Invalid data stream", both OSError) compressed stream.
 _DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error)
+
+#: The longest line :func:`iter_text_lines` yields, in characters: the parsers' 16 MiB
+#: (:data:`embtable.io._parse.MAX_LINE_BYTES`; a UTF-8 line has no more characters than bytes).
+MAX_LINE_CHARS = 1 << 24
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BZIP2_MAGIC = b"BZh"
@@ -206,13 +211,31 @@ def iter_text_lines(
 ) -> Iterator[str]:
     """Yield the lines of ``path`` as :func:`open_text_read` reads them (line breaks kept).
 
+    A line is held in memory whole, so lines are bounded: one longer than
+    :data:`MAX_LINE_CHARS` characters before its line break (the 16 MiB of the vectors parsers) is an error rather
+    than an allocation as large as the file (a corpus with one line per file, such as text8,
+    is read by the trainer in blocks, not by lines).
+
     Raises:
         VectorFormatError: the text is not valid ``encoding`` (naming the file, line and
-            bytes), or a compressed file is truncated or corrupt.
+            bytes), a line is longer than :data:`MAX_LINE_CHARS`, or a compressed file is
+            truncated or corrupt.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "pairs.txt"
+        >>> _ = path.write_bytes(b"tiger cat 7.35\\r\\nbook paper 7.46")
+        >>> list(iter_text_lines(path))
+        ['tiger cat 7.35\\n', 'book paper 7.46']
     """
     with open_text_read(path, encoding=encoding, errors=errors) as stream:
         try:
-            yield from stream
+            # readline with a limit: the bound costs one comparison a line (iterating the
+            # stream itself has no limit and would build a line as long as the file)
+            for line in iter(functools.partial(stream.readline, MAX_LINE_CHARS + 1), ""):
+                if len(line) > MAX_LINE_CHARS and line[-1] != "\n":
+                    raise _long_line_error(path, encoding, errors)
+                yield line
         except UnicodeDecodeError as err:
             # The text layer decodes ahead in chunks, so the line is found in a second pass.
             line, bad = _locate_decode_error(path, encoding)
@@ -222,6 +245,20 @@ def iter_text_lines(
                 f"{encoding} ({err.reason}); re-encode the file as {encoding}, or pass the "
                 f"encoding it uses"
             ) from err
+
+
+def _long_line_error(path: str | os.PathLike[str], encoding: str, errors: str) -> VectorFormatError:
+    """The error for a line over :data:`MAX_LINE_CHARS`, naming it (found in a second pass)."""
+    line = 1
+    with open_text_read(path, encoding=encoding, errors=errors) as stream:
+        for text in iter(functools.partial(stream.readline, MAX_LINE_CHARS + 1), ""):
+            if len(text) > MAX_LINE_CHARS and text[-1] != "\n":
+                break
+            line += 1
+    return VectorFormatError(
+        f"{display_name(path)}:{line}: the line is longer than {MAX_LINE_CHARS} characters, "
+        f"embtable's maximum line length; the file is not line-oriented text, or is corrupt"
+    )
 
 
 def _locate_decode_error(path: str | os.PathLike[str], encoding: str) -> tuple[int, bytes | None]:
