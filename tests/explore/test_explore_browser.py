@@ -24,6 +24,18 @@ GLOVE = DATA / "test_glove.txt"  # 76 rows of GloVe 6B 50d, non-ASCII words incl
 WORD2VEC = DATA / "word2vec_pre_kv_c"  # 1750 x 10, word2vec C tool output
 
 
+# Tokens that are markup, quotes, bidi controls or very long: shown as text, never run.
+HOSTILE = [
+    "</script><img src=x onerror=document.title='pwned'>",
+    '"quoted"',
+    "<b>bold</b>",
+    "a&amp;b",
+    "${x}",
+    "\u202eltr",
+    "\u00e9" * 300,
+]
+
+
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("pages")
@@ -46,6 +58,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "int8": root / "int8.html",
         "single": root / "single.html",
         "zero": root / "zero.html",
+        "hostile": root / "hostile.html",
     }
     write_page(GLOVE, out["glove"])
     write_page(table, out["table"])
@@ -57,6 +70,8 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         root / "zero.txt"
     )
     write_page(root / "zero.txt", out["zero"])
+    save_table(root / "hostile", np.eye(len(HOSTILE), 4, dtype=np.float32) + 0.1, HOSTILE)
+    write_page(root / "hostile", out["hostile"], title=HOSTILE[0])
     return out
 
 
@@ -271,3 +286,18 @@ def test_the_page_stands_alone(pages, tmp_path: Path) -> None:
         ).group(1)
     )
     assert len(data["words"]) == 76 and data["precision"] == "float32"
+
+
+def test_hostile_tokens_stay_text_and_long_labels_are_cut(browser: Browser, pages) -> None:
+    _open(browser, pages["hostile"])
+    assert browser.evaluate("document.title").startswith(HOSTILE[0])
+    for token in HOSTILE:
+        shown = _search(browser, token)
+        assert {w for w, _ in shown} == set(HOSTILE) - {token}
+    assert browser.evaluate("document.querySelectorAll('img, b').length") == 0
+    assert browser.evaluate("document.title").startswith(HOSTILE[0])  # no handler ran
+    # a 300-character token is labelled with its first 39 characters and an ellipsis on the map
+    cut = browser.evaluate(f"embtableExplorer.label({json.dumps(HOSTILE[-1])})")
+    assert cut == "\u00e9" * 39 + "\u2026"
+    assert browser.evaluate("embtableExplorer.label('<b>bold</b>')") == "<b>bold</b>"
+    assert browser.errors() == []

@@ -59,15 +59,16 @@ def describe_os_error(err: OSError) -> str:
 
 # Python spellings of options in library messages ("pass duplicates='first' or 'last'"),
 # rewritten to the flags of the running command.
-_PYTHON_OPTION = re.compile(
-    r"\b(?P<name>duplicates|unicode_errors|format)=(?P<q>['\"])(?P<value>[\w-]+)(?P=q)"
-    r"(?P<alternative> or (?P<q2>['\"])(?P<value2>[\w-]+)(?P=q2))?"
-)
 _FLAGS = {
     "duplicates": ("--duplicates",),
     "unicode_errors": ("--unicode-errors",),
     "format": ("--format", "--from"),
+    "projection": ("--projection",),
 }
+_PYTHON_OPTION = re.compile(
+    rf"\b(?P<name>{'|'.join(_FLAGS)})=(?P<q>['\"])(?P<value>[\w-]+)(?P=q)"
+    r"(?P<alternative> or (?P<q2>['\"])(?P<value2>[\w-]+)(?P=q2))?"
+)
 
 
 def cli_message(message: str, flags: set[str] | frozenset[str]) -> str:

@@ -285,11 +285,21 @@
 
   const FONT = " system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
 
+  // The map's label of point i: a token of more than 40 characters is cut (with an ellipsis)
+  // so that it does not cross the whole map; the tooltip and the lists show it whole.
+  const LABEL_CHARS = 40;
+  function label(i) {
+    const word = words[i];
+    if (word.length <= LABEL_CHARS) return word;
+    const chars = Array.from(word);
+    return chars.length <= LABEL_CHARS ? word : chars.slice(0, LABEL_CHARS - 1).join("") + "\u2026";
+  }
+
   // A free spot for the label of point i: right of it, left, above or below. Returns the text's
   // baseline origin, or null when all collide (unless always, which takes the first spot).
   function place(i, font, placed, always, rightOnly) {
     context.font = font + FONT;
-    const width = context.measureText(words[i]).width;
+    const width = context.measureText(label(i)).width;
     const x = screenX(i), y = screenY(i);
     const spots = rightOnly ? [[x + 6, y - 5]]
       : [[x + 7, y + 4], [x + 6, y - 6], [x - 7 - width, y + 4], [x - width / 2, y - 9], [x - width / 2, y + 17]];
@@ -307,9 +317,9 @@
     context.font = font + FONT;
     context.lineWidth = 3;
     context.strokeStyle = "rgba(255, 255, 255, 0.85)";
-    context.strokeText(words[i], spot[0], spot[1]);
+    context.strokeText(label(i), spot[0], spot[1]);
     context.fillStyle = colour;
-    context.fillText(words[i], spot[0], spot[1]);
+    context.fillText(label(i), spot[0], spot[1]);
   }
 
   // Boxes of placed labels, bucketed in 64-pixel cells for quick overlap tests.
@@ -670,6 +680,10 @@
       return [box.left + screenX(i), box.top + screenY(i)];
     },
     zoom() { return view.scale / view.fitScale; },
+    label(word) {
+      const i = index.get(word);
+      return i === undefined ? null : label(i);
+    },
   });
 
   summary();
