@@ -1,4 +1,5 @@
-"""The query and sharded-table benchmark scripts run (no speed is asserted)."""
+"""The query, quantized, out-of-core and sharded-table benchmark scripts run (no speed is
+asserted)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,14 @@ def test_distributed_bench_quick():
     pytest.importorskip("torch")
     out = run("distributed.py", "--quick", "--no-torchrec")
     assert "| 1 | embtable |" in out and "| 2 | embtable |" in out
+
+
+def test_quantized_bench_quick():
+    pytest.importorskip("torch")
+    out = run("quantized.py", "--quick")
+    assert "| width |" in out
+
+
+def test_out_of_core_bench_quick():
+    out = run("out_of_core.py", "--quick")
+    assert "steps/s" in out
