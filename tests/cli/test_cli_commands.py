@@ -430,8 +430,9 @@ def test_help_lists_the_registry_formats(capsys):
 def test_explore_errors_suggest_its_own_flags(tmp_path, capsys):
     # "use projection='pca'" named a Python argument; the command's flag is --projection
     Vectors(["a", "b"], np.eye(2, dtype=np.float32)).save(tmp_path / "v.txt")
-    status = main(["explore", str(tmp_path / "v.txt"), "--projection", "tsne",
-                   "-o", str(tmp_path / "p.html")])
+    status = main(
+        ["explore", str(tmp_path / "v.txt"), "--projection", "tsne", "-o", str(tmp_path / "p.html")]
+    )
     err = capsys.readouterr().err
     assert status == 1 and len(err.splitlines()) == 1, err
     assert "use --projection pca" in err and "projection=" not in err

@@ -260,7 +260,11 @@ def test_text_lines_are_bounded_and_the_long_one_is_named(tmp_path, monkeypatch,
     path = tmp_path / "pairs.txt"
     path.write_bytes(pack(data))
     lines = _open.iter_text_lines(path)
-    assert [next(lines) for _ in range(3)] == ["short line\n", "x" * 64 + "\n", "\u00e9" * 64 + "\n"]
+    assert [next(lines) for _ in range(3)] == [
+        "short line\n",
+        "x" * 64 + "\n",
+        "\u00e9" * 64 + "\n",
+    ]
     with pytest.raises(VectorFormatError, match=r"^pairs\.txt:4: the line is longer than 64 "):
         next(lines)
 

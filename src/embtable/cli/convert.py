@@ -40,7 +40,15 @@ examples:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    """Add the ``convert`` sub-command to ``commands``."""
+    """Add the ``convert`` sub-command to ``commands``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="embtable")
+        >>> add_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["convert", "in.txt", "out.bin", "--from", "glove"])
+        >>> args.input, args.output, args.source_format, args.target_format
+        ('in.txt', 'out.bin', 'glove', None)
+    """
     from embtable.io import registry
 
     parser = commands.add_parser(
@@ -89,7 +97,19 @@ def output_format(path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Convert; return the exit status."""
+    """Convert; return the exit status.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "g.txt").write_text("cat 1 0\\ndog 0 1\\n")
+        >>> parser = argparse.ArgumentParser(prog="embtable")
+        >>> add_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["convert", str(folder / "g.txt"), str(folder / "v.bin")])
+        >>> run(args)  # doctest: +ELLIPSIS
+        wrote 2 x 2 vectors to /.../v.bin (word2vec-binary)
+        0
+    """
     from embtable._errors import OptionError
     from embtable.io import registry
     from embtable.io._atomic import check_output

@@ -27,7 +27,15 @@ _META_SECTIONS = ("hyperparameters", "corpus", "training")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    """Add the ``info`` sub-command to ``commands``."""
+    """Add the ``info`` sub-command to ``commands``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="embtable")
+        >>> add_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["info", "vectors.txt", "--check"])
+        >>> args.directory, args.format, args.check
+        ('vectors.txt', None, True)
+    """
     parser = commands.add_parser(
         "info",
         help="describe a table directory or vectors file",
@@ -46,7 +54,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the description; return the exit status."""
+    """Print the description; return the exit status.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "g.txt").write_text("cat 1 0\\ndog 0 1\\n")
+        >>> parser = argparse.ArgumentParser(prog="embtable")
+        >>> add_parser(parser.add_subparsers(dest="command"))
+        >>> run(parser.parse_args(["info", str(folder / "g.txt")]))  # doctest: +ELLIPSIS
+        path:    /.../g.txt
+        format:  glove
+        vectors: 2 x 2 (lines counted)
+        tokens:  cat, dog
+        0
+    """
     import numpy as np
 
     from embtable._errors import VectorFormatError

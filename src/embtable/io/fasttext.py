@@ -73,6 +73,14 @@ def write_fasttext_vec(
     Raises:
         ShapeError, OptionError, OutputError: as
             :func:`embtable.io.word2vec.write_word2vec_text`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "crawl.vec"
+        >>> write_fasttext_vec(path, ["cat"], np.array([[0.5, 1.0]], np.float32))
+        >>> print(path.read_text(), end="")
+        1 2
+        cat 0.5 1.0
     """
     _parse.write_text(path, tokens, np.asarray(matrix), header=True)
 

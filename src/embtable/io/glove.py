@@ -72,5 +72,13 @@ def write_glove(path: str | os.PathLike[str], tokens: Sequence[str], matrix: Arr
     Raises:
         ShapeError, OptionError, OutputError: as
             :func:`embtable.io.word2vec.write_word2vec_text`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "glove.txt"
+        >>> write_glove(path, ["cat", "dog"], np.array([[0.5, 1.0], [-2.0, 0.25]]))
+        >>> print(path.read_text(), end="")
+        cat 0.5 1.0
+        dog -2.0 0.25
     """
     _parse.write_text(path, tokens, np.asarray(matrix), header=False)

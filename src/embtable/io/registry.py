@@ -106,6 +106,13 @@ class FormatEntry:
         compressible: whether a ``.gz``/``.bz2`` suffix compresses the written file.
         read_options, write_options: the options of :data:`READ_OPTIONS` and
             :data:`WRITE_OPTIONS` that the reader and writer take.
+
+    Example:
+        >>> entry = get("word2vec")
+        >>> entry.suffixes, entry.compressible, entry.directory
+        (('.txt',), True, False)
+        >>> entry.reader
+        'embtable.io.word2vec:read_word2vec_text'
     """
 
     name: str
@@ -148,6 +155,14 @@ class Summary:
         dtype: the stored number type (e.g. ``"float32"``), or ``None`` for text.
         tokens: the first tokens (up to 10).
         source: how ``rows`` was found, e.g. ``"header"``, ``"lines counted"``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "v.txt"
+        >>> _ = path.write_text("2 3\\ncat 1 2 3\\ndog 4 5 6\\n")
+        >>> summary = peek(path)
+        >>> summary.rows, summary.dim, summary.tokens, summary.source
+        (2, 3, ('cat', 'dog'), 'header')
     """
 
     rows: int

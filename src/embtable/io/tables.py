@@ -570,6 +570,21 @@ def read_vocab_json(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises:
         VectorFormatError: not JSON, another format or a newer version, or inconsistent fields.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "vocab.json"
+        >>> head = '{"format": "embtable-vocab", "version": 1, '
+        >>> body = '"tokens": ["<unk>", "cat"], "specials": ["<unk>"], "unk_token": "<unk>"}'
+        >>> _ = path.write_text(head + body)
+        >>> document = read_vocab_json(path)
+        >>> document["tokens"], document["unk_token"], document["counts"]
+        (['<unk>', 'cat'], '<unk>', None)
+        >>> _ = path.write_text(head + '"tokens": ["cat", "cat"]}')
+        >>> read_vocab_json(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        embtable._errors.VectorFormatError: vocab.json: ...
     """
     name = Path(path).name
     document = read_json(path)

@@ -163,5 +163,12 @@ def write_word2vec_binary(
 
     Raises:
         ShapeError, OptionError, OutputError: as :func:`write_word2vec_text`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "vectors.bin"
+        >>> write_word2vec_binary(path, ["cat"], np.array([[1.0, -0.5]]))
+        >>> path.read_bytes()
+        b'1 2\\ncat \\x00\\x00\\x80?\\x00\\x00\\x00\\xbf\\n'
     """
     _parse.write_binary(path, tokens, np.asarray(matrix))
