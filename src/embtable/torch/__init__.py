@@ -13,7 +13,14 @@ and a ``torch.autograd.Function`` calls :mod:`embtable.functional` (checks and n
 Anything else (CUDA, MPS, meta, bfloat16, which NumPy lacks, integer or complex tables, tensor
 subclasses, ``torch.func`` transforms, forward-mode AD) takes a torch-ops path with the same
 semantics and embtable's validation (:func:`~embtable.torch.functional.uses_kernels` tells which).
-``torch.jit.script`` is not supported on the kernel path. Under ``torch.compile`` (also
+``torch.jit.script`` is not supported on the kernel path; ``torch.jit.trace`` is: while it
+records, calls go through torch ops or embtable's custom ops, so a traced module (trainable,
+frozen, under ``no_grad`` or ``inference_mode``) follows its input. Batched gradients work on
+every path: ``torch.autograd.grad(..., is_grads_batched=True)``, ``gradcheck`` /
+``gradgradcheck`` with ``check_batched_grad=True``, ``torch.func.vmap``, ``jacrev`` and (for
+``Embedding``; torch's ``embedding_bag`` has none) ``jacfwd`` and forward-mode AD; a batched
+gradient of a sparse layer is returned dense, and a layer with a fused optimizer refuses one.
+To route an unmodified model through embtable, see :func:`patch` and :func:`convert`. Under ``torch.compile`` (also
 ``fullgraph=True``), ``Embedding`` with a dense gradient (``padding_idx``, ``scale_grad_by_freq``,
 ``max_norm``) and ``EmbeddingBag`` in sum/mean/max with a dense gradient run as torch custom ops
 (``embtable::*``, :mod:`embtable.torch._ops`); sparse gradients, fused optimizers and bag
@@ -49,6 +56,9 @@ Differences from torch (deliberate; each is pinned by ``tests/torch/divergences.
 - The double backward of ``Embedding`` with ``scale_grad_by_freq`` is the true adjoint (torch's
   ignores the scaling); the sparse gradient is differentiable as a dense adjoint.
 - 2-D EmbeddingBag input with zero columns gives empty bags (torch: "step must be nonzero").
+- With ``include_last_offset`` and ``offsets[-1] < len(input)``, the last bag runs to the end of
+  ``input`` on every path (torch's ``padding_idx`` and max kernels, and its test for
+  pytorch#89677; its sum and mean kernels without ``padding_idx`` disagree with each other).
 - The sparse gradient the backward returns has sorted unique rows and is flagged coalesced
   (torch's is not; ``.grad`` loses the flag when autograd accumulates it, the rows stay
   unique); the values are the same after
