@@ -969,7 +969,7 @@ def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating],
     _check_plan_weight(plan, weight)
     table, ids, pad, rows = _local_table(weight, plan)
     dim = weight.shape[1]
-    out = np.zeros((plan.num_bags, dim), dtype=table.dtype)
+    out = np.empty((plan.num_bags, dim), dtype=table.dtype)  # the kernel writes every row
     bag_size = np.zeros(plan.num_bags, dtype=np.int64)
     is_max = plan.mode == "max"
     argmax = np.empty((plan.num_bags, dim) if is_max else (0, 0), dtype=np.int64)

@@ -3,18 +3,33 @@
 Bags are CSR: bag ``b`` holds positions ``bag_starts[b] .. bag_starts[b + 1]``. Modes are
 ``0`` sum, ``1`` mean, ``2`` max. The sum/mean backward is a scatter-add
 (:mod:`embtable.kernels.scatter`) with a per-position scale.
+
+The forward is the hot path of a recommender's training step, so it is written as FBGEMM writes
+its generated code: one compiled kernel per common embedding width (:data:`WIDTHS`, the width a
+closure constant, so LLVM unrolls a row into a few vector registers; any other width runs the
+generic kernel), the bag being pooled kept in a local accumulator rather than re-read and
+re-written in ``out`` for every id, and the rows :data:`~._prefetch.PREFETCH_DISTANCE` ids ahead
+prefetched (:mod:`embtable.kernels._prefetch`). Every variant adds a bag's rows in id order, as
+the plain loop did, so the results are bitwise the same for every width and thread count.
 """
 
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 from ._parallel import pick, twins
+from ._prefetch import PREFETCH_DISTANCE, prefetch_row
 
-__all__ = ["bag_reduce", "per_sample_weights_grad", "scatter_max_grad"]
+__all__ = ["WIDTHS", "bag_reduce", "per_sample_weights_grad", "scatter_max_grad"]
+
+WIDTHS = (8, 16, 32, 64, 128, 256)
+"""Embedding widths with a kernel of their own (each compiled on first use, then cached)."""
+
+_BLOCK = 32  # bags per parallel work item (one accumulator allocation each)
 
 
-def _bag_reduce(parallel):
+def _bag_reduce(parallel, width=0):
     def bag_reduce(
         weight,
         ids,
@@ -29,43 +44,95 @@ def _bag_reduce(parallel):
     ):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
-        dim = weight.shape[1]
-        for b in nb.prange(bag_starts.shape[0] - 1):
-            count = 0
-            for i in range(bag_starts[b], bag_starts[b + 1]):
-                row = ids[i]
-                if row == padding_idx:
-                    continue
+        dim = width if width else weight.shape[1]  # a literal width lets LLVM unroll fully
+        row_bytes = dim * weight.itemsize
+        num_bags = bag_starts.shape[0] - 1
+        num_blocks = (num_bags + _BLOCK - 1) // _BLOCK
+        for block in nb.prange(num_blocks):
+            # the bag being pooled lives in acc (and win), not in out
+            acc = np.empty(dim, dtype=out.dtype)
+            win = np.empty(dim if mode == 2 else 0, dtype=np.int64)
+            for b in range(block * _BLOCK, min(num_bags, (block + 1) * _BLOCK)):
+                for d in range(dim):
+                    acc[d] = 0
+                count = 0
+                begin = bag_starts[b]
+                end = bag_starts[b + 1]
+                # one loop per mode (unswitched by hand): the id loop carries no mode branch
                 if mode == 2:
-                    if count == 0:
-                        for d in range(dim):
-                            out[b, d] = weight[row, d]
-                            argmax[b, d] = row
-                    else:
-                        for d in range(dim):
-                            if weight[row, d] > out[b, d]:
-                                out[b, d] = weight[row, d]
-                                argmax[b, d] = row
-                elif use_weights:
-                    s = per_sample_weights[i]
+                    for i in range(begin, end):
+                        prefetch_row(weight, ids, i + PREFETCH_DISTANCE, row_bytes)
+                        row = ids[i]
+                        if row == padding_idx:
+                            continue
+                        source = weight[row]
+                        if count == 0:
+                            for d in range(dim):
+                                acc[d] = source[d]
+                                win[d] = row
+                        else:
+                            for d in range(dim):
+                                if source[d] > acc[d]:
+                                    acc[d] = source[d]
+                                    win[d] = row
+                        count += 1
                     for d in range(dim):
-                        out[b, d] += s * weight[row, d]
+                        argmax[b, d] = win[d] if count > 0 else -1
+                elif use_weights:
+                    for i in range(begin, end):
+                        prefetch_row(weight, ids, i + PREFETCH_DISTANCE, row_bytes)
+                        row = ids[i]
+                        if row == padding_idx:
+                            continue
+                        source = weight[row]
+                        s = per_sample_weights[i]
+                        for d in range(dim):
+                            acc[d] += s * source[d]
+                        count += 1
+                else:
+                    i = begin
+                    while i + 1 < end:  # two rows per pass over acc, added in id order
+                        prefetch_row(weight, ids, i + PREFETCH_DISTANCE, row_bytes)
+                        prefetch_row(weight, ids, i + PREFETCH_DISTANCE + 1, row_bytes)
+                        first = ids[i]
+                        second = ids[i + 1]
+                        if first != padding_idx and second != padding_idx:
+                            one = weight[first]
+                            two = weight[second]
+                            for d in range(dim):
+                                acc[d] = (acc[d] + one[d]) + two[d]
+                            count += 2
+                        else:
+                            for row in (first, second):
+                                if row != padding_idx:
+                                    source = weight[row]
+                                    for d in range(dim):
+                                        acc[d] += source[d]
+                                    count += 1
+                        i += 2
+                    if i < end:
+                        row = ids[i]
+                        if row != padding_idx:
+                            source = weight[row]
+                            for d in range(dim):
+                                acc[d] += source[d]
+                            count += 1
+                bag_size[b] = count
+                target = out[b]
+                if mode == 1 and count > 0:
+                    for d in range(dim):
+                        target[d] = acc[d] / count
                 else:
                     for d in range(dim):
-                        out[b, d] += weight[row, d]
-                count += 1
-            bag_size[b] = count
-            if mode == 1 and count > 0:
-                for d in range(dim):
-                    out[b, d] /= count
-            if mode == 2 and count == 0:
-                for d in range(dim):
-                    argmax[b, d] = -1
+                        target[d] = acc[d]
 
     return bag_reduce
 
 
-_BAG_REDUCE = twins(_bag_reduce)
+_BAG_REDUCE = {
+    width: twins(lambda parallel, width=width: _bag_reduce(parallel, width)) for width in WIDTHS
+}
+_BAG_REDUCE[0] = twins(_bag_reduce)  # any other width
 
 
 def bag_reduce(
@@ -82,12 +149,14 @@ def bag_reduce(
 ):
     """Pool each bag's rows into ``out[b]`` (zeros for an empty or all-padding bag).
 
-    ``out`` must be zero-filled. ``bag_size[b]`` receives the number of non-padding ids. In max
-    mode ``argmax[b, d]`` receives the row that won feature ``d`` (the first one on ties; -1 for
-    an empty bag); the first entry initialises the running max and later entries replace it only
-    when strictly greater, so a NaN is kept only when it comes first, as in torch.
+    Every row of ``out`` is written (it may be uninitialised). ``bag_size[b]`` receives the
+    number of non-padding ids. In max mode ``argmax[b, d]`` receives the row that won feature
+    ``d`` (the first one on ties; -1 for an empty bag); the first entry initialises the running
+    max and later entries replace it only when strictly greater, so a NaN is kept only when it
+    comes first, as in torch.
     """
-    pick(_BAG_REDUCE, ids.shape[0] * weight.shape[1])(
+    kernel = _BAG_REDUCE.get(weight.shape[1], _BAG_REDUCE[0])
+    pick(kernel, ids.shape[0] * weight.shape[1])(
         weight,
         ids,
         bag_starts,

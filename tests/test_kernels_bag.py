@@ -1,0 +1,94 @@
+"""The width-specialised, prefetching bag kernel against a sequential NumPy twin.
+
+Each width in ``WIDTHS`` has its own compiled kernel and every other width runs the generic one;
+all of them must add a bag's rows in id order (two at a time in the sum loop), so sums and maxima
+match a left-to-right loop bitwise, for every thread count, with padding anywhere in a bag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from embtable import functional as F
+from embtable.kernels import load
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request, monkeypatch):
+    """Run with 1 or 2 numba threads, and launch the parallel twin even for small inputs."""
+    monkeypatch.setattr("embtable.kernels._parallel.PARALLEL_MIN_WORK", 0)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
+    yield request.param
+    numba.set_num_threads(previous)
+
+
+def sequential(weight, ids, starts, psw, mode, pad):
+    """Pool each bag left to right, one row at a time (the order the kernel promises)."""
+    num_bags, dim = len(starts) - 1, weight.shape[1]
+    out = np.zeros((num_bags, dim), weight.dtype)
+    size = np.zeros(num_bags, np.int64)
+    winners = np.full((num_bags, dim), -1, np.int64)
+    for b in range(num_bags):
+        acc = np.zeros(dim, weight.dtype)
+        for i in range(starts[b], starts[b + 1]):
+            row = ids[i]
+            if row == pad:
+                continue
+            if mode == 2:
+                better = weight[row] > acc if size[b] else np.ones(dim, bool)
+                acc = np.where(better, weight[row], acc)
+                winners[b] = np.where(better, row, winners[b])
+            elif psw is not None:
+                acc = acc + psw[i] * weight[row]
+            else:
+                acc = acc + weight[row]
+            size[b] += 1
+        out[b] = acc / size[b] if mode == 1 and size[b] else acc
+    return out, size, winners
+
+
+@pytest.mark.parametrize("dim", [*load("bag").WIDTHS, 1, 7, 20, 130])
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_every_width_matches_a_sequential_loop(rng, threads, dim, mode):
+    weight = rng.standard_normal((50, dim), dtype=np.float32)
+    ids = rng.integers(0, 50, 700)
+    ids[::13] = 4  # padding at odd and even positions, and whole-padding bags below
+    starts = np.concatenate([[0, 0, 1, 2, 2], np.sort(rng.integers(3, 700, 60)), [700]])
+    ids[starts[5] : starts[5] + 3] = 4
+    starts = starts.astype(np.int64)
+    num_bags = len(starts) - 1
+    for psw in (None, rng.random(700, dtype=np.float32)) if mode != 2 else (None,):
+        out = np.full((num_bags, dim), np.nan, np.float32)  # every row must be written
+        size = np.zeros(num_bags, np.int64)
+        argmax = np.zeros((num_bags, dim) if mode == 2 else (0, 0), np.int64)
+        weights = psw if psw is not None else np.empty(0, np.float32)
+        load("bag").bag_reduce(
+            weight, ids, starts, weights, psw is not None, mode, 4, out, size, argmax
+        )
+        expected, expected_size, winners = sequential(weight, ids, starts, psw, mode, 4)
+        assert_array_equal(size, expected_size)
+        if mode == 1:
+            assert_allclose(out, expected, rtol=1e-6, atol=0)
+        else:
+            assert_array_equal(out, expected)
+        if mode == 2:
+            assert_array_equal(argmax, winners)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bag_forward_sums_agree_with_torch(rng, dtype):
+    torch = pytest.importorskip("torch")
+    weight = rng.standard_normal((1000, 64)).astype(dtype)
+    sizes = rng.integers(0, 30, 200)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 1000, int(sizes.sum()))
+    ours, _ = F.bag_forward(weight, F.plan_bags(ids, 1000, offsets, mode="sum"))
+    theirs = torch.nn.functional.embedding_bag(
+        torch.from_numpy(ids), torch.from_numpy(weight), torch.from_numpy(offsets), mode="sum"
+    )
+    assert_allclose(ours, theirs.numpy(), rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
