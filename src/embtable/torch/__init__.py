@@ -99,18 +99,31 @@ from .modules import Embedding, EmbeddingBag
 __all__ = [
     "Embedding",
     "EmbeddingBag",
+    "HashEmbedding",
+    "IndexedEmbedding",
+    "QuotientRemainderEmbedding",
     "RowOptimizer",
+    "SubwordEmbedding",
     "TextEmbedding",
     "convert",
     "functional",
     "patch",
 ]
 
+# Pulled in on first use: TextEmbedding needs the text and I/O stack, the subword layers their
+# hashing kernels.
+_LAZY = {
+    "TextEmbedding": ".text",
+    "HashEmbedding": ".subword",
+    "IndexedEmbedding": ".subword",
+    "QuotientRemainderEmbedding": ".subword",
+    "SubwordEmbedding": ".subword",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # TextEmbedding pulls in the text and I/O stack: imported on first use only.
-    if name == "TextEmbedding":
-        from .text import TextEmbedding
+    if name in _LAZY:
+        import importlib
 
-        return TextEmbedding
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
