@@ -279,3 +279,48 @@ def test_text_lines_of_a_huge_line_stay_in_bounded_memory(tmp_path) -> None:
     assert isinstance(result, VectorFormatError), result
     assert "one-line.txt:1: the line is longer than" in str(result)
     assert peak < 4 * MAX_LINE_CHARS, peak  # the whole line would be 8
+
+
+class _CountingReads:
+    """A stream wrapper counting its ``read`` calls."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.reads = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        return self.stream.read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.stream.readline(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stream.close()
+
+
+def test_a_long_binary_token_is_read_in_doubling_steps(tmp_path, monkeypatch, capsys) -> None:
+    # `embtable info` on a word2vec binary file whose first token is 16 MiB took 10 s: detection
+    # and the peeker read it 64 KiB / 4 KiB at a time, copying and searching all of it each time.
+    from embtable.cli.__main__ import main
+    from embtable.io import _detect, _open, _peek
+
+    path = tmp_path / "long.bin"
+    path.write_bytes(b"2 4\n" + b"\x01" * (4 * MiB) + b" " + bytes(16) + b"b " + bytes(16))
+    streams: list[_CountingReads] = []
+
+    def counting(path):
+        streams.append(_CountingReads(_open.open_binary_read(path)))
+        return streams[-1]
+
+    monkeypatch.setattr(_detect, "open_binary_read", counting)
+    monkeypatch.setattr(_peek, "open_binary_read", counting)
+    assert main(["info", str(path)]) == 0
+    assert len(streams) == 2  # detection, then the peeker
+    assert all(stream.reads < 20 for stream in streams), [s.reads for s in streams]
+    out = capsys.readouterr().out
+    assert "vectors: 2 x 4 float32 (header)" in out
+    assert "tokens:  \\x01\\x01" in out and "\u2026, b" in out  # the long token shown cut
+    assert max(len(line) for line in out.splitlines()) < 200

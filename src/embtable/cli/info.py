@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     dtype = f" {summary.dtype}" if summary.dtype else ""
     print(f"vectors: {summary.rows:,} x {summary.dim}{dtype} ({summary.source})")
     more = ", ..." if summary.rows > len(summary.tokens) else ""
-    print(f"tokens:  {', '.join(summary.tokens)}{more}")
+    print(f"tokens:  {', '.join(_shown(token) for token in summary.tokens)}{more}")
     if config:
         print(f"config:  {_pairs(config)}")
     if meta is not None:
@@ -141,6 +141,15 @@ def _read_meta(meta_path: str) -> dict[str, Any]:
                 f"{type(meta[section]).__name__}"
             )
     return meta
+
+
+_TOKEN_CHARS = 40  # longer tokens are cut in the listing (a token may hold 16 MiB)
+
+
+def _shown(token: str) -> str:
+    """``token`` for the one-line listing: line breaks escaped, cut after 40 characters."""
+    text = token if token.isprintable() else repr(token)[1:-1]
+    return text if len(text) <= _TOKEN_CHARS else text[: _TOKEN_CHARS - 1] + "\u2026"
 
 
 def _pairs(values: dict[str, Any]) -> str:

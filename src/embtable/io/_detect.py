@@ -182,19 +182,23 @@ def _first_record_line(data: bytes, stream: IO[bytes]) -> bytes:
             return b""
         data = more.lstrip(b" \t\r\n")
     checked = 0  # data[:checked] is known to hold no line break
+    token_end: int | None = None
     while True:
         newline = data.find(b"\n", checked)
         if newline >= 0:
             return data[:newline]
         if len(data) > _parse.MAX_LINE_BYTES:
             return data  # as text: the text reader names the over-long line
-        token_end = _token_end(data)
+        if token_end is None:
+            token_end = _token_end(data)
         if token_end is not None and data[max(token_end, checked) :].translate(
             None, _TEXT_NUMBER_BYTES
         ):
             return data
         checked = len(data)
-        more = stream.read(1 << 16)
+        # reads that double with the line (linear in a long token, not quadratic), up to
+        # just past MAX_LINE_BYTES
+        more = stream.read(max(1 << 16, min(len(data), _parse.MAX_LINE_BYTES + 1 - len(data))))
         if not more:
             return data
         data += more

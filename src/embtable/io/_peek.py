@@ -66,15 +66,18 @@ def peek_word2vec_binary(path: str | os.PathLike[str]) -> Summary:
         tokens: list[str] = []
         buf = b""
         for record in range(min(rows, _SHOWN)):
-            while b" " not in buf:
-                more = stream.read(4096)
+            searched = 0  # buf[:searched] holds no space
+            while (space := buf.find(b" ", searched)) < 0:
+                # reads that double with the token: linear in its length, not quadratic
+                more = stream.read(max(4096, len(buf)))
                 if not more or len(buf) > _parse.MAX_LINE_BYTES:
                     raise VectorFormatError(
                         f"{name}: record {record + 1} of {rows}: the file is truncated or not "
                         f"word2vec binary"
                     )
+                searched = len(buf)
                 buf += more
-            token, _, buf = buf.partition(b" ")
+            token, buf = buf[:space], buf[space + 1 :]
             tokens.append(_decode(token.lstrip(b"\n")))
             skip = 4 * dim - len(buf)
             if skip > 0:
