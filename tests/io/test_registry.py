@@ -202,3 +202,13 @@ def test_every_writable_format_reads_back_exactly(tmp_path_factory, tokens, fmt,
     read_tokens, read_matrix = registry.read(path, format=fmt)
     assert read_tokens == tokens
     assert_array_equal(read_matrix, matrix)
+
+
+def test_the_format_names_of_vectors_type_hints_are_the_registrys() -> None:
+    # vectors.py spells the names out for type checkers; they must not drift from the registry
+    import typing
+
+    from embtable import vectors
+
+    assert typing.get_args(vectors.LoadFormat) == ("auto", *registry.readable())
+    assert typing.get_args(vectors.SaveFormat) == registry.writable()

@@ -270,3 +270,11 @@ def test_a_directory_of_other_files_is_not_replaced(tmp_path) -> None:
         for _ in range(2):
             registry.write(tmp_path / target, ["a"], np.ones((1, 2), np.float32), format=fmt)
     assert registry.read(tmp_path / "proj")[0] == ["a"]
+
+
+def test_a_dangling_symlink_output_is_replaced_by_the_file(tmp_path) -> None:
+    # the check before writing followed the link and failed with "No such file or directory"
+    link = tmp_path / "v.txt"
+    link.symlink_to(tmp_path / "gone" / "nowhere.txt")
+    write_word2vec_text(link, ["a"], np.ones((1, 2), np.float32))
+    assert not link.is_symlink() and read_word2vec_text(link)[0] == ["a"]

@@ -77,11 +77,7 @@ def _suffixes() -> str:
     """``.txt word2vec, .bin word2vec-binary, ...``: the default format of each suffix."""
     from embtable.io import registry
 
-    owners: dict[str, str] = {}
-    for entry in registry.FORMATS:
-        for suffix in entry.suffixes:
-            owners.setdefault(suffix, entry.name)
-    return ", ".join(f"{suffix} {name}" for suffix, name in owners.items())
+    return ", ".join(f"{suffix} {name}" for suffix, name in registry._suffix_owners().items())
 
 
 def output_format(path: str) -> str:

@@ -335,7 +335,8 @@ def check_output(path: str | os.PathLike[str], kind: Literal["file", "directory"
                 errno.EISDIR,
                 f"cannot write the file {os.fspath(target)!r}: it is a directory",
             )
-        if kind == "file" and not stat.S_ISREG(os.stat(target).st_mode):
+        if kind == "file" and target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
+            # (a dangling symbolic link is no obstacle: the write replaces the link)
             raise OutputError(
                 errno.EINVAL,
                 f"cannot write the file {os.fspath(target)!r}: it is not a regular file",
