@@ -348,3 +348,260 @@ def test_similarity_values_are_nan_like_gensims(broken) -> None:
     assert math.isnan(broken.similarity("w0", "w3")) and math.isnan(broken.distance("w3", "w0"))
     assert np.isnan(broken.distances("w0")[[3, 7]]).all()
     assert broken.similarity("w0", "w11") == 0.0  # a zero row: cosine 0 (gensim: NaN)
+
+
+# -- review: every method against gensim on random tables, and the edges found there ---------------
+
+
+def _pair_of(matrix: np.ndarray):
+    KeyedVectors = pytest.importorskip("gensim.models").KeyedVectors  # noqa: N806
+    tokens = [f"w{i}" for i in range(len(matrix))]
+    keyed = KeyedVectors(matrix.shape[1], dtype=matrix.dtype)
+    keyed.add_vectors(tokens, matrix)
+    return Vectors(tokens, matrix), keyed
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(8, 60),
+    dim=st.integers(2, 12),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    topn=st.integers(1, 70),
+    restrict_vocab=st.one_of(st.none(), st.integers(1, 70)),
+)
+def test_every_query_equals_gensim_on_random_tables(
+    seed, rows, dim, dtype, topn, restrict_vocab
+) -> None:
+    rng = np.random.default_rng(seed)
+    matrix = (rng.normal(size=(rows, dim)) * rng.uniform(0.1, 10, size=(rows, 1))).astype(dtype)
+    ours, theirs = _pair_of(matrix)
+    words = [f"w{i}" for i in rng.choice(rows, size=5, replace=False)]
+    vector = (rng.normal(size=dim) * 4).astype(dtype)  # not unit: vectors enter as given
+    options = {"topn": topn, "restrict_vocab": restrict_vocab}
+    for positive, negative in [
+        (words[0], None),
+        (words[:2], words[2:3]),
+        ([words[0], vector], [words[1]]),
+        ([(words[0], 2.0), words[3]], [(words[4], 0.5)]),
+        (vector, None),
+    ]:
+        assert_same(
+            ours.most_similar(positive, negative, **options),
+            theirs.most_similar(positive, negative, **options),
+        )
+    cosmul = {"topn": topn}  # gensim's cosmul ignores restrict_vocab
+    for positive, negative in [(words[:2], words[2:3]), ([words[0], vector], [words[1]])]:
+        mine = ours.most_similar_cosmul(positive, negative, **cosmul)
+        gensims = theirs.most_similar_cosmul(positive, negative, **cosmul)
+        assert [w for w, _ in mine] == [w for w, _ in gensims]
+        # a small denominator (a negative term near cos' = 0) amplifies float32 rounding
+        assert_allclose([s for _, s in mine], [s for _, s in gensims], rtol=2e-4)
+    assert_allclose(ours.distances(words[0]), theirs.distances(words[0]), atol=1e-6)
+    assert_allclose(ours.distances(vector, words), theirs.distances(vector, words), atol=1e-6)
+    assert ours.n_similarity(words[:2], words[2:]) == pytest.approx(
+        float(theirs.n_similarity(words[:2], words[2:])), abs=1e-6
+    )
+    assert ours.doesnt_match(words) == theirs.doesnt_match(words)
+    for use_norm in (True, False):
+        mine = ours.rank_by_centrality(words, use_norm=use_norm)
+        gensims = theirs.rank_by_centrality(words, use_norm=use_norm)
+        assert [w for _, w in mine] == [w for _, w in gensims]
+        assert_allclose([s for s, _ in mine], [s for s, _ in gensims], rtol=1e-5, atol=1e-6)
+    for first, second in [(words[0], words[1]), (words[2], words[3])]:
+        assert ours.closer_than(first, second) == theirs.closer_than(first, second)
+        assert ours.rank(first, second) == theirs.rank(first, second)
+    keys = [words[0], vector, words[1]]
+    for pre in (True, False):
+        for post in (True, False):
+            assert_allclose(
+                ours.get_mean_vector(keys, [1.0, -0.5, 2.0], pre_normalize=pre, post_normalize=post),
+                theirs.get_mean_vector(
+                    keys, [1.0, -0.5, 2.0], pre_normalize=pre, post_normalize=post
+                ),
+                rtol=1e-5,
+                atol=1e-6,
+            )
+    assert_array_equal(ours[words], theirs[words])
+    assert ours.most_similar(words[0], topn=None).dtype == theirs.most_similar(words[0], topn=None).dtype
+    assert ours.distances(words[0]).dtype == theirs.distances(words[0]).dtype
+    # last: gensim 4.4's similarity scales float64 rows to unit length in place (BLAS dscal
+    # through a read-only view), which would change every later gensim answer
+    assert ours.similarity(words[0], words[1]) == pytest.approx(
+        float(theirs.similarity(words[0], words[1])), abs=1e-6
+    )
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(1, 30),
+    topn=st.integers(0, 35),
+    restrict_vocab=st.one_of(st.none(), st.integers(1, 35)),
+    dtype=st.sampled_from([np.float16, np.float32, np.float64]),
+)
+def test_most_similar_equals_a_brute_force_ranking(seed, rows, topn, restrict_vocab, dtype) -> None:
+    """Small-integer rows, many of them repeated (exact ties), some zero, NaN or inf: the answer
+    is the ``topn`` best eligible rows by a float64 ranking, ties in row order."""
+    rng = np.random.default_rng(seed)
+    distinct = rng.integers(-3, 4, size=(max(1, rows // 3), 3))
+    matrix = distinct[rng.integers(0, len(distinct), size=rows)].astype(dtype)
+    matrix[rng.random(rows) < 0.1] = 0
+    matrix[rng.random(rows) < 0.1, 0] = np.nan
+    matrix[rng.random(rows) < 0.05, 1] = np.inf
+    tokens = [f"w{i}" for i in range(rows)]
+    vectors = Vectors(tokens, matrix)
+    wide = matrix.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        norms = np.linalg.norm(wide, axis=1)
+    usable = np.isfinite(norms) & (norms > 0)
+    unit = np.where(usable[:, None], wide / np.where(usable, norms, 1)[:, None], 0)
+    searched = rows if restrict_vocab is None else min(restrict_vocab, rows)
+    candidates = np.flatnonzero(usable)
+    queries = [tokens[i] for i in rng.permutation(candidates)[:3]]
+    for positive, negative in [(queries[:1], []), (queries[:2], queries[2:])]:
+        if not positive:
+            continue
+        mean = unit[[tokens.index(w) for w in positive]].sum(0) - unit[
+            [tokens.index(w) for w in negative]
+        ].sum(0)
+        if np.linalg.norm(mean) < 1e-6:  # cancels out: raises (checked elsewhere)
+            continue
+        scores = unit[:searched] @ (mean / np.linalg.norm(mean))
+        used = {tokens.index(w) for w in positive + negative}
+        eligible = [i for i in range(searched) if np.isfinite(norms[i]) and i not in used]
+        got = vectors.most_similar(positive, negative, topn=topn, restrict_vocab=restrict_vocab)
+        rows_got = [tokens.index(w) for w, _ in got]
+        values = np.array([s for _, s in got])
+        assert len(rows_got) == len(set(rows_got)) == min(topn, len(eligible))
+        assert set(rows_got) <= set(eligible)
+        assert_allclose(values, scores[rows_got], atol=1e-6)  # float16 tables score in float32
+        assert np.all(np.diff(values) <= 0) and np.all(np.abs(values) <= 1)
+        left_out = sorted(set(eligible) - set(rows_got))
+        if rows_got and left_out:
+            assert values.min() >= scores[left_out].max() - 1e-6
+        for position, row in enumerate(rows_got):  # exact ties (equal rows) keep row order
+            twins = [i for i in eligible if i < row and np.array_equal(matrix[i], matrix[row])]
+            assert all(i in rows_got[:position] for i in twins)
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")
+def test_cosmul_takes_a_vector_as_given_like_gensim(glove, keyed, rng) -> None:
+    """A vector term's products are |v| cos, which the old code clipped into [-1, 1]."""
+    vector = (rng.normal(size=glove.dim) * 5).astype(np.float32)
+    for call in [{"positive": ["é", vector]}, {"positive": ["é"], "negative": [vector]}]:
+        ours = glove.most_similar_cosmul(**call, topn=8)
+        theirs = keyed.most_similar_cosmul(**call, topn=8)
+        assert [w for w, _ in ours] == [w for w, _ in theirs]
+        assert_allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-4)
+    assert max(s for _, s in glove.most_similar_cosmul(["é", vector], topn=3)) > 1
+
+
+def test_rank_by_centrality_of_raw_vectors_is_gensims(glove, keyed) -> None:
+    words = glove.tokens[5:12]
+    ours = glove.rank_by_centrality(words, use_norm=False)
+    theirs = keyed.rank_by_centrality(words, use_norm=False)
+    assert [w for _, w in ours] == [w for _, w in theirs]
+    assert_allclose([s for s, _ in ours], [s for s, _ in theirs], rtol=1e-5)
+    assert max(s for s, _ in ours) > 1  # projections on the unit mean, not cosines
+
+
+def test_returned_rows_are_read_only_so_the_cache_stays_true() -> None:
+    matrix = np.array([[1.0, 0], [0, 1], [1, 0.1]])
+    vectors = Vectors(["a", "b", "c"], matrix)
+    assert vectors.most_similar("a", topn=1)[0][0] == "c"
+    for row in (vectors["b"], vectors.get("b"), vectors.get_vector("b"), vectors.get_vector("b", True)):
+        with pytest.raises(ValueError, match="read-only"):
+            row[0] = 1.0
+    assert_array_equal(vectors.matrix, [[1.0, 0], [0, 1], [1, 0.1]])
+    assert matrix.flags.writeable  # the caller's array is left as it was
+    copy = vectors[["b"]]
+    copy[0, 0] = 7.0  # a list gives a copy, which may be changed
+    assert vectors["b"][0] == 0.0
+    vectors["b"] = [1.0, 0]  # the supported way: refreshes the cache
+    assert vectors.most_similar("a", topn=1)[0][0] == "b"
+    vectors.matrix[1] = [0, 1]  # in place, behind the cache's back ...
+    vectors.fill_norms(force=True)  # ... then refreshed, as in gensim
+    assert vectors.most_similar("a", topn=1)[0][0] == "c"
+    assert vectors.similarity("a", "b") == 0.0
+
+
+def test_add_vectors_to_a_memory_mapped_table_copies(tmp_path) -> None:
+    Vectors(["a", "b"], np.eye(2, dtype=np.float32)).save(tmp_path / "t", format="embtable")
+    mapped = Vectors.load(tmp_path / "t", mmap=True)
+    assert not mapped.matrix.flags.writeable
+    assert mapped.most_similar("a", topn=1) == [("b", 0.0)]
+    mapped.add_vectors(["c", "a"], [[1.0, 1], [0, 1]], replace=True)
+    assert mapped.matrix.flags.writeable and mapped.tokens == ["a", "b", "c"]
+    assert mapped.most_similar("a", topn=1)[0][0] == "b"  # a is now [0, 1]
+    assert Vectors.load(tmp_path / "t") == Vectors(["a", "b"], np.eye(2, dtype=np.float32))
+    with pytest.raises(TypeError, match=re.escape("weights must be numbers, got an array of <U1")):
+        mapped.add_vectors(["d"], [["x", "y"]])
+    with pytest.raises(ShapeError, match="weights must be 2 vectors of 2 numbers"):
+        mapped.add_vectors(["d", "e"], [[1.0, 2], [3]])
+    assert len(mapped) == 3
+
+
+def test_float16_tables_score_in_float32(rng) -> None:
+    matrix = rng.normal(size=(50, 40))
+    half = Vectors([f"w{i}" for i in range(50)], matrix.astype(np.float16))
+    wide = Vectors(half.tokens, half.matrix.astype(np.float64))
+    ours, exact = half.most_similar("w0", topn=10), wide.most_similar("w0", topn=10)
+    assert [w for w, _ in ours] == [w for w, _ in exact]
+    assert_allclose([s for _, s in ours], [s for _, s in exact], atol=1e-6)
+    assert half.most_similar("w0", topn=None).dtype == np.float32
+    assert half.get_vector("w0", norm=True).dtype == np.float16
+    assert half.get_mean_vector(["w0", "w1"]).dtype == np.float16
+    big = np.full(40, 1e5)  # beyond float16 (65504), fine for the query
+    assert half.most_similar(big, topn=1) == half.most_similar(big / 1e5, topn=1)
+    assert len(half.batch_most_similar(np.stack([big, -big]), topn=2)) == 2
+    assert_allclose(half.distances(big), wide.distances(big), atol=1e-6)
+
+
+def test_numpy_strings_and_odd_keys() -> None:
+    vectors = Vectors(["a", "b", "c"], np.array([[1.0, 0], [0, 1], [1, 1]]))
+    words = np.array(["a", "c"])
+    assert_array_equal(vectors[words], vectors[["a", "c"]])
+    assert vectors.batch_most_similar(words, topn=1) == vectors.batch_most_similar(["a", "c"], 1)
+    assert vectors.most_similar(np.str_("a"), topn=1) == vectors.most_similar("a", topn=1)
+    assert ["a"] not in vectors and vectors.get(["a"], "none") == "none"  # unhashable: absent
+    assert_allclose(vectors.distances("a", "c"), vectors.distances("a", ["c"]))  # not 'c' chars
+    with pytest.raises(TokenError, match="token 0 is not among"):
+        vectors[0]  # an int is never a row number
+    with pytest.raises(OptionTypeError, match="got int 1$"):  # no topn hint for positive
+        vectors.most_similar(1)
+    with pytest.raises(OptionTypeError, match="queries must be a list of words or"):
+        vectors.batch_most_similar([["a", "b"]])
+
+
+def test_nonfinite_or_huge_value_queries_give_nan_without_warnings() -> None:
+    vectors = Vectors(["a", "b"], np.array([[1.0, 0], [1, 1]]))
+    for bad in ([np.nan, 1.0], [np.inf, 1.0], [1e200, 1e200]):
+        assert np.isnan(vectors.distances(np.array(bad))).all()  # filterwarnings=error: none
+        with pytest.raises(OptionError, match="cosine needs a nonzero finite vector"):
+            vectors.most_similar(np.array(bad))
+    assert_array_equal(vectors.distances(np.zeros(2)), [1.0, 1.0])  # zero: cosine 0
+
+
+def test_edges_of_topn_and_restrict_vocab() -> None:
+    vectors = Vectors(["a", "b", "c"], np.array([[1.0, 0], [0, 1], [1, 1]]))
+    assert len(vectors.most_similar("a", topn=10**18)) == 2
+    assert vectors.most_similar("a", topn=np.int64(1)) == vectors.most_similar("a", topn=1)
+    assert vectors.most_similar("a", restrict_vocab=10**30, topn=5) == vectors.most_similar("a")
+    assert vectors.most_similar("a", restrict_vocab=1) == []  # only 'a' itself is searched
+    assert vectors.most_similar(["a", "a"], topn=2) == vectors.most_similar("a", topn=2)
+    assert vectors.most_similar(["a", "c"], ["a"], topn=1) == [("b", pytest.approx(0.7071067811865475))]
+    for bad in (-1, 0):
+        with pytest.raises(OptionError, match=f"restrict_vocab must be None or an integer >= 1, got {bad}"):
+            vectors.most_similar("a", restrict_vocab=bad)
+    with pytest.raises(OptionError, match="topn must be None or an integer >= 0, got -1"):
+        vectors.most_similar("a", topn=-1)
+    with pytest.raises(OptionTypeError, match="topn must be None or an integer >= 0, got True"):
+        vectors.most_similar("a", topn=True)
+    empty = Vectors([], np.zeros((0, 2)))
+    assert empty.most_similar(np.ones(2)) == [] and empty.batch_most_similar(np.ones((1, 2))) == [[]]
+    assert empty.most_similar(np.ones(2), topn=None).shape == (0,)
+    assert empty.check().ok and empty.distances(np.ones(2)).shape == (0,)
+    one = Vectors(["a"], np.ones((1, 2)))
+    assert one.most_similar("a") == [] and one.rank("a", "a") == 1 and one.doesnt_match(["a"]) == "a"

@@ -142,8 +142,13 @@ class Vectors:
     """A table of word vectors: ``tokens[i]`` has the vector ``matrix[i]``.
 
     Cosine queries use a row-normalised copy of the matrix, built once on first use (zero rows
-    stay zero); modifying ``matrix`` in place afterwards leaves that cache stale
-    (:meth:`add_vectors` refreshes it).
+    stay zero; float16 tables get a float32 copy, for BLAS speed and accuracy). Change vectors
+    through :meth:`add_vectors` or ``vectors[token] = ...``, which refresh it; the vectors that
+    ``vectors[token]``, :meth:`get` and :meth:`get_vector` return are read-only views (as
+    gensim's), so they cannot change the table behind the cache's back. After writing into
+    ``matrix`` (or the array given to the constructor) in place, call
+    ``fill_norms(force=True)``: the cache cannot see such writes, and queries would answer from
+    the old vectors.
 
     The query methods are gensim's (``KeyedVectors``), with its names, argument order and
     results: :meth:`most_similar` takes ``positive``/``negative`` lists of words, vectors or
@@ -160,8 +165,11 @@ class Vectors:
       :class:`~embtable.OptionError` (gensim returns NaN scores, or ranks NaN rows anyhow);
     * zero rows score 0 against everything (gensim: NaN);
     * ``restrict_vocab`` also limits :meth:`most_similar_cosmul` (gensim ignores it there);
-    * ``topn`` below 0 raises instead of returning ``[]``; ``clip_start``/``clip_end`` are not
-      offered (use ``restrict_vocab``).
+    * ``topn`` below 0 and ``restrict_vocab`` below 1 raise (gensim returns ``[]`` for the
+      first and searches every row for ``restrict_vocab=0``); ``clip_start``/``clip_end`` are
+      not offered (use ``restrict_vocab``);
+    * similarity values are Python floats (gensim: ``numpy.float32``); arrays keep the table's
+      dtype, except that float16 tables score in float32.
 
     Args:
         tokens: distinct token strings.
@@ -200,6 +208,9 @@ class Vectors:
         self._forget_caches()
 
     def _forget_caches(self) -> None:
+        # the dtype queries compute in: the table's, but at least float32 (numpy has no BLAS
+        # for float16, and float16 sums of D products lose 2-3 digits)
+        self._work_dtype = np.promote_types(self._matrix.dtype, np.float32)
         self._unit: NDArray[np.floating] | None = None
         self._norms: NDArray[np.float64] | None = None
         self._bad_rows: NDArray[np.int64] | None = None
@@ -393,13 +404,17 @@ class Vectors:
         return len(self._tokens)
 
     def __contains__(self, token: object) -> bool:
-        return token in self._token_to_id
+        try:
+            return token in self._token_to_id
+        except TypeError:  # an unhashable key, such as a list, is no token
+            return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._tokens)
 
     def __getitem__(self, token_or_tokens: str | Sequence[str]) -> NDArray[np.floating]:
-        """The vector of a token (a view of its row), or the ``(n, D)`` rows of a list of tokens.
+        """The vector of a token (a read-only view of its row), or the ``(n, D)`` rows of a list
+        (or 1-D array) of tokens (a copy).
 
         Raises:
             TokenError: an unknown token, naming it.
@@ -411,13 +426,24 @@ class Vectors:
             >>> vectors[["b", "a"]]
             array([[3., 4.],
                    [1., 2.]])
+            >>> vectors["a"][0] = 5  # change vectors with vectors["a"] = [5.0, 2]
+            Traceback (most recent call last):
+            ...
+            ValueError: assignment destination is read-only
         """
-        if isinstance(token_or_tokens, str):
-            return self._matrix[self._row(token_or_tokens)]
+        if isinstance(token_or_tokens, np.ndarray) and token_or_tokens.ndim == 1:
+            token_or_tokens = token_or_tokens.tolist()
         if isinstance(token_or_tokens, (list, tuple)):
             rows = [self._row(token) for token in token_or_tokens]
             return self._matrix[np.array(rows, dtype=np.int64)].reshape(len(rows), self.dim)
-        return self._matrix[self._row(token_or_tokens)]  # type: ignore[arg-type]
+        return self._row_view(self._row(token_or_tokens))  # type: ignore[arg-type]
+
+    def _row_view(self, row: int) -> NDArray[np.floating]:
+        """A read-only view of a row (gensim's ``get_vector`` does the same): a write through
+        it would change the table without refreshing the normalised copy."""
+        view = self._matrix[row]
+        view.flags.writeable = False
+        return view
 
     def __setitem__(self, tokens: str | Sequence[str], rows: ArrayLike) -> None:
         """Set the vectors of tokens, adding the new ones (``add_vectors(..., replace=True)``).
@@ -437,8 +463,8 @@ class Vectors:
             >>> Vectors(["a"], np.ones((1, 2))).get("b", "none")
             'none'
         """
-        row = self._token_to_id.get(token)
-        return default if row is None else self._matrix[row]
+        row = self._token_to_id.get(token) if token in self else None
+        return default if row is None else self._row_view(row)
 
     def get_index(self, token: str) -> int:
         """The row of ``token`` (gensim's ``get_index``; an ``int`` is not read as a row).
@@ -453,14 +479,21 @@ class Vectors:
         return self._row(token)
 
     def get_vector(self, token: str, norm: bool = False) -> NDArray[np.floating]:
-        """The vector of ``token``; with ``norm=True`` scaled to unit length (gensim's name).
+        """The vector of ``token`` (read-only); with ``norm=True`` scaled to unit length (zero
+        and non-finite rows give zeros), in the table's dtype (gensim's name).
 
         Example:
             >>> Vectors(["a"], np.array([[3.0, 4]])).get_vector("a", norm=True)
             array([0.6, 0.8])
         """
         row = self._row(token)
-        return self._unit_matrix()[row] if norm else self._matrix[row]
+        if not norm:
+            return self._row_view(row)
+        unit = self._unit_matrix()[row]
+        if unit.dtype != self._matrix.dtype:  # a float16 table's float32 copy
+            unit = unit.astype(self._matrix.dtype)
+            unit.flags.writeable = False
+        return unit
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vectors):
@@ -490,7 +523,8 @@ class Vectors:
         """Append tokens and their vectors (gensim's ``add_vectors``).
 
         A token already present keeps its vector unless ``replace``. The matrix becomes a new
-        array (the old one, perhaps memory-mapped, is not written).
+        array: the old one is never written, so a read-only or memory-mapped table (``mmap=True``)
+        gains the rows in memory and its file stays as it is.
 
         Args:
             keys: a token or a list of distinct tokens.
@@ -499,6 +533,7 @@ class Vectors:
 
         Raises:
             ShapeError: ``weights`` does not have one ``D``-vector per key.
+            WeightDTypeError: ``weights`` are not numbers (a ``TypeError``).
             OptionError: a key repeats in ``keys``.
             OptionTypeError: a key is not a string.
 
@@ -511,7 +546,14 @@ class Vectors:
         """
         single = isinstance(keys, str)
         key_list = [keys] if single else list(keys)  # type: ignore[list-item]
-        rows = np.asarray(weights)
+        try:
+            rows = np.asarray(weights)
+        except ValueError as err:  # a ragged list
+            raise ShapeError(
+                f"weights must be {len(key_list)} vectors of {self.dim} numbers: {err}"
+            ) from None
+        if rows.dtype.kind not in "fiub":
+            raise WeightDTypeError(f"weights must be numbers, got an array of {rows.dtype}")
         if single:
             rows = rows.reshape(1, -1) if rows.ndim == 1 else rows
         if rows.ndim != 2 or rows.shape != (len(key_list), self.dim):
@@ -564,11 +606,11 @@ class Vectors:
         return self._bad_rows
 
     def _unit_matrix(self) -> NDArray[np.floating]:
-        """Rows scaled to unit length in float64, then cast back (gensim's ``unitvec``); zero
-        rows and rows that are not finite are zero."""
+        """Rows scaled to unit length in float64, then cast to the work dtype (gensim's
+        ``unitvec``); zero rows and rows that are not finite are zero."""
         if self._unit is None:
             norms = self._row_norms()
-            unit = np.empty(self._matrix.shape, dtype=self._matrix.dtype)
+            unit = np.empty(self._matrix.shape, dtype=self._work_dtype)
             for begin in range(0, len(self), _NORM_CHUNK):
                 chunk = self._matrix[begin : begin + _NORM_CHUNK].astype(np.float64)
                 scale = norms[begin : begin + _NORM_CHUNK].copy()
@@ -579,6 +621,25 @@ class Vectors:
             unit.flags.writeable = False
             self._unit = unit
         return self._unit
+
+    def fill_norms(self, force: bool = False) -> None:
+        """Build the row norms and the normalised copy of the matrix now (gensim's name).
+
+        Queries build them on first use, so this is only needed with ``force=True``: after
+        writing into :attr:`matrix` in place, which the cache cannot see.
+
+        Example:
+            >>> vectors = Vectors(["a", "b", "c"], np.array([[1.0, 0], [0, 1], [1, 0.1]]))
+            >>> vectors.most_similar("a", topn=1)[0][0]
+            'c'
+            >>> vectors.matrix[1] = [1, 0]  # in place: the cache still holds the old row
+            >>> vectors.fill_norms(force=True)
+            >>> vectors.most_similar("a", topn=1)[0][0]
+            'b'
+        """
+        if force:
+            self._forget_caches()
+        self._unit_matrix()
 
     def check(self) -> VectorsCheck:
         """Find the rows that cosine queries cannot use: NaN or infinite values, and zero rows.
@@ -644,24 +705,33 @@ class Vectors:
         return row
 
     def _as_vector(self, value: ArrayLike, what: str) -> NDArray[np.floating]:
+        """A query vector as given, in the work dtype; it must be finite there."""
         try:
-            vector = np.asarray(value, dtype=self._matrix.dtype)
+            vector = np.asarray(value)
+            if vector.dtype.kind not in "fiu":
+                raise TypeError(f"got an array of {vector.dtype}")
+            with np.errstate(over="ignore"):  # an overflow is found just below
+                vector = vector.astype(self._work_dtype)
         except (TypeError, ValueError) as err:
             raise OptionTypeError(f"{what} must be a vector of {self.dim} numbers: {err}") from None
         if vector.shape != (self.dim,):
             raise ShapeError(f"{what} must have shape ({self.dim},), got {vector.shape}")
         if not np.isfinite(vector).all():
-            raise OptionError(f"{what} holds NaN or inf; cosine needs a nonzero finite vector")
+            raise OptionError(
+                f"{what} holds NaN or inf (or numbers beyond {self._work_dtype}); cosine needs "
+                f"a nonzero finite vector"
+            )
         return vector
 
     def _normalised(self, vector: NDArray[np.floating], what: str) -> NDArray[np.floating]:
-        """``vector`` scaled to unit length in float64 and cast back (gensim's ``unitvec``)."""
+        """``vector`` scaled to unit length in float64 and cast to the work dtype (gensim's
+        ``unitvec``)."""
         wide = vector.astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             norm = float(np.sqrt(wide @ wide))
         if not np.isfinite(norm) or norm == 0:
             raise OptionError(f"{what} has norm {norm}; cosine needs a nonzero finite vector")
-        return (wide * (1.0 / norm)).astype(self._matrix.dtype)
+        return (wide * (1.0 / norm)).astype(self._work_dtype)
 
     def _terms(self, value: Any, sign: float, name: str) -> list[tuple[Any, float, bool]]:
         """gensim's reading of ``positive``/``negative``: ``(key, weight, weighted)`` triples."""
@@ -680,7 +750,7 @@ class Vectors:
         if not isinstance(value, Iterable) or isinstance(value, (bytes, dict)):
             hint = (
                 f"; the number of neighbours is topn={value!r}"
-                if isinstance(value, (int, np.integer))
+                if name == "negative" and isinstance(value, (int, np.integer))
                 else ""
             )
             raise OptionTypeError(
@@ -736,7 +806,7 @@ class Vectors:
         rows: list[int] = []
         single_vector = len(terms) == 1 and not isinstance(terms[0][0], str)
         what = "the query vector"
-        mean = np.zeros(self.dim, dtype=self._matrix.dtype)
+        mean = np.zeros(self.dim, dtype=self._work_dtype)
         total = 0.0
         for index, (key, weight, _) in enumerate(terms):
             term_what = what if single_vector else f"query vector {index}"
@@ -918,20 +988,25 @@ class Vectors:
         topn = self._topn(topn)
         unit = self._unit_matrix()
         searched = self._searched(restrict_vocab)
+        if isinstance(queries, np.ndarray) and queries.dtype.kind in "UO" and queries.ndim == 1:
+            queries = queries.tolist()  # an array of words
         if isinstance(queries, (list, tuple)) and all(isinstance(q, str) for q in queries):
             own = [self._usable_row(word) for word in queries]
             matrix = unit[np.array(own, dtype=np.int64)].reshape(len(own), self.dim)
         else:
             own = None
             try:
-                raw = np.asarray(queries, dtype=self._matrix.dtype)
+                raw = np.asarray(queries)
+                if raw.dtype.kind not in "fiu":
+                    raise TypeError(f"got an array of {raw.dtype}")
+                raw = raw.astype(np.float64)
             except (TypeError, ValueError) as err:
                 raise OptionTypeError(
                     f"queries must be a list of words or an (n, {self.dim}) array of vectors: {err}"
                 ) from None
             if raw.ndim != 2 or raw.shape[1] != self.dim:
                 raise ShapeError(f"queries must have shape (n, {self.dim}), got {raw.shape}")
-            matrix = np.empty_like(raw)
+            matrix = np.empty(raw.shape, dtype=self._work_dtype)
             for index, vector in enumerate(raw):
                 matrix[index] = self._normalised(vector, f"query row {index}")
         block = max(1, _SCORE_BUDGET // max(1, searched))
@@ -957,7 +1032,9 @@ class Vectors:
 
         A token ``x`` scores ``prod(cos'(x, p)) / (prod(cos'(x, n)) + 1e-6)`` over the positive
         terms ``p`` and negative terms ``n``, with ``cos' = (cos + 1) / 2``; words enter as unit
-        vectors and vectors as given. The query words are left out of the answer.
+        vectors and vectors as given, as in gensim (so a vector ``v`` contributes
+        ``(1 + v · x̂) / 2``, a shifted cosine only when ``|v| = 1``). The query words are left
+        out of the answer.
 
         Raises:
             OptionError: no positive term; a word or vector that is not finite.
@@ -992,8 +1069,12 @@ class Vectors:
                 ],
                 axis=1,
             )
-            cosines = np.clip(search @ columns, -1.0, 1.0)
-            return np.prod((1 + cosines) / 2, axis=1)
+            products = search @ columns
+            # a word's column is a unit vector: clip its cosines' rounding to [-1, 1]; a vector
+            # enters as given, so its column holds |v| cos (gensim's dot products), unclipped
+            unit = np.array([isinstance(key, str) for key, _, _ in terms])
+            products[:, unit] = np.clip(products[:, unit], -1.0, 1.0)
+            return np.prod((1 + products) / 2, axis=1)
 
         numerator = shifted(positive_terms, "positive")
         denominator = (
@@ -1069,14 +1150,21 @@ class Vectors:
         if isinstance(word_or_vector, str):
             row = self._row(word_or_vector)
             if not np.isfinite(self._row_norms()[row]):
-                return np.full(self.dim, np.nan, dtype=self._matrix.dtype)
+                return np.full(self.dim, np.nan, dtype=self._work_dtype)
             return self._unit_matrix()[row]
-        vector = np.asarray(word_or_vector, dtype=self._matrix.dtype)
+        try:
+            vector = np.asarray(word_or_vector, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise OptionTypeError(
+                f"the vector must be a word or {self.dim} numbers: {err}"
+            ) from None
         if vector.shape != (self.dim,):
             raise ShapeError(f"the vector must have shape ({self.dim},), got {vector.shape}")
-        wide = vector.astype(np.float64)
-        norm = float(np.sqrt(wide @ wide))
-        return (wide * (1.0 / norm if norm > 0 else 0.0)).astype(self._matrix.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            norm = float(np.sqrt(vector @ vector))
+        if not np.isfinite(norm):  # NaN or inf in, NaN out (as gensim), without warnings
+            return np.full(self.dim, np.nan, dtype=self._work_dtype)
+        return (vector * (1.0 / norm if norm > 0 else 0.0)).astype(self._work_dtype)
 
     def similarity(self, w1: str, w2: str) -> float:
         """Cosine similarity of two tokens (0.0 when either vector is zero, NaN when either is
@@ -1107,6 +1195,8 @@ class Vectors:
             >>> Vectors(["x", "y", "z"], np.array([[1.0, 0], [0, 1], [-1, 0]])).distances("x")
             array([0., 1., 2.])
         """
+        if isinstance(other_words, str):
+            other_words = [other_words]  # one word, not its characters
         rows = (
             np.array([self._row(word) for word in other_words], dtype=np.int64)
             if len(other_words)
@@ -1241,10 +1331,11 @@ class Vectors:
 
         Args:
             words: the tokens.
-            use_norm: average unit vectors (``False``: the vectors as they are).
+            use_norm: average unit vectors (``False``: the vectors as they are, scored by their
+                dot product with the unit mean, as gensim: not cosines).
 
         Returns:
-            ``[(cosine, token), ...]``, most central first.
+            ``[(cosine, token), ...]``, most central first (ties: the greater token first).
 
         Raises:
             OptionError: no words, or a word whose vector is zero or not finite.
@@ -1261,8 +1352,10 @@ class Vectors:
         rows = np.array([self._usable_row(word) for word in words], dtype=np.int64)
         chosen = (self._unit_matrix() if use_norm else self._matrix)[rows]
         mean = self._normalised(chosen.sum(axis=0) / len(words), "the mean of the words")
-        cosines = np.clip(chosen @ mean, -1.0, 1.0).tolist()
-        return sorted(zip(cosines, words, strict=True), reverse=True)
+        scores = chosen @ mean
+        if use_norm:
+            scores = np.clip(scores, -1.0, 1.0)  # cosines; raw rows give projections
+        return sorted(zip(scores.tolist(), words, strict=True), reverse=True)
 
     def doesnt_match(self, words: Sequence[str]) -> str:
         """The token of ``words`` furthest from the mean of them all (gensim's).
