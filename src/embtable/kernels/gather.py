@@ -1,4 +1,8 @@
-"""Row gathers: the embedding forward."""
+"""Row gathers: the embedding forward.
+
+The gather prefetches the row :data:`~._prefetch.PREFETCH_DISTANCE` ids ahead, so that the cache
+misses of a large table overlap instead of arriving one at a time.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import numba as nb
 
 from ._cache import CACHE
 from ._parallel import pick, twins
+from ._prefetch import PREFETCH_DISTANCE, prefetch_row
 
 __all__ = ["find_out_of_range", "gather_rows"]
 
@@ -26,9 +31,12 @@ def _gather_rows(parallel):
             pass
         num_rows = weight.shape[0]
         dim = weight.shape[1]
+        row_bytes = dim * weight.itemsize
         total = ids.shape[0]
         first_bad = total
         for i in nb.prange(total):
+            # a bad id's prefetch is harmless: a prefetch never faults
+            prefetch_row(weight, ids, i + PREFETCH_DISTANCE, row_bytes)
             row = ids[i]
             if row < 0 or row >= num_rows:
                 first_bad = min(first_bad, i)
