@@ -278,3 +278,47 @@ def test_a_dangling_symlink_output_is_replaced_by_the_file(tmp_path) -> None:
     link.symlink_to(tmp_path / "gone" / "nowhere.txt")
     write_word2vec_text(link, ["a"], np.ones((1, 2), np.float32))
     assert not link.is_symlink() and read_word2vec_text(link)[0] == ["a"]
+
+
+_READ_ONLY = textwrap.dedent(
+    r"""
+    import os, sys
+    import numpy as np
+    from embtable import OutputError
+    from embtable.io import write_word2vec_text
+    if os.getuid() == 0:
+        os.setuid(65534)  # root may write anything: check as an ordinary user
+    try:
+        write_word2vec_text(sys.argv[1], ["new"], np.ones((1, 2), np.float32))
+    except OutputError as err:
+        print(f"OutputError: {err}")
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="setuid in the helper")
+def test_a_read_only_file_is_not_replaced() -> None:
+    # a rename needs only the directory's write permission, so a chmod 0444 file was replaced
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp()  # not tmp_path: its parents are closed to the helper's user
+    try:
+        os.chmod(folder, 0o777)
+        target = os.path.join(folder, "v.txt")
+        write_word2vec_text(target, ["old"], np.ones((1, 2), np.float32))
+        os.chmod(target, 0o444)
+        result = subprocess.run(
+            [sys.executable, "-c", _READ_ONLY, target],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        kept = read_word2vec_text(target)[0]
+    finally:
+        shutil.rmtree(folder)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OutputError: [Errno 13] cannot write the file"), result.stdout
+    assert "it is read-only" in result.stdout
+    assert kept == ["old"]

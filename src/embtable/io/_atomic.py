@@ -341,6 +341,14 @@ def check_output(path: str | os.PathLike[str], kind: Literal["file", "directory"
                 errno.EINVAL,
                 f"cannot write the file {os.fspath(target)!r}: it is not a regular file",
             )
+        if kind == "file" and target.exists() and not os.access(target, os.W_OK):
+            # a rename needs only the directory's permission; a plain open would refuse a
+            # read-only file, so its owner's protection is kept
+            raise OutputError(
+                errno.EACCES,
+                f"cannot write the file {os.fspath(target)!r}: it is read-only (make it "
+                f"writable to replace it)",
+            )
     if kind == "directory" and target.is_dir():
         _check_replaceable(target)
     ancestor = target.parent if str(target.parent) else Path(".")
