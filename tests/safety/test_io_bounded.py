@@ -324,3 +324,12 @@ def test_a_long_binary_token_is_read_in_doubling_steps(tmp_path, monkeypatch, ca
     assert "vectors: 2 x 4 float32 (header)" in out
     assert "tokens:  \\x01\\x01" in out and "\u2026, b" in out  # the long token shown cut
     assert max(len(line) for line in out.splitlines()) < 200
+
+
+def test_peek_of_a_text_file_names_an_over_long_line(tmp_path, monkeypatch) -> None:
+    # a line longer than the maximum was cut by readline and its rest shown as the next token
+    monkeypatch.setattr(_parse, "MAX_LINE_BYTES", 64)
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"2 1\na 1\n" + b"x" * 70 + b" 1\n")
+    with pytest.raises(VectorFormatError, match=r"^v\.txt:3: the line is longer than 64 bytes"):
+        registry.peek(path)

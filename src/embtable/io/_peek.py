@@ -39,10 +39,14 @@ def peek_word2vec_text(path: str | os.PathLike[str]) -> Summary:
     with open_binary_read(path) as stream:
         rows, dim = _parse.parse_header(stream.readline(_parse._MAX_HEADER_BYTES), name)
         tokens: list[str] = []
+        line_no = 1
         while len(tokens) < min(rows, _SHOWN):
             line = stream.readline(_parse.MAX_LINE_BYTES + 1)
+            line_no += 1
             if not line:
                 break
+            # a cut line would show its continuation as the next token: the parser's error
+            _parse._check_line_length(len(line.rstrip(b"\r\n")), name, line_no)
             fields = line.split(maxsplit=1)
             if fields:
                 tokens.append(_decode(fields[0]))
