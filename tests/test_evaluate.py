@@ -137,7 +137,15 @@ def test_error_paths(tmp_path) -> None:
     empty = tmp_path / "pairs.tsv"
     empty.write_text("x\ty\t1\n")
     with pytest.raises(
-        VectorFormatError, match=re.escape("pairs.tsv: no usable word pair: 0 lines did not parse")
+        VectorFormatError,
+        match=re.escape(
+            "pairs.tsv: no usable word pair: all 1 pairs have a word outside the first 1 tokens"
+        ),
+    ):
+        evaluate_word_pairs(vectors, empty)
+    empty.write_text("# only a comment\n")
+    with pytest.raises(
+        VectorFormatError, match=re.escape("pairs.tsv: no usable word pair: no pair in the file")
     ):
         evaluate_word_pairs(vectors, empty)
     orphan = tmp_path / "q.txt"
@@ -149,10 +157,21 @@ def test_error_paths(tmp_path) -> None:
     orphan.write_text(": only a header\n")
     with pytest.raises(VectorFormatError, match=re.escape("q.txt: no analogy question found")):
         evaluate_analogies(vectors, orphan)
+    orphan.write_text(": header\na b c\nd e f g h\n")
     with pytest.raises(
-        ValueError, match=re.escape("restrict_vocab must be an integer >= 1, got 0")
+        VectorFormatError,
+        match=re.escape(
+            "q.txt:2: no analogy question found: the line is not 4 words (nor are 1 more line)"
+        ),
     ):
-        evaluate_analogies(vectors, restrict_vocab=0)
+        evaluate_analogies(vectors, orphan)
+    for evaluate in (evaluate_analogies, evaluate_word_pairs):
+        with pytest.raises(
+            ValueError, match=re.escape("restrict_vocab must be None or an integer >= 1, got 0")
+        ):
+            evaluate(vectors, restrict_vocab=0)
+        with pytest.raises(TypeError, match="restrict_vocab must be None or an integer"):
+            evaluate(vectors, restrict_vocab=2.5)
     with pytest.raises(
         ValueError, match=re.escape("no bundled evaluation set 'men.txt'; bundled: wordsim353.tsv")
     ):
@@ -339,9 +358,27 @@ def test_word_pairs_on_whitespace_and_error_message_names_the_delimiter(tmp_path
     assert result.pairs == 3 and result.skipped_lines == ()
     with pytest.raises(
         VectorFormatError,
-        match=re.escape("3 lines did not parse as word, word, number separated by '\\t'"),
+        match=re.escape(
+            "men.txt:1: no usable word pair: 'a b 1.0' is not word, word, number separated by "
+            "'\\t' (nor are 2 more lines); for space-separated files pass delimiter=None (on "
+            "the command line --delimiter whitespace)"
+        ),
     ):
         evaluate_word_pairs(vectors, path)
+
+
+@pytest.mark.parametrize("name", SHIPPED[:2])
+def test_restrict_vocab_none_searches_every_row_as_gensim(name) -> None:
+    vectors, keyed = _keyed(name)
+    score, sections = keyed.evaluate_word_analogies(EVAL / "questions-words.txt", restrict_vocab=None)
+    ours = evaluate_analogies(vectors, restrict_vocab=None)
+    assert [len(s.correct) for s in ours.sections] == [len(s["correct"]) for s in sections[:-1]]
+    assert ours.accuracy == pytest.approx(score, abs=1e-3)
+    assert ours == evaluate_analogies(vectors, restrict_vocab=len(vectors))
+    (r, _), (rho, _), oov = keyed.evaluate_word_pairs(EVAL / "wordsim353.tsv", restrict_vocab=None)
+    pairs = evaluate_word_pairs(vectors, restrict_vocab=None)
+    assert (pairs.pearson, pairs.spearman) == (pytest.approx(r, abs=1e-6), pytest.approx(rho, abs=1e-6))
+    assert pairs.oov_ratio * 100 == pytest.approx(oov)
 
 
 @pytest.mark.parametrize(("row_chunk", "question_block"), [(7, 5), (1000, 1), (64, 33)])

@@ -259,14 +259,22 @@ def _pair(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.f
 # -- shared vocabulary rule ---------------------------------------------------------------------
 
 
-def _known(vectors: Vectors, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
-    """gensim's ``ok_vocab``: the first ``restrict_vocab`` tokens; first case variant wins."""
-    message = f"restrict_vocab must be an integer >= 1, got {restrict_vocab!r}"
+def _searched(vectors: Vectors, restrict_vocab: int | None) -> int:
+    """How many rows count as known: the first ``restrict_vocab``, or all for ``None`` (as
+    gensim's ``index_to_key[:restrict_vocab]``)."""
+    if restrict_vocab is None:
+        return len(vectors)
+    message = f"restrict_vocab must be None or an integer >= 1, got {restrict_vocab!r}"
     if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)):
         raise OptionTypeError(message)
     if restrict_vocab < 1:
         raise OptionError(message)
-    tokens = vectors.tokens[:restrict_vocab]
+    return min(int(restrict_vocab), len(vectors))
+
+
+def _known(vectors: Vectors, searched: int, case_insensitive: bool) -> dict[str, int]:
+    """gensim's ``ok_vocab``: the first ``searched`` tokens; first case variant wins."""
+    tokens = vectors.tokens[:searched]
     # built from the last row to the first, so that the first case variant wins
     keys = map(str.upper, reversed(tokens)) if case_insensitive else reversed(tokens)
     return dict(zip(keys, range(len(tokens) - 1, -1, -1), strict=True))
@@ -296,6 +304,13 @@ def _unitvec(vector: NDArray[np.floating]) -> NDArray[np.floating]:
     if norm > 0:
         wide = wide * (1.0 / norm)
     return wide.astype(vector.dtype)
+
+
+def _others(skipped: int) -> str:
+    """How many more lines failed as the first did, for an error message."""
+    if skipped <= 1:
+        return ""
+    return f" (nor are {skipped - 1} more line{'s' if skipped > 2 else ''})"
 
 
 # -- word pairs -------------------------------------------------------------------------------
@@ -342,7 +357,7 @@ def evaluate_word_pairs(
     delimiter: str | None = "\t",
     encoding: str = "utf-8",
     case_insensitive: bool = True,
-    restrict_vocab: int = 300000,
+    restrict_vocab: int | None = 300000,
     dummy4unknown: bool = False,
 ) -> WordPairsResult:
     """Correlate cosine similarities with human judgements (``word1<TAB>word2<TAB>score``).
@@ -356,12 +371,14 @@ def evaluate_word_pairs(
         delimiter: field separator; ``None`` splits on any run of whitespace (e.g. MEN).
         encoding: the file's encoding.
         case_insensitive: compare upper-cased words (see the module docstring).
-        restrict_vocab: only the first ``restrict_vocab`` tokens count as known.
+        restrict_vocab: only the first ``restrict_vocab`` tokens count as known (``None``:
+            all).
         dummy4unknown: keep pairs with unknown words, with similarity 0.
 
     Raises:
-        VectorFormatError: no usable pair in the file; text that is not valid ``encoding``
-            (naming the file and line); a truncated or corrupt gzip/bzip2 file.
+        VectorFormatError: no usable pair in the file (naming its first line that did not
+            parse); text that is not valid ``encoding`` (naming the file and line); a
+            truncated or corrupt gzip/bzip2 file.
 
     Example:
         >>> vectors = Vectors(
@@ -373,12 +390,14 @@ def evaluate_word_pairs(
         >>> result.pairs, result.oov, round(result.spearman, 6), round(result.pearson, 6)
         (7, 346, 0.763763, 0.395575)
     """
-    known = _known(vectors, restrict_vocab, case_insensitive)
+    searched = _searched(vectors, restrict_vocab)
+    known = _known(vectors, searched, case_insensitive)
     unit = _GensimUnit(vectors.matrix)
     gold: list[float] = []
     model: list[float] = []
     oov = 0
     skipped: list[int] = []
+    first_skipped = ""
     with _resolve(path, "wordsim353.tsv") as file:
         for line_no, line in enumerate(iter_text_lines(file, encoding=encoding), start=1):
             if line.startswith("#"):
@@ -386,6 +405,8 @@ def evaluate_word_pairs(
             fields = line.split(delimiter)
             value = _number(fields[2]) if len(fields) == 3 else None
             if value is None:
+                if not skipped:
+                    first_skipped = line.rstrip("\r\n")
                 skipped.append(line_no)
                 continue
             a, b = fields[0], fields[1]
@@ -402,9 +423,22 @@ def evaluate_word_pairs(
             model.append(float(np.dot(unit[row_a], unit[row_b])))
     if not gold:
         separator = "whitespace" if delimiter is None else repr(delimiter)
+        name = os.path.basename(file)
+        if not skipped:
+            raise VectorFormatError(
+                f"{name}: no usable word pair: no pair in the file"
+                if not oov
+                else f"{name}: no usable word pair: all {oov} pairs have a word outside the "
+                f"first {searched:,} tokens of the vectors"
+            )
+        hint = (
+            "" if delimiter is None else "; for space-separated files pass delimiter=None "
+            "(on the command line --delimiter whitespace)"
+        )
+        unknown = f"; {oov} pairs had unknown words" if oov else ""
         raise VectorFormatError(
-            f"{os.path.basename(file)}: no usable word pair: {len(skipped)} lines did not parse "
-            f"as word, word, number separated by {separator} and {oov} had unknown words"
+            f"{name}:{skipped[0]}: no usable word pair: {first_skipped[:80]!r} is not word, "
+            f"word, number separated by {separator}{_others(len(skipped))}{unknown}{hint}"
         )
     r, r_p = pearson(gold, model) if len(gold) > 1 else (math.nan, math.nan)
     rho, rho_p = spearman(gold, model) if len(gold) > 1 else (math.nan, math.nan)
@@ -502,7 +536,7 @@ def evaluate_analogies(
     vectors: Vectors,
     path: str | os.PathLike[str] | None = None,
     *,
-    restrict_vocab: int = 300000,
+    restrict_vocab: int | None = 300000,
     case_insensitive: bool = True,
     dummy4unknown: bool = False,
     encoding: str = "utf-8",
@@ -512,15 +546,16 @@ def evaluate_analogies(
     Args:
         vectors: the vectors to evaluate.
         path: the questions file; ``None`` uses the bundled Google analogy set.
-        restrict_vocab: only the first ``restrict_vocab`` rows are known and searched.
+        restrict_vocab: only the first ``restrict_vocab`` rows are known and searched
+            (``None``: all).
         case_insensitive: compare upper-cased words (see the module docstring).
         dummy4unknown: count questions with unknown words as wrong instead of skipping them.
         encoding: the file's encoding.
 
     Raises:
-        VectorFormatError: a question before the first section line, or no question at all;
-            text that is not valid ``encoding`` (naming the file and line); a truncated or
-            corrupt gzip/bzip2 file.
+        VectorFormatError: a question before the first section line, or no question at all
+            (naming the first line that is not 4 words); text that is not valid ``encoding``
+            (naming the file and line); a truncated or corrupt gzip/bzip2 file.
 
     Example:
         >>> vectors = Vectors(
@@ -533,7 +568,8 @@ def evaluate_analogies(
         >>> result.sections[0].name, result.sections[0].correct
         ('capital-common-countries', (('ATHENS', 'GREECE', 'BAGHDAD', 'IRAQ'), ('BAGHDAD', 'IRAQ', 'ATHENS', 'GREECE')))
     """
-    known = _known(vectors, restrict_vocab, case_insensitive)
+    searched = _searched(vectors, restrict_vocab)
+    known = _known(vectors, searched, case_insensitive)
     names: list[str] = []
     questions: list[tuple[int, Quadruplet]] = []  # (section index, words)
     skipped: list[int] = []
@@ -555,7 +591,13 @@ def evaluate_analogies(
                 words = [word.upper() for word in words]
             questions.append((len(names) - 1, (words[0], words[1], words[2], words[3])))
     if not questions:
-        raise VectorFormatError(f"{os.path.basename(file)}: no analogy question found")
+        name = os.path.basename(file)
+        if skipped:
+            raise VectorFormatError(
+                f"{name}:{skipped[0]}: no analogy question found: the line is not 4 words"
+                f"{_others(len(skipped))}"
+            )
+        raise VectorFormatError(f"{name}: no analogy question found")
 
     answerable = [
         index for index, (_, words) in enumerate(questions) if all(word in known for word in words)
@@ -569,7 +611,7 @@ def evaluate_analogies(
             vectors,
             rows,
             [questions[i][1] for i in answerable],
-            min(restrict_vocab, len(vectors)),
+            searched,
             case_insensitive,
         )
     answerable_set = set(answerable)

@@ -244,3 +244,72 @@ def test_similar_output_closed_early_is_quiet(tmp_path) -> None:
         status = process.wait(timeout=120)
     assert errors == b""
     assert status in (141, -13)  # as a process killed by SIGPIPE
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "message"),
+    [
+        ("--pairs", "", "bad.txt: no usable word pair: no pair in the file"),
+        ("--pairs", "king queen 4\nwar peace 3\n", "bad.txt:1: no usable word pair: 'king queen 4'"),
+        ("--pairs", "king\tqueen\tfour\n", "bad.txt:1: no usable word pair: 'king\\tqueen\\tfour'"),
+        ("--pairs", "zz\tyy\t1\n", "bad.txt: no usable word pair: all 1 pairs have a word outside"),
+        ("--pairs", b"king\tqueen\t1\ncaf\xe9\tx\t2\n", "bad.txt:2: the bytes b'\\xe9' are not"),
+        ("--analogies", "", "bad.txt: no analogy question found"),
+        ("--analogies", "king queen man woman\n", "bad.txt:1: a question before the first"),
+        ("--analogies", ": s\nking queen man\n", "bad.txt:2: no analogy question found: the line"),
+        ("--analogies", b": s\nking queen \xff woman\n", "bad.txt:2: the bytes b'\\xff' are not"),
+    ],
+)
+def test_malformed_evaluation_files_are_one_line_errors(
+    workspace, capsys, tmp_path, option, content, message
+) -> None:
+    path = tmp_path / "bad.txt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    status, out, err = run(capsys, "evaluate", workspace / "glove.6B.50d.txt", option, path)
+    assert (status, out) == (1, "")
+    assert err.startswith("embtable: error: ") and err.count("\n") == 1, err
+    assert message in err and "\t" not in err
+
+
+def test_evaluate_warns_about_skipped_lines(workspace, capsys, tmp_path) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("king\tqueen\t4\nwar peace 3\nman\twoman\t3\ntea\tcoffee\n")
+    status, out, err = run(capsys, "evaluate", workspace / "glove.6B.50d.txt", "--pairs", pairs)
+    assert status == 0 and ", 2 pairs, 0 out of vocabulary" in out
+    assert err == (
+        f"embtable: warning: {pairs}: skipped 2 lines that are not word, word, number "
+        "(lines 2, 4)\n"
+    )
+    questions = tmp_path / "q.txt"
+    questions.write_text(": s\nking queen man woman\nking queen\n")
+    status, _, err = run(capsys, "evaluate", workspace / "glove.6B.50d.txt", "--analogies", questions)
+    assert status == 0
+    assert err == f"embtable: warning: {questions}: skipped 1 line that is not 4 words (line 3)\n"
+    status, _, err = run(capsys, "evaluate", workspace / "glove.6B.50d.txt", "--pairs", "simlex")
+    assert status == 0 and err == ""  # the bundled sets parse whole
+
+
+def test_similar_with_odd_words(workspace, capsys) -> None:
+    table = workspace / "out" / "default"
+    for words, message in [
+        (["-"], "'-' ends with an operator"),
+        (["+"], "'+' ends with an operator"),
+        (["king", "+", "-", "man"], "two operators in a row"),
+    ]:
+        status, out, err = run(capsys, "similar", table, *words)
+        assert (status, out) == (1, "") and message in err and err.count("\n") == 1
+    status, out, err = run(capsys, "similar", table, "king queen", "war", "-k", "1")
+    assert status == 1 and out.startswith("war:\n")
+    assert err == f"embtable: error: 'king queen' not in the vocabulary of {table} (31 words)\n"
+    status, out, err = run(capsys, "similar", table, "king", "-", "zzq", "+", "Woman", "-k", "1")
+    assert (status, out) == (1, "") and "'zzq' not in the vocabulary" in err
+    status, out, err = run(capsys, "similar", table, "+", "King", "-k", "1")  # folded, as typed
+    assert status == 0 and out.startswith("+ King:\n") and err == ""
+    status, out, err = run(capsys, "similar", table, "king", "--restrict-vocab", "1")
+    assert (status, out) == (0, "king:\n")
+    assert err == (
+        "embtable: note: king: no neighbours among the first 1 rows other than the query's words\n"
+    )

@@ -201,14 +201,38 @@ def run(args: argparse.Namespace) -> int:
     for path, title in pair_sets:
         with bundled_path(title) if path is None else contextlib.nullcontext(path) as file:
             result = evaluate_word_pairs(vectors, file, delimiter=args.delimiter, **options)
+        _warn_skipped(path or title, result.skipped_lines, "word, word, number")
         print(format_pairs(result, _TITLES.get(title, title) if path is None else path))
     for path, title in analogy_sets:
         with bundled_path(title) if path is None else contextlib.nullcontext(path) as file:
             answers = evaluate_analogies(vectors, file, **options)
+        _warn_skipped(path or title, answers.skipped_lines, "4 words")
         print(format_analogies(answers, _TITLES.get(title, title) if path is None else path))
         if args.sections:
             print(format_sections(answers))
     return 0
+
+
+def _warn_skipped(name: str, lines: tuple[int, ...], expected: str) -> None:
+    """Say on standard error which lines of an evaluation file were skipped (gensim only logs
+    them), so that a wrong delimiter or a damaged file does not pass unnoticed.
+
+    Example:
+        >>> import contextlib, io
+        >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+        ...     _warn_skipped("men.txt", (3, 8), "word, word, number")
+        >>> print(err.getvalue().strip())
+        embtable: warning: men.txt: skipped 2 lines that are not word, word, number (lines 3, 8)
+    """
+    if not lines:
+        return
+    shown = ", ".join(str(line) for line in lines[:5]) + (", ..." if len(lines) > 5 else "")
+    plural = "s" if len(lines) > 1 else ""
+    print(
+        f"embtable: warning: {name}: skipped {len(lines)} line{plural} that {'are' if plural else 'is'} "
+        f"not {expected} (line{plural} {shown})",
+        file=sys.stderr,
+    )
 
 
 def format_pairs(result: WordPairsResult, name: str | None) -> str:

@@ -252,4 +252,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{query.label}:")
         for neighbour, score in found:
             print(f"  {score:7.4f}  {neighbour}")
+        if not found:  # every searched row is a query word (or not finite)
+            searched = len(vectors) if args.restrict_vocab is None else args.restrict_vocab
+            print(
+                f"embtable: note: {query.label}: no neighbours among the first "
+                f"{min(searched, len(vectors)):,} rows other than the query's words",
+                file=sys.stderr,
+            )
     return 1 if failed else 0
