@@ -605,3 +605,17 @@ def test_edges_of_topn_and_restrict_vocab() -> None:
     assert empty.check().ok and empty.distances(np.ones(2)).shape == (0,)
     one = Vectors(["a"], np.ones((1, 2)))
     assert one.most_similar("a") == [] and one.rank("a", "a") == 1 and one.doesnt_match(["a"]) == "a"
+
+
+def test_pickles_leave_the_caches_out_and_nan_tables_equal_themselves(broken) -> None:
+    import pickle
+
+    big = Vectors([f"w{i}" for i in range(4000)], np.ones((4000, 32), dtype=np.float32))
+    big.most_similar("w0")  # builds the normalised copy
+    assert len(pickle.dumps(big)) < 1.3 * big.matrix.nbytes  # the matrix, not the matrix twice
+    broken.most_similar("w0")
+    data = pickle.dumps(broken)
+    restored = pickle.loads(data)
+    assert restored == broken  # NaN rows compare equal to themselves
+    assert restored.most_similar("w0") == broken.most_similar("w0")
+    assert restored.check() == broken.check()

@@ -131,6 +131,12 @@ def test_constructor_errors() -> None:
         Vectors(["a"], np.zeros((1, 2), dtype=np.int64))
     with pytest.raises(ValueError, match=re.escape("token 'a' appears twice, at rows 0 and 1")):
         Vectors(["a", "a"], np.zeros((2, 2)))
+    for key in (1, b"a", None):
+        with pytest.raises(
+            TypeError, match=re.escape(f"tokens must be strings, got {type(key).__name__} {key!r} at row 1")
+        ):
+            Vectors(["a", key], np.zeros((2, 2)))
+    assert Vectors(np.array(["a", "b"]), np.eye(2)) == Vectors(["a", "b"], np.eye(2))
 
 
 def test_load_save_argument_errors(tmp_path, glove) -> None:

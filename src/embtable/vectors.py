@@ -178,6 +178,7 @@ class Vectors:
     Raises:
         ShapeError: ``matrix`` is not 2-D with one row per token.
         WeightDTypeError: ``matrix`` is not floating (a ``TypeError``).
+        OptionTypeError: a token is not a string (a ``TypeError``).
         OptionError: a token repeats (a ``ValueError``).
 
     Example:
@@ -199,6 +200,10 @@ class Vectors:
             )
         token_to_id: dict[str, int] = {}
         for index, token in enumerate(tokens):
+            if not isinstance(token, str):  # an int key would read as a row number elsewhere
+                raise OptionTypeError(
+                    f"tokens must be strings, got {type(token).__name__} {token!r} at row {index}"
+                )
             first = token_to_id.setdefault(token, index)
             if first != index:
                 raise OptionError(f"token {token!r} appears twice, at rows {first} and {index}")
@@ -501,10 +506,17 @@ class Vectors:
         return (
             self._tokens == other._tokens
             and self._matrix.dtype == other._matrix.dtype
-            and np.array_equal(self._matrix, other._matrix)
+            and np.array_equal(self._matrix, other._matrix, equal_nan=True)  # NaN rows round-trip
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the tokens and the matrix, not the caches (rebuilt on first use)."""
+        state = self.__dict__.copy()
+        for cache in ("_unit", "_norms", "_bad_rows"):
+            state[cache] = None
+        return state
 
     def __repr__(self) -> str:
         return f"Vectors({len(self)} tokens, dim={self.dim}, dtype={self._matrix.dtype})"
