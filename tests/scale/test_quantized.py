@@ -32,6 +32,7 @@ from embtable.quantized import (
     row_bytes,
     save_quantized_table,
 )
+from embtable.quantized import _halves
 
 SCHEMES = ["int8", "int4"]
 
@@ -187,6 +188,42 @@ def test_bag_equals_float_bag_of_dequantized_table(rng, scheme, mode, padding_id
     got = table.embedding_bag(ids, offsets, mode=mode, padding_idx=padding_idx)
     expected = F.embedding_bag(ids, table.dequantize(), offsets, mode=mode, padding_idx=padding_idx)
     _close(got, expected)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+@pytest.mark.parametrize("dim", [16, 33])
+def test_width_specialised_kernels_equal_the_generic_loop(rng, scheme, mode, dim):
+    from embtable.kernels import quantized as K
+
+    assert dim in K.SPECIALISED_WIDTHS
+    table = quantize(_table(rng, 30, dim), scheme)
+    ids = rng.integers(0, 30, 200)
+    ids[::5] = 2
+    starts = np.concatenate([[0, 0], np.sort(rng.integers(0, 200, 20)), [200]])  # empty bags
+    weights = rng.standard_normal(200).astype(np.float32)
+    results = []
+    for special in (True, False):
+        out = np.zeros((len(starts) - 1, dim), np.float32)
+        size = np.zeros(len(starts) - 1, np.int64)
+        args = (ids, starts, weights, True, int(mode == "mean"), 2, out, size)
+        sb = table._scale_bias()
+        if special:
+            kernel = K.bag_sum_kernel(scheme, dim)[0]
+            head = (table.data, sb) if scheme == "int8" else (table.data, sb, _halves())
+            kernel(*head, ids, starts, weights, True, mode == "mean", 2, out, size)
+        else:
+            generic = (K._BAG_REDUCE_INT8 if scheme == "int8" else K._BAG_REDUCE_INT4)[0]
+            head = (table.data, sb) if scheme == "int8" else (table.data, sb, _halves())
+            generic(*head, *args)
+        results.append((out, size))
+    assert_array_equal(results[0][1], results[1][1])
+    _close(results[0][0], results[1][0])
+    expected = F.embedding_bag(
+        ids, table.dequantize(), starts[:-1], mode=mode, per_sample_weights=weights,
+        padding_idx=2,
+    )  # fmt: skip
+    _close(results[0][0], expected)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
