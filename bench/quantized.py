@@ -53,6 +53,44 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def vectorisation_report(dim: int) -> None:
+    """What the CPU offers and what the width-specialised bag kernels compiled to: counts of
+    AVX-512 (zmm) and AVX2 (ymm) registers and the uint8 -> float32 conversions in their asm."""
+    import re
+
+    import llvmlite.binding as llvm
+
+    from embtable.kernels import quantized as kernels
+    from embtable.quantized import _halves
+
+    features = llvm.get_host_cpu_features()
+    wide = sorted(name for name in ("avx2", "avx512f", "avx512bw", "avx512vl") if features.get(name))
+    print(f"\nnumba target CPU: {llvm.get_host_cpu_name()}; features: {', '.join(wide) or 'none'}")
+    print("\n| kernel | zmm operands | ymm operands | vcvtdq2ps | vpmovzxbd | vrndscaleps |")
+    print("|---|---|---|---|---|---|")
+    rng = np.random.default_rng(1)
+    weight = rng.standard_normal((64, dim), dtype=np.float32)
+    ids = rng.integers(0, 64, 256)
+    starts = np.arange(0, 257, 16)
+    for scheme in ("int8", "int4"):
+        table = quantize(weight, scheme)
+        # a fresh, uncached compile of the serial kernel: numba cannot inspect cached code
+        factory = kernels._bag_sum_int8 if scheme == "int8" else kernels._bag_sum_int4
+        kernel = numba.njit(nogil=True)(factory(False, dim))
+        head = (table.data, table._scale_bias())
+        if scheme == "int4":
+            head = (*head, _halves())
+        out = np.zeros((len(starts) - 1, dim), np.float32)
+        size = np.zeros(len(starts) - 1, np.int64)
+        kernel(*head, ids, starts, np.empty(0, np.float32), False, False, -1, out, size)
+        asm = kernel.inspect_asm(kernel.signatures[0])
+        print(
+            f"| {scheme} sum, D={dim} | {len(re.findall('zmm', asm))} | "
+            f"{len(re.findall('ymm', asm))} | {asm.count('vcvtdq2ps')} | "
+            f"{asm.count('vpmovzxbd')} | {asm.count('vrndscaleps')} |"
+        )
+
+
 def memory_table(widths: list[int]) -> None:
     print("\n### Memory per row\n")
     print("| width | float32 B | float16 B | int8 B | int4 B | int8 ratio | int4 ratio |")
@@ -203,6 +241,7 @@ def main() -> None:
         f"(quantized engine {torch.backends.quantized.engine})"
     )
     memory_table([50, 128, 300])
+    vectorisation_report(128)
     if args.quick:
         cases = [(2_000, 64, 512, 8, "uniform")]
         rounds = args.rounds or 3

@@ -151,11 +151,15 @@ def _bag_sum_int8(parallel, dim):
 
 
 def _bag_sum_int4(parallel, dim):
-    """The int4 twin of :func:`_bag_sum_int8`: each byte gives feature ``2k`` (low nibble,
-    ``byte & 15``) and ``2k + 1`` (high nibble, ``byte >> 4``); float16 scale and bias decoded
-    through ``half_table``."""
+    """The int4 twin of :func:`_bag_sum_int8`. Byte ``k`` of a row holds feature ``2k`` in its
+    low nibble and ``2k + 1`` in its high one; both are unpacked in float32, exactly
+    (``f = float(byte)``, ``high = floor(f / 16)``, ``low = f - 16 * high``: integer
+    shifts and masks would widen to int64 in numba and halve the vector width), and summed
+    into two accumulators, the even and the odd features, interleaved once per bag (so a row
+    costs no shuffles). float16 scale and bias are decoded through ``half_table``."""
     D = dim
     PAIRS = dim // 2
+    EVEN = PAIRS + dim % 2  # features 0, 2, 4, ...
     ODD = dim % 2 == 1
 
     def bag_sum_int4(
@@ -165,9 +169,12 @@ def _bag_sum_int4(parallel, dim):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         for b in nb.prange(bag_starts.shape[0] - 1):
-            acc = nb.carray(_stack_float32(D), (D,))
-            for d in range(D):
-                acc[d] = np.float32(0.0)
+            even = nb.carray(_stack_float32(EVEN), (EVEN,))
+            odd = nb.carray(_stack_float32(PAIRS), (PAIRS,))
+            for k in range(EVEN):
+                even[k] = np.float32(0.0)
+            for k in range(PAIRS):
+                odd[k] = np.float32(0.0)
             bias_sum = np.float32(0.0)
             count = 0
             for i in range(bag_starts[b], bag_starts[b + 1]):
@@ -184,16 +191,20 @@ def _bag_sum_int4(parallel, dim):
                 count += 1
                 codes_row = codes[row]
                 for k in range(PAIRS):
-                    byte = codes_row[k]
-                    acc[2 * k] += scale * np.float32(byte & 15)
-                    acc[2 * k + 1] += scale * np.float32(byte >> 4)
+                    both = np.float32(codes_row[k])
+                    high = np.floor(both * np.float32(0.0625))
+                    even[k] += scale * (both - np.float32(16.0) * high)
+                    odd[k] += scale * high
                 if ODD:
-                    acc[D - 1] += scale * np.float32(codes_row[PAIRS] & 15)
+                    even[PAIRS] += scale * np.float32(codes_row[PAIRS] & 15)
             bag_size[b] = count
             if count > 0:
                 inverse = np.float32(1.0) / np.float32(count) if mean else np.float32(1.0)
-                for d in range(D):
-                    out[b, d] = (acc[d] + bias_sum) * inverse
+                for k in range(PAIRS):
+                    out[b, 2 * k] = (even[k] + bias_sum) * inverse
+                    out[b, 2 * k + 1] = (odd[k] + bias_sum) * inverse
+                if ODD:
+                    out[b, D - 1] = (even[PAIRS] + bias_sum) * inverse
 
     return bag_sum_int4
 
