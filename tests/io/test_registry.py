@@ -122,8 +122,12 @@ def test_a_new_format_is_one_entry(tmp_path, monkeypatch) -> None:
 def test_shared_suffixes_default_to_the_first_entry_and_allow_the_others(tmp_path) -> None:
     assert registry.format_for_path("v.txt") == "word2vec"
     registry.check_output_name("v.txt", "glove")  # glove lists .txt too
-    with pytest.raises(OptionError, match=r"names the 'word2vec' format, not 'fasttext'"):
-        registry.check_output_name("v.txt", "fasttext")
+    # fastText .vec is word2vec text byte for byte: each takes the other's suffix.
+    registry.check_output_name("v.txt", "fasttext")
+    registry.check_output_name("v.vec", "word2vec")
+    assert registry.format_for_path("v.vec") == "fasttext"  # the main owner of .vec
+    with pytest.raises(OptionError, match=r"names the 'word2vec' format, not 'word2vec-binary'"):
+        registry.check_output_name("v.txt", "word2vec-binary")
 
 
 def test_get_and_names() -> None:

@@ -33,7 +33,7 @@ def formats_help() -> str:
 
     Example:
         >>> print(formats_help().splitlines()[0])
-          word2vec         word2vec text: a "V D" header, then "token n1 ... nD" lines (.txt)
+          word2vec         word2vec text: a "V D" header, then "token n1 ... nD" lines (.txt, .vec)
     """
     lines = []
     for entry in registry.FORMATS:

@@ -110,7 +110,7 @@ class FormatEntry:
     Example:
         >>> entry = get("word2vec")
         >>> entry.suffixes, entry.compressible, entry.directory
-        (('.txt',), True, False)
+        (('.txt', '.vec'), True, False)
         >>> entry.reader
         'embtable.io.word2vec:read_word2vec_text'
     """
@@ -180,7 +180,8 @@ FORMATS: tuple[FormatEntry, ...] = (
         writer="embtable.io.word2vec:write_word2vec_text",
         sniffer="embtable.io._detect:sniff_word2vec_text",
         peeker="embtable.io._peek:peek_word2vec_text",
-        suffixes=(".txt",),
+        # fastText's .vec files are word2vec text byte for byte: either name fits either format.
+        suffixes=(".txt", ".vec"),
         compressible=True,
         read_options=_TEXT_OPTIONS,
     ),
@@ -212,7 +213,7 @@ FORMATS: tuple[FormatEntry, ...] = (
         reader="embtable.io.fasttext:read_fasttext_vec",
         writer="embtable.io.fasttext:write_fasttext_vec",
         peeker="embtable.io._peek:peek_word2vec_text",
-        suffixes=(".vec",),
+        suffixes=(".vec", ".txt"),
         compressible=True,
         read_options=_TEXT_OPTIONS,
     ),
@@ -224,6 +225,7 @@ FORMATS: tuple[FormatEntry, ...] = (
         sniffer="embtable.io.fasttext_bin:sniff_fasttext_bin",
         peeker="embtable.io.fasttext_bin:peek_fasttext_bin",
         suffixes=(".bin",),
+        compressible=True,
         read_options=frozenset({"mmap", "unicode_errors"}),
         write_options=frozenset({"vectors"}),
     ),
@@ -325,8 +327,9 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
     """The format a name asks for when writing: its suffix (before ``.gz``/``.bz2``), or an
     embtable table directory for a name without a file suffix.
 
-    The first entry of :data:`FORMATS` with the suffix wins: ``.txt`` is word2vec text,
-    ``.bin`` word2vec binary, ``.vec`` fastText text.
+    The first entry of :data:`FORMATS` whose main (first) suffix it is wins, then the first
+    that lists it at all: ``.txt`` is word2vec text, ``.bin`` word2vec binary, ``.vec``
+    fastText text.
 
     Raises:
         OptionError: the name ends in a suffix that no format has (``out.json``: writing a
@@ -341,7 +344,7 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
         embtable._errors.OptionError: cannot tell the format from the name 'out.json': no format has the suffix '.json' (suffixes: .txt word2vec, .bin word2vec-binary, .vec fasttext; no suffix: an embtable table directory); name the format
     """
     suffix, compression = _split_suffixes(path)
-    for entry in FORMATS:
+    for entry in sorted(FORMATS, key=lambda e: e.suffixes[:1] != (suffix,)):  # stable sort
         if suffix in entry.suffixes and (compression is None or entry.compressible):
             return entry.name
     if compression is None and not _FILE_LIKE_SUFFIX.fullmatch(suffix):
@@ -363,7 +366,11 @@ def _default_directory_format() -> str:
 
 
 def _suffix_owners() -> dict[str, str]:
+    """Each suffix and the format it names (its main owner first, as in format_for_path)."""
     owners: dict[str, str] = {}
+    for entry in FORMATS:
+        if entry.suffixes:
+            owners.setdefault(entry.suffixes[0], entry.name)
     for entry in FORMATS:
         for suffix in entry.suffixes:
             owners.setdefault(suffix, entry.name)
@@ -395,7 +402,11 @@ def check_output_name(path: str | os.PathLike[str], format: str) -> None:
             f"the name {shown!r} ends in {compression!r}, but the {entry.name!r} format is "
             f"not compressed; drop {compression!r}"
         )
-    owners = [e.name for e in FORMATS if suffix and suffix in e.suffixes]
+    owners = [
+        e.name
+        for e in sorted(FORMATS, key=lambda e: e.suffixes[:1] != (suffix,))
+        if suffix and suffix in e.suffixes
+    ]
     if owners and entry.name not in owners:
         wanted = ", ".join(entry.suffixes) if entry.suffixes else "no format's suffix"
         raise OptionError(
