@@ -28,6 +28,7 @@ from . import kernels
 from ._errors import (
     BagIndexError,
     EmbeddingIndexError,
+    FrozenWeightError,
     IdsTypeError,
     ModeError,
     OffsetsError,
@@ -56,6 +57,7 @@ __all__ = [
     "embedding_backward",
     "embedding_bag",
     "embedding_bag_backward",
+    "embedding_bag_rowwise_adagrad_",
     "embedding_renorm_",
     "plan_bags",
 ]
@@ -1245,4 +1247,102 @@ def embedding_bag_backward(
         sparse=sparse,
         per_sample_weights_grad=per_sample_weights is not None,
         weight_grad=weight_grad,
+    )
+
+
+def embedding_bag_rowwise_adagrad_(
+    weight: NDArray[np.floating],
+    state_sum: NDArray[np.floating],
+    plan: BagPlan,
+    grad_output: ArrayLike,
+    *,
+    lr: float,
+    eps: float = 1e-8,
+) -> None:
+    """The bag backward fused with one row-wise Adagrad step, in place; no gradient array.
+
+    FBGEMM's ``EXACT_ROWWISE_ADAGRAD`` rule, for a sum or mean bag (per-sample weights scale
+    each position's gradient): for each touched row ``r`` with summed gradient ``g``,
+    ``state_sum[r] += mean(g * g)`` and ``weight[r] -= lr / (sqrt(state_sum[r]) + eps) * g``.
+    The padding row is not updated. Arithmetic is in the weight's dtype (float32 or float64).
+    Everything is checked before anything is written.
+
+    Args:
+        weight: the ``(V, D)`` float32/float64 table, C-contiguous and writable.
+        state_sum: the ``(V,)`` accumulator, the weight's dtype (zeros to start).
+        plan: the bags of the forward (:func:`plan_bags`), mode ``"sum"`` or ``"mean"``.
+        grad_output: the gradient of the pooled output, ``(B, D)``.
+        lr: the learning rate, ``>= 0``.
+        eps: added to the root of the accumulator, ``>= 0``.
+
+    Raises:
+        ModeError: a max-mode plan.
+        WeightDTypeError: the weight is not float32/float64, or ``state_sum``'s dtype differs.
+        FrozenWeightError: the weight or the state is read-only.
+        ShapeError: a shape does not match, or the weight is not C-contiguous.
+        OptionError: ``lr`` or ``eps`` is negative or not finite.
+
+    Example:
+        >>> w = np.ones((3, 2), np.float32)
+        >>> state = np.zeros(3, np.float32)
+        >>> plan = plan_bags([0, 2, 2], 3, [0, 1], mode="sum")
+        >>> embedding_bag_rowwise_adagrad_(w, state, plan, np.ones((2, 2), np.float32), lr=0.5)
+        >>> w
+        array([[0.5, 0.5],
+               [1. , 1. ],
+               [0.5, 0.5]], dtype=float32)
+        >>> state
+        array([1., 0., 4.], dtype=float32)
+    """
+    if not isinstance(plan, BagPlan):
+        raise OptionTypeError(f"plan must be a BagPlan from plan_bags, got {type(plan).__name__}")
+    if plan.mode == "max":
+        raise ModeError("the fused row-wise Adagrad step supports mode 'sum' and 'mean', not max")
+    if not isinstance(weight, np.ndarray) or weight.ndim != 2:
+        raise ShapeError(f"weight must be a 2-D ndarray, got {type(weight).__name__}")
+    if weight.dtype not in _NATIVE_KERNEL_DTYPES:
+        raise WeightDTypeError(
+            f"the fused row-wise Adagrad step updates float32 or float64 tables in native byte "
+            f"order, got {weight.dtype}"
+        )
+    if not isinstance(state_sum, np.ndarray) or state_sum.shape != (weight.shape[0],):
+        raise ShapeError(
+            f"state_sum must be an ndarray of shape ({weight.shape[0]},), got "
+            f"{getattr(state_sum, 'shape', type(state_sum).__name__)}"
+        )
+    if state_sum.dtype != weight.dtype:
+        raise WeightDTypeError(
+            f"state_sum must have the weight's dtype {weight.dtype}, got {state_sum.dtype}"
+        )
+    for name, array in (("weight", weight), ("state_sum", state_sum)):
+        if not array.flags.writeable:
+            raise FrozenWeightError(f"{name} is read-only, so the step cannot update it in place")
+        if not array.flags.c_contiguous:
+            raise ShapeError(f"{name} must be C-contiguous (np.ascontiguousarray) for the step")
+    for name, value in (("lr", lr), ("eps", eps)):
+        if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+            raise OptionError(f"{name} must be a finite number >= 0, got {value!r}")
+    _check_plan_weight(plan, weight)
+    grad = _check_grad_output(grad_output, (plan.num_bags, weight.shape[1]))
+    grad = np.ascontiguousarray(grad, dtype=weight.dtype)
+    scale = None
+    if plan.mode == "mean" or plan.per_sample_weights is not None:
+        scale = np.ones(plan.ids.size, dtype=weight.dtype)
+        if plan.per_sample_weights is not None:
+            scale *= plan.per_sample_weights
+        if plan.mode == "mean":
+            sizes = bag_sizes(plan)
+            scale /= np.repeat(np.maximum(sizes, 1), np.diff(plan.bag_starts))
+    if not plan.ids.size or not weight.shape[1]:
+        return
+    kernels.load("rowwise").bag_rowwise_adagrad_(
+        weight,
+        state_sum,
+        plan.ids,
+        plan.bag_starts,
+        grad,
+        scale,
+        _NO_PADDING if plan.padding_idx is None else plan.padding_idx,
+        weight.dtype.type(lr),
+        weight.dtype.type(eps),
     )

@@ -22,7 +22,7 @@ from . import _cache  # noqa: F401  (a writable numba cache dir before any kerne
 
 __all__ = ["load"]
 
-_MODULES = ("gather", "scatter", "renorm", "bag", "optim", "sgns")
+_MODULES = ("gather", "scatter", "renorm", "bag", "optim", "rowwise", "sgns")
 _LOADED: dict[str, ModuleType] = {}
 
 
