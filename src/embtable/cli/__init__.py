@@ -1,7 +1,8 @@
 """The ``embtable`` command line: ``train``, ``similar``, ``evaluate``, ``convert``, ``info``,
 ``explore``.
 
-Run it as ``embtable`` (the console script), ``python -m embtable`` or ``python -m embtable.cli``; ``embtable --help``
+Run it as ``embtable`` (the console script), ``python -m embtable`` or
+``python -m embtable.cli``; ``embtable --help``
 lists the commands and ``embtable COMMAND --help`` shows each one's options and an example.
 One module per sub-command; :mod:`embtable.cli.__main__` holds :func:`main`.
 """
