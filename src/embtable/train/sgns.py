@@ -65,6 +65,7 @@ from embtable.train.corpus import Corpus
 
 if TYPE_CHECKING:
     from embtable.layers import Embedding
+    from embtable.fasttext import FastTextVectors
     from embtable.text.vocab import Vocab
     from embtable.vectors import Vectors
 
@@ -322,12 +323,83 @@ class SkipGramModel:
     epoch_losses: list[float]
     history: list[dict[str, Any]] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    counts: NDArray[np.int64] | None = None
+
+    @property
+    def subwords(self) -> tuple[int, int, int] | None:
+        """``(minn, maxn, bucket)`` of a fastText (subword) model, else ``None``."""
+        value = self.config.get("subwords")
+        if not value:
+            return None
+        return int(value[0]), int(value[1]), int(self.config["buckets"])
 
     def vectors(self) -> Vectors:
-        """Return the input vectors as :class:`~embtable.vectors.Vectors` (shares memory)."""
+        """Return the input vectors as :class:`~embtable.vectors.Vectors` (shares memory).
+
+        A subword model gives :class:`~embtable.fasttext.FastTextVectors`: each word's vector
+        is the mean of its word and n-gram rows, and unseen words get one from their n-grams.
+        """
+        if self.subwords is not None:
+            return self.fasttext_vectors()
         from embtable.vectors import Vectors
 
         return Vectors(list(self.vocab.id_to_token), self.input.weight.data)
+
+    def fasttext_vectors(self) -> FastTextVectors:
+        """The model as :class:`~embtable.fasttext.FastTextVectors` (words, buckets, counts,
+        both matrices and fastText's header arguments), sharing the tables' memory.
+
+        Raises:
+            OptionError: the model was trained without subwords.
+
+        Example:
+            >>> corpus = Corpus.from_sentences([["walk", "walked", "walks"]] * 30, min_count=1)
+            >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, sample=0,
+            ...                        subwords=(3, 4), buckets=50, progress=False)
+            >>> model.fasttext_vectors()["walking"].shape  # an unseen word
+            (4,)
+        """
+        from embtable.fasttext import FastTextVectors
+        from embtable.io.fasttext_bin import FastTextArgs
+
+        if self.subwords is None:
+            raise OptionError("this model was trained without subwords (pass subwords=(3, 6))")
+        minn, maxn, bucket = self.subwords
+        config = self.config
+        args = FastTextArgs(
+            dim=int(config["dim"]),
+            ws=int(config["window"]),
+            epoch=int(config["epochs"]),
+            min_count=int(config.get("min_count") or 1),
+            neg=int(config["negative"]),
+            loss=2,
+            model=1 if config["architecture"] == "cbow" else 2,
+            bucket=bucket,
+            minn=minn,
+            maxn=maxn,
+            t=float(config["sample"]),
+        )
+        vectors = FastTextVectors(
+            list(self.vocab.id_to_token),
+            self.input.weight.data,
+            minn=minn,
+            maxn=maxn,
+            bucket=bucket,
+            counts=self.counts,
+            args=args,
+            output_matrix=self.output.weight.data,
+        )
+        vectors.ntokens = int(self.stats.get("corpus", {}).get("tokens") or 0) or None
+        return vectors
+
+    def save_bin(self, path: str | os.PathLike[str]) -> None:
+        """Write a subword model as a fastText ``.bin`` (atomically), which fastText and
+        gensim's ``load_facebook_model`` read.
+
+        Raises:
+            OptionError: the model was trained without subwords.
+        """
+        self.fasttext_vectors().save_bin(path)
 
     @property
     def complete(self) -> bool:
@@ -370,6 +442,11 @@ class SkipGramModel:
             OutputError: an output cannot be written (checked before anything is written).
         """
         from safetensors.numpy import save as safetensors_bytes
+
+        if self.subwords is not None:
+            raise OptionError(
+                "a subword (fastText) model saves as fastText .bin: use save_bin(path)"
+            )
 
         from embtable.io._atomic import check_output
         from embtable.io.tables import save_table
@@ -579,6 +656,8 @@ def train_word2vec(
     callbacks: Sequence[Callable[[EpochEnd], object]] = (),
     checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: float | None = None,
+    subwords: tuple[int, int] | None = None,
+    buckets: int = 2_000_000,
 ) -> SkipGramModel:
     """Train word2vec embeddings (skip-gram or CBOW, negative sampling) on ``corpus``.
 
@@ -611,6 +690,15 @@ def train_word2vec(
             ``checkpoint_every`` seconds, on Ctrl-C (then re-raise ``KeyboardInterrupt``) and at
             the end; :func:`resume_training` continues from it.
         checkpoint_every: seconds between checkpoints (``None``: only on Ctrl-C and at the end).
+        subwords: ``(minn, maxn)``: train fastText instead (Bojanowski et al., 2017): a word's
+            input vector is the mean of its own row and the rows of its character n-grams of
+            ``minn .. maxn`` characters, hashed into ``buckets`` rows after the words
+            (:class:`~embtable.subword.SubwordEmbedding`'s layout), and every one of those rows
+            learns. The model then gives vectors for unseen words
+            (:meth:`SkipGramModel.fasttext_vectors`) and saves as fastText ``.bin``
+            (:meth:`SkipGramModel.save_bin`). Not with ``shared_negatives``,
+            ``cbow_mean=False`` or checkpoints.
+        buckets: n-gram rows with ``subwords`` (fastText's default, 2,000,000).
 
     Returns:
         a :class:`SkipGramModel` whose ``input.weight.data`` holds the word vectors.
@@ -656,6 +744,7 @@ def train_word2vec(
         seed=seed,
     )
     every = _check_checkpointing(checkpoint_dir, checkpoint_every)
+    subword_options = _check_subwords(subwords, buckets, options, checkpoint_dir)
     if not isinstance(corpus, Corpus):
         raise OptionTypeError(f"corpus must be an embtable.train.Corpus, got {type(corpus).__name__}")
     vocab_size = corpus.vocab_size
@@ -672,13 +761,15 @@ def train_word2vec(
         "max_vocab": corpus.max_vocab,
         "max_final_vocab": corpus.max_final_vocab,
         "max_sentence_length": corpus.max_sentence_length,
+        **subword_options,
     }
     dim = options["dim"]
     rng = np.random.default_rng(options["seed"])
-    initial = (rng.random((vocab_size, dim), dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
+    rows = vocab_size + int(subword_options.get("buckets", 0))
+    initial = (rng.random((rows, dim), dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
     model = SkipGramModel(
         corpus.vocab,
-        Embedding(vocab_size, dim, _weight=initial),
+        Embedding(rows, dim, _weight=initial),
         Embedding(vocab_size, dim, _weight=np.zeros((vocab_size, dim), np.float32)),
         config,
         {"corpus": _corpus_stats(corpus), "training": {}},
@@ -700,7 +791,38 @@ def train_word2vec(
             ],
         },
     )
+    model.counts = np.asarray(corpus.counts, dtype=np.int64).copy()
     return _run(model, corpus, progress, callbacks, checkpoint_dir, every)
+
+
+def _check_subwords(
+    subwords: object, buckets: object, options: dict[str, Any], checkpoint_dir: object
+) -> dict[str, Any]:
+    """Check the fastText options; return the config entries they add (none without them)."""
+    if subwords is None:
+        return {}
+    if (
+        not isinstance(subwords, (tuple, list))
+        or len(subwords) != 2
+        or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in subwords)
+    ):
+        raise OptionTypeError(f"subwords must be a pair of integers (minn, maxn), got {subwords!r}")
+    minn, maxn = int(subwords[0]), int(subwords[1])
+    if not 1 <= minn <= maxn <= 100:
+        raise OptionError(
+            f"subwords must be (minn, maxn) with 1 <= minn <= maxn <= 100, got {subwords!r}"
+        )
+    bucket = _check_int("buckets", buckets, 1, (1 << 31) - 1)
+    if options["shared_negatives"]:
+        raise OptionError("shared_negatives is not implemented with subwords")
+    if options["architecture"] == "cbow" and not options["cbow_mean"]:
+        raise OptionError(
+            "subword CBOW averages the context (fastText's rule): cbow_mean=False is not "
+            "implemented with subwords"
+        )
+    if checkpoint_dir is not None:
+        raise OptionError("checkpoints are not implemented with subwords (save with save_bin)")
+    return {"subwords": [minn, maxn], "buckets": bucket}
 
 
 def train_sgns(corpus: Corpus, **options: Any) -> SkipGramModel:
@@ -848,6 +970,7 @@ def _run(
     from embtable.kernels.sgns import train_sgns_block
 
     config, state = model.config, model.state
+    kernel: Callable[..., None] = train_sgns_block
     threads, epochs = int(config["threads"]), int(config["epochs"])
     alpha, min_alpha = float(config["alpha"]), float(config["min_alpha"])
     weight_in = model.input.weight.data
@@ -866,12 +989,21 @@ def _run(
     loss = np.zeros(lanes, dtype=np.float64)
     pairs = np.zeros(lanes, dtype=np.int64)
     words_read = np.zeros(lanes, dtype=np.int64)
-    flags = (
+    flags: tuple[Any, ...] = (
         config["architecture"] == "cbow",
         bool(config["cbow_mean"]),
         bool(config["shrink_windows"]),
         bool(config.get("shared_negatives", False)),
     )
+    if model.subwords is not None:
+        from embtable.kernels.fasttext_train import train_fasttext_block
+
+        kernel = train_fasttext_block
+        flags = (
+            config["architecture"] == "cbow",
+            bool(config["shrink_windows"]),
+            *_subword_bags(model),
+        )
 
     def call(ids, chunk_offsets, order, max_length: int, next_sentence, stops, words_done) -> None:
         # Threads take lanes one at a time (dynamic scheduling): a thread that another process
@@ -880,7 +1012,7 @@ def _run(
             _call(ids, chunk_offsets, order, max_length, next_sentence, stops, words_done)
 
     def _call(ids, chunk_offsets, order, max_length: int, next_sentence, stops, words_done):
-        train_sgns_block(
+        kernel(
             ids,
             chunk_offsets,
             order,
@@ -1024,6 +1156,19 @@ def _run(
     _finish_stats(model, corpus)
     save_checkpoint()
     return model
+
+
+def _subword_bags(model: SkipGramModel) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+    """Every vocabulary word's bag (its row, then its n-gram rows), computed once:
+    ``(offsets (V + 1,), rows)``."""
+    from embtable.subword import SubwordIndexer
+
+    assert model.subwords is not None
+    minn, maxn, bucket = model.subwords
+    indexer = SubwordIndexer(model.vocab.id_to_token, minn=minn, maxn=maxn, bucket=bucket)
+    rows, offsets = indexer.index(model.vocab.id_to_token)
+    bounds = np.append(offsets, rows.shape[0]).astype(np.int64)
+    return bounds, rows.astype(np.int32)
 
 
 def _rate(alpha: float, min_alpha: float, words_done: int, total_words: int) -> float:
