@@ -66,8 +66,11 @@ def vectorisation_report(dim: int) -> None:
     features = llvm.get_host_cpu_features()
     wide = sorted(name for name in ("avx2", "avx512f", "avx512bw", "avx512vl") if features.get(name))
     print(f"\nnumba target CPU: {llvm.get_host_cpu_name()}; features: {', '.join(wide) or 'none'}")
-    print("\n| kernel | zmm operands | ymm operands | vcvtdq2ps | vpmovzxbd | vrndscaleps |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "\n| kernel | zmm operands | ymm operands | vcvtdq2ps | vpmovzxbd | vrndscaleps | "
+        "vfmadd |"
+    )
+    print("|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(1)
     weight = rng.standard_normal((64, dim), dtype=np.float32)
     ids = rng.integers(0, 64, 256)
@@ -76,7 +79,7 @@ def vectorisation_report(dim: int) -> None:
         table = quantize(weight, scheme)
         # a fresh, uncached compile of the serial kernel: numba cannot inspect cached code
         factory = kernels._bag_sum_int8 if scheme == "int8" else kernels._bag_sum_int4
-        kernel = numba.njit(nogil=True)(factory(False, dim))
+        kernel = numba.njit(nogil=True, fastmath={"contract"})(factory(False, dim))
         head = (table.data, table._scale_bias())
         if scheme == "int4":
             head = (*head, _halves())
@@ -87,7 +90,7 @@ def vectorisation_report(dim: int) -> None:
         print(
             f"| {scheme} sum, D={dim} | {len(re.findall('zmm', asm))} | "
             f"{len(re.findall('ymm', asm))} | {asm.count('vcvtdq2ps')} | "
-            f"{asm.count('vpmovzxbd')} | {asm.count('vrndscaleps')} |"
+            f"{asm.count('vpmovzxbd')} | {asm.count('vrndscaleps')} | {asm.count('vfmadd')} |"
         )
 
 

@@ -79,9 +79,12 @@ __all__ = [
     "Scheme",
     "dequantize",
     "load_quantized_table",
+    "peek_quantized_table",
     "quantize",
+    "read_quantized_vectors",
     "row_bytes",
     "save_quantized_table",
+    "sniff_quantized_table",
 ]
 
 Scheme = Literal["int8", "int4"]
@@ -671,6 +674,100 @@ def load_quantized_table(
     if not isinstance(config, dict):
         raise VectorFormatError(f"{CONFIG_FILE}: expected a JSON object")
     return table, tokens, config
+
+
+# ---------------------------------------------------------------------------------------------
+# The format registry's functions (reader, sniffer, peeker of the "quantized" format)
+
+
+def read_quantized_vectors(
+    directory: str | os.PathLike[str],
+    *,
+    limit: int | None = None,
+    dtype: DTypeLike | None = None,
+    progress: bool | None = None,
+    duplicates: str = "error",
+    encoding: str = "utf-8",
+    unicode_errors: str = "strict",
+) -> tuple[list[str], NDArray[np.floating]]:
+    """A quantized table directory as ``(tokens, matrix)``: the registry's reader, so
+    ``Vectors.load``, ``embtable similar``/``evaluate``/``convert``/``info`` read quantized
+    tables like any other vectors.
+
+    The fused rows are memory-mapped and dequantized 65536 at a time straight into the result,
+    so the peak is the float matrix itself (``dtype=np.float16`` halves it; the default is
+    float32). ``limit`` keeps the first rows, and only those are dequantized. ``progress``,
+    ``duplicates``, ``encoding`` and ``unicode_errors`` have no effect (a table holds UTF-8
+    JSON and no repeated tokens).
+
+    Raises:
+        VectorFormatError: a file of the directory is malformed.
+        OptionError: ``limit`` is negative.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp()) / "q"
+        >>> save_quantized_table(folder, quantize(np.eye(3, dtype=np.float32)), ["a", "b", "c"])
+        >>> read_quantized_vectors(folder, limit=2)
+        (['a', 'b'], array([[1., 0., 0.],
+               [0., 1., 0.]], dtype=float32))
+    """
+    from .io._parse import float_dtype
+
+    del progress, duplicates, encoding, unicode_errors  # no effect on a table
+    table, tokens, _ = load_quantized_table(directory, mmap=True)
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
+            raise OptionTypeError(f"limit must be an integer or None, got {limit!r}")
+        if limit < 0:
+            raise OptionError(f"limit must be >= 0, got {limit}")
+        table = QuantizedTable(table.data[:limit], table.embedding_dim, table.scheme)
+        tokens = tokens[:limit]
+    target = np.float32 if dtype is None else float_dtype(dtype)
+    return tokens, table.dequantize(dtype=target)
+
+
+def sniff_quantized_table(probe: Any) -> bool:
+    """Whether ``probe`` (an :class:`embtable.io._detect.Probe`) is a quantized table
+    directory: one holding ``quantized.safetensors``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from embtable.io._detect import Probe
+        >>> folder = pathlib.Path(tempfile.mkdtemp()) / "q"
+        >>> save_quantized_table(folder, quantize(np.eye(2, dtype=np.float32)), ["a", "b"])
+        >>> sniff_quantized_table(Probe(folder, None)), sniff_quantized_table(Probe("/", None))
+        (True, False)
+    """
+    return bool(probe.is_dir) and os.path.isfile(os.path.join(probe.path, QUANTIZED_FILE))
+
+
+def peek_quantized_table(directory: str | os.PathLike[str]) -> Any:
+    """The shape, scheme and first tokens of a quantized table directory, from the safetensors
+    header and ``vocab.json`` (no row is read): an :class:`embtable.io.registry.Summary` whose
+    ``dtype`` is ``"int8"`` or ``"int4"``.
+
+    Raises:
+        VectorFormatError: a file is malformed, or the tokens and rows disagree.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp()) / "q"
+        >>> table = quantize(np.ones((2, 5), np.float32), "int4")
+        >>> save_quantized_table(folder, table, ["a", "b"])
+        >>> peek_quantized_table(folder)
+        Summary(rows=2, dim=5, dtype='int4', tokens=('a', 'b'), source='safetensors header')
+    """
+    from .io.registry import Summary
+
+    table, tokens, _ = load_quantized_table(directory, mmap=True)
+    return Summary(
+        rows=table.num_embeddings,
+        dim=table.embedding_dim,
+        dtype=table.scheme,
+        tokens=tuple(tokens[:10]),
+        source="safetensors header",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
