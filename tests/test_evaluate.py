@@ -370,14 +370,19 @@ def test_word_pairs_on_whitespace_and_error_message_names_the_delimiter(tmp_path
 @pytest.mark.parametrize("name", SHIPPED[:2])
 def test_restrict_vocab_none_searches_every_row_as_gensim(name) -> None:
     vectors, keyed = _keyed(name)
-    score, sections = keyed.evaluate_word_analogies(EVAL / "questions-words.txt", restrict_vocab=None)
+    score, sections = keyed.evaluate_word_analogies(
+        EVAL / "questions-words.txt", restrict_vocab=None
+    )
     ours = evaluate_analogies(vectors, restrict_vocab=None)
     assert [len(s.correct) for s in ours.sections] == [len(s["correct"]) for s in sections[:-1]]
     assert ours.accuracy == pytest.approx(score, abs=1e-3)
     assert ours == evaluate_analogies(vectors, restrict_vocab=len(vectors))
     (r, _), (rho, _), oov = keyed.evaluate_word_pairs(EVAL / "wordsim353.tsv", restrict_vocab=None)
     pairs = evaluate_word_pairs(vectors, restrict_vocab=None)
-    assert (pairs.pearson, pairs.spearman) == (pytest.approx(r, abs=1e-6), pytest.approx(rho, abs=1e-6))
+    assert (pairs.pearson, pairs.spearman) == (
+        pytest.approx(r, abs=1e-6),
+        pytest.approx(rho, abs=1e-6),
+    )
     assert pairs.oov_ratio * 100 == pytest.approx(oov)
 
 

@@ -133,7 +133,8 @@ def test_constructor_errors() -> None:
         Vectors(["a", "a"], np.zeros((2, 2)))
     for key in (1, b"a", None):
         with pytest.raises(
-            TypeError, match=re.escape(f"tokens must be strings, got {type(key).__name__} {key!r} at row 1")
+            TypeError,
+            match=re.escape(f"tokens must be strings, got {type(key).__name__} {key!r} at row 1"),
         ):
             Vectors(["a", key], np.zeros((2, 2)))
     assert Vectors(np.array(["a", "b"]), np.eye(2)) == Vectors(["a", "b"], np.eye(2))

@@ -432,7 +432,9 @@ def evaluate_word_pairs(
                 f"first {searched:,} tokens of the vectors"
             )
         hint = (
-            "" if delimiter is None else "; for space-separated files pass delimiter=None "
+            ""
+            if delimiter is None
+            else "; for space-separated files pass delimiter=None "
             "(on the command line --delimiter whitespace)"
         )
         unknown = f"; {oov} pairs had unknown words" if oov else ""

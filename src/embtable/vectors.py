@@ -42,7 +42,13 @@ __all__ = ["Coverage", "Vectors", "VectorsCheck"]
 # The names of embtable.io.registry's formats (the registry is the one list; these are for
 # type checkers).
 LoadFormat = Literal[
-    "auto", "word2vec", "word2vec-binary", "glove", "fasttext", "fasttext-bin", "embtable",
+    "auto",
+    "word2vec",
+    "word2vec-binary",
+    "glove",
+    "fasttext",
+    "fasttext-bin",
+    "embtable",
     "projector",
 ]
 SaveFormat = Literal[

@@ -250,7 +250,11 @@ def test_similar_output_closed_early_is_quiet(tmp_path) -> None:
     ("option", "content", "message"),
     [
         ("--pairs", "", "bad.txt: no usable word pair: no pair in the file"),
-        ("--pairs", "king queen 4\nwar peace 3\n", "bad.txt:1: no usable word pair: 'king queen 4'"),
+        (
+            "--pairs",
+            "king queen 4\nwar peace 3\n",
+            "bad.txt:1: no usable word pair: 'king queen 4'",
+        ),
         ("--pairs", "king\tqueen\tfour\n", "bad.txt:1: no usable word pair: 'king\\tqueen\\tfour'"),
         ("--pairs", "zz\tyy\t1\n", "bad.txt: no usable word pair: all 1 pairs have a word outside"),
         ("--pairs", b"king\tqueen\t1\ncaf\xe9\tx\t2\n", "bad.txt:2: the bytes b'\\xe9' are not"),
@@ -285,7 +289,9 @@ def test_evaluate_warns_about_skipped_lines(workspace, capsys, tmp_path) -> None
     )
     questions = tmp_path / "q.txt"
     questions.write_text(": s\nking queen man woman\nking queen\n")
-    status, _, err = run(capsys, "evaluate", workspace / "glove.6B.50d.txt", "--analogies", questions)
+    status, _, err = run(
+        capsys, "evaluate", workspace / "glove.6B.50d.txt", "--analogies", questions
+    )
     assert status == 0
     assert err == f"embtable: warning: {questions}: skipped 1 line that is not 4 words (line 3)\n"
     status, _, err = run(capsys, "evaluate", workspace / "glove.6B.50d.txt", "--pairs", "simlex")

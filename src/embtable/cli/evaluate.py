@@ -227,10 +227,10 @@ def _warn_skipped(name: str, lines: tuple[int, ...], expected: str) -> None:
     if not lines:
         return
     shown = ", ".join(str(line) for line in lines[:5]) + (", ..." if len(lines) > 5 else "")
-    plural = "s" if len(lines) > 1 else ""
+    plural, verb = ("s", "are") if len(lines) > 1 else ("", "is")
     print(
-        f"embtable: warning: {name}: skipped {len(lines)} line{plural} that {'are' if plural else 'is'} "
-        f"not {expected} (line{plural} {shown})",
+        f"embtable: warning: {name}: skipped {len(lines)} line{plural} that {verb} not "
+        f"{expected} (line{plural} {shown})",
         file=sys.stderr,
     )
 
