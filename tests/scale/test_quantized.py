@@ -414,3 +414,40 @@ def test_torch_modules(rng, scheme):
         ours(ids, offsets, torch.ones(60, requires_grad=True))
     with pytest.raises(IndexError, match=re.escape("index 50 at position (0,)")):
         emb(torch.tensor([50]))
+
+
+# -- the format registry's functions ---------------------------------------------------------------
+
+
+def test_read_quantized_vectors_dequantizes_in_chunks_and_queries(rng, tmp_path):
+    from embtable.io._detect import Probe
+    from embtable.quantized import (
+        peek_quantized_table,
+        read_quantized_vectors,
+        sniff_quantized_table,
+    )
+    from embtable.vectors import Vectors
+
+    weight = _table(rng, 70, 16)
+    table = quantize(weight, "int4")
+    tokens = [f"w{i}" for i in range(70)]
+    save_quantized_table(tmp_path / "q", table, tokens)
+    got_tokens, matrix = read_quantized_vectors(tmp_path / "q")
+    assert got_tokens == tokens and matrix.dtype == np.float32
+    assert_array_equal(matrix, table.dequantize())
+    half_tokens, half = read_quantized_vectors(tmp_path / "q", limit=5, dtype="float16")
+    assert half_tokens == tokens[:5] and half.dtype == np.float16
+    assert_array_equal(half, table.dequantize()[:5].astype(np.float16))
+    vectors = Vectors(got_tokens, matrix)
+    assert vectors.most_similar("w3", topn=3) == table.to_vectors(tokens).most_similar("w3", topn=3)
+    with pytest.raises(OptionError, match="limit must be >= 0, got -1"):
+        read_quantized_vectors(tmp_path / "q", limit=-1)
+
+    assert sniff_quantized_table(Probe(tmp_path / "q", None))
+    assert not sniff_quantized_table(Probe(tmp_path, None))
+    summary = peek_quantized_table(tmp_path / "q")
+    assert (summary.rows, summary.dim, summary.dtype) == (70, 16, "int4")
+    assert summary.tokens == tuple(tokens[:10])
+    (tmp_path / "q" / "quantized.safetensors").write_bytes(b"junk")
+    with pytest.raises(VectorFormatError):
+        peek_quantized_table(tmp_path / "q")
