@@ -314,6 +314,11 @@ def test_similar_with_odd_words(workspace, capsys) -> None:
     assert (status, out) == (1, "") and "'zzq' not in the vocabulary" in err
     status, out, err = run(capsys, "similar", table, "+", "King", "-k", "1")  # folded, as typed
     assert status == 0 and out.startswith("+ King:\n") and err == ""
+    with_dash = Vectors.load(workspace / "glove.6B.50d.txt")
+    with_dash.add_vectors(["-"], [with_dash["war"] * 2])
+    with_dash.save(workspace / "dash.txt", format="glove")
+    status, out, err = run(capsys, "similar", workspace / "dash.txt", "-", "-k", "1")
+    assert (status, out, err) == (0, "-:\n   1.0000  war\n", "")  # a token of this table
     status, out, err = run(capsys, "similar", table, "king", "--restrict-vocab", "1")
     assert (status, out) == (0, "king:\n")
     assert err == (

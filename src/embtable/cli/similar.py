@@ -2,7 +2,8 @@
 
 Each WORD is a query of its own. When the words hold ``+`` or ``-`` they form one analogy
 instead: ``king - man + woman`` asks ``most_similar(positive=["king", "woman"],
-negative=["man"])``, with the query words left out of the answer.
+negative=["man"])``, with the query words left out of the answer. A lone ``-`` (or ``+``) is
+looked up as a word when the table has it (GloVe does).
 
 Words are folded as the table's tokenizer folds its tokens: a table trained with the ``regex``
 tokenizer (the default, which lower-cases) is searched in lower case, so ``War`` finds ``war``;
@@ -220,8 +221,14 @@ def run(args: argparse.Namespace) -> int:
         0
         >>> tmp.cleanup()
     """
-    queries = parse_queries(args.words)
+    # a lone '+' or '-' is no analogy: it is looked up when the table has it as a token
+    lone = len(args.words) == 1 and args.words[0] in ("+", "-")
+    queries = [] if lone else parse_queries(args.words)  # syntax errors before the long load
     vectors = load_vectors(args.directory, args.format, **load_options(args))
+    if lone:
+        queries = (
+            [Query((args.words[0],))] if args.words[0] in vectors else parse_queries(args.words)
+        )
     fold = word_folder(vectors, args.directory)
     failed = 0
     printed = 0
