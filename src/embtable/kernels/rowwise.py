@@ -23,6 +23,7 @@ import numpy as np
 
 from ._cache import CACHE
 from ._parallel import pick, twins
+from ._prefetch import PREFETCH_DISTANCE, prefetch_bytes, prefetch_row
 
 __all__ = ["bag_rowwise_adagrad_", "bag_rowwise_adagrad_reference"]
 
@@ -34,11 +35,15 @@ def _bag_rowwise_adagrad_(parallel):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         dim = weight.shape[1]
+        row_bytes = dim * weight.itemsize
         count = unique_rows.shape[0]
         blocks = (count + 63) // 64
         for block in nb.prange(blocks):
             g = np.empty(dim, dtype=weight.dtype)
             for u in range(block * 64, min(count, (block + 1) * 64)):
+                # the rows updated a few groups ahead: their misses overlap with this update
+                prefetch_row(weight, unique_rows, u + PREFETCH_DISTANCE, row_bytes)
+                prefetch_bytes(state, unique_rows[min(u + PREFETCH_DISTANCE, count - 1)], 0)
                 row = unique_rows[u]
                 for d in range(dim):
                     g[d] = 0
