@@ -80,9 +80,8 @@ def vectorisation_report(dim: int) -> None:
         # a fresh, uncached compile of the serial kernel: numba cannot inspect cached code
         factory = kernels._bag_sum_int8 if scheme == "int8" else kernels._bag_sum_int4
         kernel = numba.njit(nogil=True, fastmath={"contract"})(factory(False, dim))
-        head = (table.data, table._scale_bias())
-        if scheme == "int4":
-            head = (*head, _halves())
+        halves = kernels._NO_HALVES if scheme == "int8" else _halves()
+        head = (table.data, table._scale_bias(), halves)
         out = np.zeros((len(starts) - 1, dim), np.float32)
         size = np.zeros(len(starts) - 1, np.int64)
         kernel(*head, ids, starts, np.empty(0, np.float32), False, False, -1, out, size)

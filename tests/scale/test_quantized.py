@@ -210,11 +210,11 @@ def test_width_specialised_kernels_equal_the_generic_loop(rng, scheme, mode, dim
         sb = table._scale_bias()
         if special:
             kernel = K.bag_sum_kernel(scheme, dim)[0]
-            head = (table.data, sb) if scheme == "int8" else (table.data, sb, _halves())
+            head = (table.data, sb, K._NO_HALVES if scheme == "int8" else _halves())
             kernel(*head, ids, starts, weights, True, mode == "mean", 2, out, size)
         else:
             generic = (K._BAG_REDUCE_INT8 if scheme == "int8" else K._BAG_REDUCE_INT4)[0]
-            head = (table.data, sb) if scheme == "int8" else (table.data, sb, _halves())
+            head = (table.data, sb, K._NO_HALVES if scheme == "int8" else _halves())
             generic(*head, *args)
         results.append((out, size))
     assert_array_equal(results[0][1], results[1][1])
@@ -320,6 +320,7 @@ def test_save_load_roundtrip_is_safetensors(rng, tmp_path, scheme, mmap):
             "source": "test",
             "format": "embtable-quantized",
             "version": "1",
+            "scale_dtype": "float32" if scheme == "int8" else "float16",
             "scheme": scheme,
             "embedding_dim": "7",
             "layout": "fbgemm-fused-rowwise",
@@ -451,3 +452,62 @@ def test_read_quantized_vectors_dequantizes_in_chunks_and_queries(rng, tmp_path)
     (tmp_path / "q" / "quantized.safetensors").write_bytes(b"junk")
     with pytest.raises(VectorFormatError):
         peek_quantized_table(tmp_path / "q")
+
+
+# -- int8 rows with float16 scale and bias (FBGEMM's SBHalf) ------------------------------------
+
+
+def _sbhalf_reference(weight):
+    """FBGEMM's FloatToFusedNBitRowwiseQuantizedSBHalf(bit_rate=8), written out row by row."""
+    rows, dim = weight.shape
+    out = np.zeros((rows, dim + 4), np.uint8)
+    for r in range(rows):
+        x = weight[r].astype(np.float32)
+        low = np.float16(x.min())
+        spread = np.float32(x.max()) - np.float32(low)
+        scale = np.float16(np.float32(1.0) if spread == 0 else spread / np.float32(255))
+        scale = np.float16(1.0) if scale == 0 else scale
+        inverse = np.float32(1.0) / np.float32(scale)
+        codes = np.clip(np.rint((x - np.float32(low)) * inverse), 0, 255).astype(np.uint8)
+        out[r, :dim] = codes
+        out[r, dim:] = np.array([scale, low], "<f2").view(np.uint8)
+    return out
+
+
+@pytest.mark.parametrize("dim", [3, 16, 128])
+def test_int8_half_scales_layout_lookups_bags_and_files(rng, tmp_path, dim):
+    weight = _table(rng, 40, dim)
+    table = quantize(weight, "int8", scale_dtype="float16")
+    assert table.scale_dtype == "float16" and table.data.shape == (40, dim + 4)
+    assert row_bytes("int8", dim, "float16") == dim + 4
+    assert_array_equal(table.data, _sbhalf_reference(weight))
+    assert np.abs(table.dequantize() - weight).max() <= _tolerance(table)
+    ids = rng.integers(0, 40, 300)
+    offsets = np.sort(rng.integers(0, 300, 30))
+    offsets[0] = 0
+    weights = rng.standard_normal(300).astype(np.float32)
+    for mode in ("sum", "mean", "max"):
+        psw = weights if mode == "sum" else None
+        got = table.embedding_bag(ids, offsets, mode=mode, per_sample_weights=psw, padding_idx=4)
+        expected = F.embedding_bag(
+            ids, table.dequantize(), offsets, mode=mode, per_sample_weights=psw, padding_idx=4
+        )
+        _close(got, expected)
+    table.save(tmp_path / "h.safetensors")
+    loaded = QuantizedTable.load(tmp_path / "h.safetensors", mmap=True)
+    assert loaded == table and loaded.scale_dtype == "float16"
+    assert loaded != quantize(weight, "int8")
+    assert "scale_dtype='float16'" in repr(table)
+    with pytest.raises(OptionError, match="scale_dtype for int4 rows must be 'float16'"):
+        quantize(weight, "int4", scale_dtype="float32")
+    with pytest.raises(OptionError, match="within"):
+        quantize(np.full((1, 2), 1e6, np.float32), "int8", scale_dtype="float16")
+
+
+def test_int8_half_scales_refused_by_torch_modules(rng):
+    pytest.importorskip("torch")
+    from embtable.torch.quantized import QuantizedEmbeddingBag as TorchBag
+
+    module = TorchBag(10, 8, "int8")
+    with pytest.raises(TypeError, match="float32 scales"):
+        module.set_table(quantize(_table(rng, 10, 8), "int8", scale_dtype="float16"))

@@ -25,7 +25,7 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ._cache import CACHE
 from ._parallel import pick, twins
@@ -90,6 +90,19 @@ def _prefetch_row(codes, ids, position):
     prefetch_bytes(codes, row, width - 1)
 
 
+def _decode(half_table, value):  # pragma: no cover - replaced by the overload in kernels
+    """A scale or bias as float32: ``value`` itself when the table stores float32, or the
+    float16 bits ``value`` (uint16) decoded through ``half_table``."""
+    raise NotImplementedError
+
+
+@overload(_decode, inline="always")
+def _decode_impl(half_table, value):
+    if isinstance(value, types.Float):
+        return lambda half_table, value: value
+    return lambda half_table, value: half_table[value]
+
+
 @intrinsic
 def _stack_float32(typingctx, count):
     """A pointer to ``count`` (a literal) float32 slots on the stack, allocated once in the
@@ -116,8 +129,8 @@ def _bag_sum_int8(parallel, dim):
     D = dim  # a closure constant: literal to numba, part of the cache key
 
     def bag_sum_int8(
-        codes, scale_bias, ids, bag_starts, weights, use_weights, mean, padding_idx, out,
-        bag_size,
+        codes, scale_bias, half_table, ids, bag_starts, weights, use_weights, mean, padding_idx,
+        out, bag_size,
     ):  # fmt: skip
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
@@ -132,8 +145,8 @@ def _bag_sum_int8(parallel, dim):
                 row = ids[i]
                 if row == padding_idx:
                     continue
-                scale = scale_bias[row, 0]
-                bias = scale_bias[row, 1]
+                scale = _decode(half_table, scale_bias[row, 0])
+                bias = _decode(half_table, scale_bias[row, 1])
                 if use_weights:
                     scale *= weights[i]
                     bias *= weights[i]
@@ -234,14 +247,14 @@ def bag_sum_kernel(scheme: str, dim: int) -> tuple[object, object] | None:
 
 
 def _gather_int8(parallel):
-    def gather_int8(codes, scale_bias, ids, out):
+    def gather_int8(codes, scale_bias, half_table, ids, out):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         dim = out.shape[1]
         for i in nb.prange(ids.shape[0]):
             row = ids[i]
-            scale = scale_bias[row, 0]
-            bias = scale_bias[row, 1]
+            scale = _decode(half_table, scale_bias[row, 0])
+            bias = _decode(half_table, scale_bias[row, 1])
             for d in range(dim):
                 out[i, d] = scale * np.float32(codes[row, d]) + bias
 
@@ -269,7 +282,8 @@ def _gather_int4(parallel):
 
 
 @nb.njit(cache=True, nogil=True)
-def _sum_int8(codes, scale_bias, ids, start, stop, weights, use_weights, padding_idx, target):
+def _sum_int8(codes, scale_bias, half_table, ids, start, stop, weights, use_weights, padding_idx,
+              target):  # fmt: skip
     """Add ``w * scale * q`` of the rows ``ids[start:stop]`` into ``target``, two rows per pass
     over the features (half the loads and stores of ``target``), prefetching ahead; returns
     ``(count, summed w * bias)``."""
@@ -283,10 +297,10 @@ def _sum_int8(codes, scale_bias, ids, start, stop, weights, use_weights, padding
         first = ids[i]
         if i + 1 < stop and first != padding_idx and ids[i + 1] != padding_idx:
             second = ids[i + 1]
-            scale0 = scale_bias[first, 0]
-            scale1 = scale_bias[second, 0]
-            bias0 = scale_bias[first, 1]
-            bias1 = scale_bias[second, 1]
+            scale0 = _decode(half_table, scale_bias[first, 0])
+            scale1 = _decode(half_table, scale_bias[second, 0])
+            bias0 = _decode(half_table, scale_bias[first, 1])
+            bias1 = _decode(half_table, scale_bias[second, 1])
             if use_weights:
                 scale0 *= weights[i]
                 bias0 *= weights[i]
@@ -301,8 +315,8 @@ def _sum_int8(codes, scale_bias, ids, start, stop, weights, use_weights, padding
             i += 2
             continue
         if first != padding_idx:
-            scale0 = scale_bias[first, 0]
-            bias0 = scale_bias[first, 1]
+            scale0 = _decode(half_table, scale_bias[first, 0])
+            bias0 = _decode(half_table, scale_bias[first, 1])
             if use_weights:
                 scale0 *= weights[i]
                 bias0 *= weights[i]
@@ -317,8 +331,8 @@ def _sum_int8(codes, scale_bias, ids, start, stop, weights, use_weights, padding
 
 def _bag_reduce_int8(parallel):
     def bag_reduce_int8(
-        codes, scale_bias, ids, bag_starts, per_sample_weights, use_weights, mode, padding_idx,
-        out, bag_size,
+        codes, scale_bias, half_table, ids, bag_starts, per_sample_weights, use_weights, mode,
+        padding_idx, out, bag_size,
     ):  # fmt: skip
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
@@ -330,8 +344,8 @@ def _bag_reduce_int8(parallel):
                 row = ids[i]
                 if row == padding_idx:
                     continue
-                scale = scale_bias[row, 0]
-                bias = scale_bias[row, 1]
+                scale = _decode(half_table, scale_bias[row, 0])
+                bias = _decode(half_table, scale_bias[row, 1])
                 if count == 0:
                     for d in range(dim):
                         out[b, d] = scale * np.float32(codes[row, d]) + bias
@@ -343,8 +357,8 @@ def _bag_reduce_int8(parallel):
                 count += 1
             if mode != 2:
                 count, bias_sum = _sum_int8(
-                    codes, scale_bias, ids, bag_starts[b], bag_starts[b + 1], per_sample_weights,
-                    use_weights, padding_idx, out[b],
+                    codes, scale_bias, half_table, ids, bag_starts[b], bag_starts[b + 1],
+                    per_sample_weights, use_weights, padding_idx, out[b],
                 )  # fmt: skip
             bag_size[b] = count
             if mode != 2 and count > 0:
@@ -469,15 +483,18 @@ def _bag_reduce_int4(parallel):
     return bag_reduce_int4
 
 
+_NO_HALVES = np.zeros(1, np.float32)  # the half_table argument of tables with float32 scales
 _GATHER_INT8 = twins(_gather_int8)
 _GATHER_INT4 = twins(_gather_int4)
 _BAG_REDUCE_INT8 = twins(_bag_reduce_int8)
 _BAG_REDUCE_INT4 = twins(_bag_reduce_int4)
 
 
-def gather_int8(codes, scale_bias, ids, out):
-    """``out[i] = scale[ids[i]] * codes[ids[i]] + bias[ids[i]]`` (float32 ``out``, ``(N, D)``)."""
-    pick(_GATHER_INT8, ids.shape[0] * out.shape[1])(codes, scale_bias, ids, out)
+def gather_int8(codes, scale_bias, ids, out, half_table=None):
+    """``out[i] = scale[ids[i]] * codes[ids[i]] + bias[ids[i]]`` (float32 ``out``, ``(N, D)``).
+    ``scale_bias`` is float32, or uint16 float16 bits decoded through ``half_table``."""
+    table = _NO_HALVES if half_table is None else half_table
+    pick(_GATHER_INT8, ids.shape[0] * out.shape[1])(codes, scale_bias, table, ids, out)
 
 
 def gather_int4(codes, scale_bias, half_table, ids, out):
@@ -487,22 +504,24 @@ def gather_int4(codes, scale_bias, half_table, ids, out):
 
 def bag_reduce_int8(
     codes, scale_bias, ids, bag_starts, per_sample_weights, use_weights, mode, padding_idx, out,
-    bag_size,
+    bag_size, half_table=None,
 ):  # fmt: skip
     """Pool each bag of an int8 table into the zero-filled ``out[b]``; ``bag_size[b]`` receives
-    the number of non-padding ids (an empty or all-padding bag stays zero). Sums and means of
-    a width in :data:`SPECIALISED_WIDTHS` run that width's own kernel."""
+    the number of non-padding ids (an empty or all-padding bag stays zero). ``scale_bias`` is
+    float32, or uint16 float16 bits decoded through ``half_table`` (FBGEMM's SBHalf rows). Sums
+    and means of a width in :data:`SPECIALISED_WIDTHS` run that width's own kernel."""
+    table = _NO_HALVES if half_table is None else half_table
     work = ids.shape[0] * out.shape[1]
     special = bag_sum_kernel("int8", out.shape[1]) if mode != 2 else None
     if special is not None:
         pick(special, work)(
-            codes, scale_bias, ids, bag_starts, per_sample_weights, use_weights, mode == 1,
-            padding_idx, out, bag_size,
+            codes, scale_bias, table, ids, bag_starts, per_sample_weights, use_weights,
+            mode == 1, padding_idx, out, bag_size,
         )  # fmt: skip
         return
-    pick(_BAG_REDUCE_INT8, ids.shape[0] * out.shape[1])(
-        codes, scale_bias, ids, bag_starts, per_sample_weights, use_weights, mode, padding_idx,
-        out, bag_size,
+    pick(_BAG_REDUCE_INT8, work)(
+        codes, scale_bias, table, ids, bag_starts, per_sample_weights, use_weights, mode,
+        padding_idx, out, bag_size,
     )  # fmt: skip
 
 

@@ -79,6 +79,12 @@ class _Quantized(torch.nn.Module):
                 f"a {table.scheme} table of width {table.embedding_dim} cannot fill a "
                 f"{self.scheme} module of width {self.embedding_dim}"
             )
+        if table.scale_dtype != self.table().scale_dtype:
+            raise OptionTypeError(
+                f"a {table.scheme} table with {table.scale_dtype} scales cannot fill a torch "
+                f"module: torch's quantized EmbeddingBag layout has "
+                f"{self.table().scale_dtype} scales (quantize without scale_dtype)"
+            )
         self.weight.copy_(torch.from_numpy(np.asarray(table.data)))
 
     def requires_grad_(self, requires_grad: bool = True) -> _Quantized:
