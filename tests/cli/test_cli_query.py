@@ -324,3 +324,21 @@ def test_similar_with_odd_words(workspace, capsys) -> None:
     assert err == (
         "embtable: note: king: no neighbours among the first 1 rows other than the query's words\n"
     )
+
+
+def test_similar_answers_unseen_words_of_a_fasttext_model(capsys) -> None:
+    """Issue 13: a fastText .bin answers for words outside its vocabulary, and says so."""
+    from embtable.fasttext import FastTextVectors
+
+    model = Path(__file__).parents[1] / "data" / "lee_fasttext.bin"
+    vectors = FastTextVectors.load_bin(model)
+    assert "governmentally" not in vectors
+    code = main(["similar", str(model), "--format", "fasttext-bin", "governmentally", "-k", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = len(vectors.subword_rows("governmentally"))
+    assert out.splitlines()[0] == (
+        f"governmentally:  ('governmentally' not in the vocabulary: from {rows} character n-grams)"
+    )
+    expected = vectors.most_similar("governmentally", topn=3)
+    assert [line.split()[1] for line in out.splitlines()[1:4]] == [w for w, _ in expected]

@@ -235,7 +235,10 @@ def run(args: argparse.Namespace) -> int:
     for query in queries:
         positive = [fold(word) for word in query.positive]
         negative = [fold(word) for word in query.negative]
-        unknown = [word for word in positive + negative if word not in vectors]
+        from_subwords = getattr(vectors, "has_subwords", False)  # a fastText model
+        unknown = [
+            word for word in positive + negative if word not in vectors and not from_subwords
+        ]
         if unknown:
             failed += 1
             listed = ", ".join(repr(word) for word in unknown)
@@ -256,7 +259,13 @@ def run(args: argparse.Namespace) -> int:
         if printed:
             print()
         printed += 1
-        print(f"{query.label}:")
+        unseen = [word for word in positive + negative if word not in vectors]
+        notes = [
+            f"{word!r} not in the vocabulary: from {len(vectors.subword_rows(word))} "
+            f"character n-grams"
+            for word in unseen
+        ]
+        print(f"{query.label}:" + (f"  ({'; '.join(notes)})" if notes else ""))
         for neighbour, score in found:
             print(f"  {score:7.4f}  {neighbour}")
         if not found:  # every searched row is a query word (or not finite)
