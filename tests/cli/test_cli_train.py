@@ -175,3 +175,36 @@ def test_ctrl_c_leaves_a_loadable_checkpoint(tmp_path):
     assert not model.complete and model.state["words_done"] > 0
     weight, tokens, _ = load_table(tmp_path / "o")
     assert weight.shape == (len(tokens), 8) and np.isfinite(weight).all()
+
+
+def test_subwords_write_a_fasttext_bin(tmp_path, capsys):
+    from embtable.fasttext import FastTextVectors
+
+    out = tmp_path / "model.bin"
+    status = main(["train", str(LEE), "-o", str(out), *SMALL, "--subwords", "3-5",
+                   "--buckets", "5000", "--architecture", "cbow"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "cbow" in captured.out and str(out) in captured.out
+    vectors = FastTextVectors.load_bin(out)
+    assert (vectors.subwords.minn, vectors.subwords.maxn, vectors.subwords.bucket) == (3, 5, 5000)
+    assert vectors.args.model_name == "cbow"
+    assert "governmentalism" not in vectors.token_to_id
+    assert np.linalg.norm(vectors["governmentalism"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--buckets", "10"], "--buckets goes with --subwords"),
+        (["--subwords", "6-3"], "1 <= minn <= maxn"),
+        (["--subwords", "3-6", "--shared-negatives"], "shared_negatives"),
+        (["--subwords", "3-6", "--checkpoint-every", "5"], "--checkpoint-every is not available"),
+    ],
+)
+def test_bad_subword_options_fail_before_the_corpus_is_read(latin1, tmp_path, capsys, option,
+                                                            message):
+    status = main(["train", str(latin1), "-o", str(tmp_path / "out.bin"), *SMALL, *option])
+    err = capsys.readouterr().err
+    assert status == 1 and message in err and "latin1" not in err, err
+    assert not (tmp_path / "out.bin").exists()

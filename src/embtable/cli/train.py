@@ -31,6 +31,11 @@ examples:
   embtable train corpus.txt -o out/c --architecture cbow --word2vec-binary out/c.bin
   zcat big.txt.gz | embtable train - -o out/big --checkpoint-every 30
   embtable train --resume out/big                    # continue after Ctrl-C or a crash
+  embtable train corpus.txt -o out/ft.bin --subwords 3-6 --buckets 2000000   # fastText
+
+With --subwords MIN-MAX the model is fastText's (skip-gram or CBOW on character n-grams, so
+unseen words get vectors) and -o names the fastText .bin file to write (written atomically at
+the end; no checkpoints or --resume), which fastText and gensim's load_facebook_model read.
 """
 
 # Training options: name -> (default, help). Their defaults are applied after parsing, so that
@@ -54,6 +59,8 @@ _TRAINING: dict[str, tuple[Any, str]] = {
     "min_alpha": (1e-4, "final learning rate (linear decay)"),
     "threads": (None, "training threads (default: numba's thread count, NUMBA_NUM_THREADS)"),
     "seed": (0, "random seed; with --threads 1 runs are bit-reproducible"),
+    "subwords": (None, "train fastText on character n-grams of MIN-MAX characters, e.g. 3-6"),
+    "buckets": (2_000_000, "n-gram rows with --subwords"),
 }
 _CORPUS: dict[str, tuple[Any, str]] = {
     "min_count": (5, "drop words seen fewer times"),
@@ -77,6 +84,16 @@ def _integer(low: int) -> Any:
         return value
 
     return parse
+
+
+def _range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    try:
+        if sep and low.strip().isdigit() and high.strip().isdigit():
+            return int(low), int(high)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected MIN-MAX, two integers such as 3-6, got {text!r}")
 
 
 def _number(text: str) -> float:
@@ -132,6 +149,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "epochs": _integer(1),
         "threads": _integer(1),
         "seed": _integer(0),
+        "subwords": _range,
+        "buckets": _integer(1),
         "ns_exponent": _number,
         "sample": _number,
         "alpha": _number,
@@ -165,7 +184,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                     flag,
                     type=kinds[name],
                     default=argparse.SUPPRESS,
-                    metavar="N" if name.startswith("max") else None,
+                    metavar="MIN-MAX" if name == "subwords" else "N" if name.startswith("max") else None,
                     help=text + shown,
                 )
     parser.add_argument(
@@ -243,11 +262,16 @@ def run(args: argparse.Namespace) -> int:
             return fail("--resume DIR writes into DIR; drop -o or give the same directory")
         return _resume(args, paths, progress, every)
 
+    training = {name: default for name, (default, _) in _TRAINING.items()} | _given(args, _TRAINING)
+    subwords = training["subwords"]
     if args.output is None:
         if paths:
             return fail("-o/--output DIR is needed when training on your own corpus")
-        args.output = DEFAULT_OUTPUT
-    training = {name: default for name, (default, _) in _TRAINING.items()} | _given(args, _TRAINING)
+        args.output = DEFAULT_OUTPUT + (".bin" if subwords else "")
+    if subwords is None and "buckets" in _given(args, _TRAINING):
+        return fail("--buckets goes with --subwords MIN-MAX")
+    if subwords is not None and every is not None:
+        return fail("--checkpoint-every is not available with --subwords (fastText .bin output)")
     corpus_options = {name: default for name, (default, _) in _CORPUS.items()} | _given(args, _CORPUS)
     check_training_options(
         architecture=training["architecture"],
@@ -265,7 +289,22 @@ def run(args: argparse.Namespace) -> int:
         threads=training["threads"],
         seed=training["seed"],
     )
-    check_output(args.output, "directory")
+    if subwords is not None:
+        from embtable.train.sgns import _check_subwords
+
+        _check_subwords(
+            subwords,
+            training["buckets"],
+            {
+                "architecture": training["architecture"],
+                "cbow_mean": not training["cbow_sum"],
+                "shared_negatives": training["shared_negatives"],
+            },
+            None,
+        )
+        _check_file_output(args.output, "-o")
+    else:
+        check_output(args.output, "directory")
     tokenizer = corpus_options["tokenizer"]
     if tokenizer is None:
         tokenizer = "regex-cased" if corpus_options["no_lower"] else "regex"
@@ -303,11 +342,17 @@ def run(args: argparse.Namespace) -> int:
             threads=training["threads"],
             seed=training["seed"],
             progress=progress,
-            checkpoint_dir=args.output,
+            checkpoint_dir=None if subwords else args.output,
             checkpoint_every=every,
+            subwords=subwords,
+            buckets=training["buckets"],
         )
     except KeyboardInterrupt:
+        if subwords:
+            raise
         return _interrupted(args.output)
+    if subwords:
+        model.save_bin(args.output)
     return _finish(model, args)
 
 
