@@ -64,11 +64,13 @@ def vectorisation_report(dim: int) -> None:
     from embtable.quantized import _halves
 
     features = llvm.get_host_cpu_features()
-    wide = sorted(name for name in ("avx2", "avx512f", "avx512bw", "avx512vl") if features.get(name))
-    print(f"\nnumba target CPU: {llvm.get_host_cpu_name()}; features: {', '.join(wide) or 'none'}")
+    wide = sorted(
+        name for name in ("avx2", "avx512f", "avx512bw", "avx512vl") if features.get(name)
+    )
+    names = ", ".join(wide) or "none"
+    print(f"\nnumba target CPU: {llvm.get_host_cpu_name()}; features: {names}")
     print(
-        "\n| kernel | zmm operands | ymm operands | vcvtdq2ps | vpmovzxbd | vrndscaleps | "
-        "vfmadd |"
+        "\n| kernel | zmm operands | ymm operands | vcvtdq2ps | vpmovzxbd | vrndscaleps | vfmadd |"
     )
     print("|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(1)

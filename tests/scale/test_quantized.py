@@ -26,13 +26,13 @@ from embtable.quantized import (
     QuantizedEmbedding,
     QuantizedEmbeddingBag,
     QuantizedTable,
+    _halves,
     dequantize,
     load_quantized_table,
     quantize,
     row_bytes,
     save_quantized_table,
 )
-from embtable.quantized import _halves
 
 SCHEMES = ["int8", "int4"]
 

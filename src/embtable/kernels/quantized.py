@@ -126,7 +126,7 @@ def _bag_sum_int8(parallel, dim):
     constant). Per id: prefetch the row ``PREFETCH_DISTANCE`` ids ahead, then
     ``acc += (w * scale) * q`` over the whole row (uint8 → float32 conversion, multiply, add:
     vectorised), with ``w * bias`` summed apart and added once per bag, as FBGEMM does."""
-    D = dim  # a closure constant: literal to numba, part of the cache key
+    width = dim  # a closure constant: literal to numba, part of the cache key
 
     def bag_sum_int8(
         codes, scale_bias, half_table, ids, bag_starts, weights, use_weights, mean, padding_idx,
@@ -135,8 +135,8 @@ def _bag_sum_int8(parallel, dim):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         for b in nb.prange(bag_starts.shape[0] - 1):
-            acc = nb.carray(_stack_float32(D), (D,))
-            for d in range(D):
+            acc = nb.carray(_stack_float32(width), (width,))
+            for d in range(width):
                 acc[d] = np.float32(0.0)
             bias_sum = np.float32(0.0)
             count = 0
@@ -153,12 +153,12 @@ def _bag_sum_int8(parallel, dim):
                 bias_sum += bias
                 count += 1
                 codes_row = codes[row]
-                for d in range(D):
+                for d in range(width):
                     acc[d] += scale * np.float32(codes_row[d])
             bag_size[b] = count
             if count > 0:
                 inverse = np.float32(1.0) / np.float32(count) if mean else np.float32(1.0)
-                for d in range(D):
+                for d in range(width):
                     out[b, d] = (acc[d] + bias_sum) * inverse
 
     return bag_sum_int8
@@ -171,10 +171,10 @@ def _bag_sum_int4(parallel, dim):
     shifts and masks would widen to int64 in numba and halve the vector width), and summed
     into two accumulators, the even and the odd features, interleaved once per bag (so a row
     costs no shuffles). float16 scale and bias are decoded through ``half_table``."""
-    D = dim
-    PAIRS = dim // 2
-    EVEN = PAIRS + dim % 2  # features 0, 2, 4, ...
-    ODD = dim % 2 == 1
+    width = dim
+    pairs = dim // 2
+    evens = pairs + dim % 2  # features 0, 2, 4, ...
+    has_last = dim % 2 == 1
 
     def bag_sum_int4(
         codes, scale_bias, half_table, ids, bag_starts, weights, use_weights, mean, padding_idx,
@@ -183,11 +183,11 @@ def _bag_sum_int4(parallel, dim):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         for b in nb.prange(bag_starts.shape[0] - 1):
-            even = nb.carray(_stack_float32(EVEN), (EVEN,))
-            odd = nb.carray(_stack_float32(PAIRS), (PAIRS,))
-            for k in range(EVEN):
+            even = nb.carray(_stack_float32(evens), (evens,))
+            odd = nb.carray(_stack_float32(pairs), (pairs,))
+            for k in range(evens):
                 even[k] = np.float32(0.0)
-            for k in range(PAIRS):
+            for k in range(pairs):
                 odd[k] = np.float32(0.0)
             bias_sum = np.float32(0.0)
             count = 0
@@ -204,21 +204,21 @@ def _bag_sum_int4(parallel, dim):
                 bias_sum += bias
                 count += 1
                 codes_row = codes[row]
-                for k in range(PAIRS):
+                for k in range(pairs):
                     both = np.float32(codes_row[k])
                     high = np.floor(both * np.float32(0.0625))
                     even[k] += scale * (both - np.float32(16.0) * high)
                     odd[k] += scale * high
-                if ODD:
-                    even[PAIRS] += scale * np.float32(codes_row[PAIRS] & 15)
+                if has_last:
+                    even[pairs] += scale * np.float32(codes_row[pairs] & 15)
             bag_size[b] = count
             if count > 0:
                 inverse = np.float32(1.0) / np.float32(count) if mean else np.float32(1.0)
-                for k in range(PAIRS):
+                for k in range(pairs):
                     out[b, 2 * k] = (even[k] + bias_sum) * inverse
                     out[b, 2 * k + 1] = (odd[k] + bias_sum) * inverse
-                if ODD:
-                    out[b, D - 1] = (even[PAIRS] + bias_sum) * inverse
+                if has_last:
+                    out[b, width - 1] = (even[pairs] + bias_sum) * inverse
 
     return bag_sum_int4
 
