@@ -46,6 +46,7 @@ import numba
 from _memory import peak_extra
 
 WARMUP_SECONDS = 0.5  # --quick: 0.02
+CLOCK = time.perf_counter  # --threads 1: time.thread_time (stable on a shared machine)
 
 
 def median_time(call: Callable[[], object], repeats: int) -> float:
@@ -53,21 +54,21 @@ def median_time(call: Callable[[], object], repeats: int) -> float:
     # pages for NumPy's large outputs (their first faults can stall on memory compaction):
     # at least 3 calls and 0.5 s, so the repeats measure the steady state of a training loop
     # (the first lookups of a process run at half speed for a few tenths of a second).
-    start = time.perf_counter()
+    start = CLOCK()
     for count in range(100_000):
         call()
-        if count >= 2 and time.perf_counter() - start > WARMUP_SECONDS:
+        if count >= 2 and CLOCK() - start > WARMUP_SECONDS:
             break
-    per_call = (time.perf_counter() - start) / (count + 1)
+    per_call = (CLOCK() - start) / (count + 1)
     # Each repeat times enough calls to last about 5 ms, so that cases of microseconds are not
     # measured at the timer's and the scheduler's resolution (as timeit does).
     calls = max(1, min(1000, int(0.005 / max(per_call, 1e-9))))
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(calls):
             call()
-        times.append((time.perf_counter() - start) / calls)
+        times.append((CLOCK() - start) / calls)
     return statistics.median(times)
 
 
@@ -215,6 +216,78 @@ def bench_bag(weight, ids, offsets, grad_output, mode, repeats):
     return ours, theirs, nbytes, peak_extra(ours_step), peak_extra(theirs_step)
 
 
+def fbgemm_rowwise_adagrad(rows, dim):
+    """FBGEMM's CPU table-batched embedding with EXACT_ROWWISE_ADAGRAD, or None without it."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from fbgemm_gpu.split_embedding_configs import EmbOptimType
+            from fbgemm_gpu.split_table_batched_embeddings_ops_common import (
+                EmbeddingLocation,
+                PoolingMode,
+            )
+            from fbgemm_gpu.split_table_batched_embeddings_ops_training import (
+                ComputeDevice,
+                SplitTableBatchedEmbeddingBagsCodegen,
+            )
+    except ImportError:  # a benchmark peer only, never a dependency
+        return None
+    return SplitTableBatchedEmbeddingBagsCodegen(
+        [(rows, dim, EmbeddingLocation.HOST, ComputeDevice.CPU)],
+        optimizer=EmbOptimType.EXACT_ROWWISE_ADAGRAD,
+        learning_rate=0.1,
+        eps=1e-8,
+        pooling_mode=PoolingMode.SUM,
+    )
+
+
+def bench_bag_forward(weight, ids, offsets, mode, repeats, tbe):
+    """Bag forward only (plan + pool), against torch; FBGEMM's forward in the note."""
+    tids, toffsets = torch.from_numpy(ids), torch.from_numpy(offsets)
+    tw = torch.from_numpy(weight)
+
+    def ours():
+        return F.bag_forward(weight, F.plan_bags(ids, weight.shape[0], offsets, mode=mode))
+
+    ours_t = median_time(ours, repeats)
+    theirs_t = median_time(
+        lambda: torch.nn.functional.embedding_bag(tids, tw, toffsets, mode=mode), repeats
+    )
+    note = ""
+    if tbe is not None and mode == "sum":
+        full = torch.from_numpy(np.append(offsets, ids.size))
+        fb = median_time(lambda: tbe(tids, full), repeats)
+        note = f"FBGEMM {fb * 1e3:.3f} ms, FBGEMM/embtable {fb / ours_t:.2f}"
+    nbytes = ids.size * weight.shape[1] * weight.itemsize + ids.nbytes
+    return ours_t, theirs_t, nbytes, None, None, note
+
+
+def bench_fused_rowwise(weight, ids, offsets, grad_output, repeats, tbe):
+    """Forward + backward + row-wise Adagrad: embtable's fused step against FBGEMM's."""
+    tids = torch.from_numpy(ids)
+    full = torch.from_numpy(np.append(offsets, ids.size))
+    tgrad = torch.from_numpy(grad_output)
+    ours_weight = weight.copy()
+    state = np.zeros(weight.shape[0], weight.dtype)
+
+    def ours():
+        plan = F.plan_bags(ids, weight.shape[0], offsets, mode="sum")
+        F.bag_forward(ours_weight, plan)
+        F.embedding_bag_rowwise_adagrad_(ours_weight, state, plan, grad_output, lr=0.1, eps=1e-8)
+
+    def theirs():
+        tbe(tids, full).backward(tgrad)
+
+    ours_t = median_time(ours, repeats)
+    theirs_t = median_time(theirs, repeats)
+    row_bytes = weight.shape[1] * weight.itemsize
+    unique = np.unique(ids).size
+    nbytes = ids.size * row_bytes * 2 + unique * row_bytes * 2 + ids.nbytes * 2
+    return ours_t, theirs_t, nbytes, None, None, "theirs = FBGEMM EXACT_ROWWISE_ADAGRAD"
+
+
 def bench_max_norm(weight, ids, repeats):
     ours_weight, theirs_weight = weight * 2, torch.from_numpy(weight * 2)
     tids = torch.from_numpy(ids)
@@ -230,6 +303,17 @@ def bench_max_norm(weight, ids, repeats):
         peak_extra(lambda: F.embedding(ids, ours_weight, max_norm=1.0)),
         peak_extra(lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0)),
     )
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def reference_rates(quick: bool) -> str:
@@ -256,13 +340,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument(
         "--ops",
-        default="forward,dense,sparse,bag,max_norm",
-        help="comma-separated subset of forward,dense,sparse,bag,max_norm",
+        default="forward,dense,sparse,bag,bag_forward,fused,max_norm",
+        help="comma-separated subset of forward,dense,sparse,bag,bag_forward,fused,max_norm",
     )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     ops = set(args.ops.split(","))
 
+    global CLOCK
+    if args.threads == 1:
+        CLOCK = time.thread_time
     torch.set_num_threads(args.threads)
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     if args.quick:
@@ -281,10 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         f"embtable {embtable.__version__}, torch {torch.__version__}, numba {numba.__version__}, "
         f"numpy {np.__version__}; threads: torch {torch.get_num_threads()}, numba "
         f"{numba.get_num_threads()} ({os.cpu_count()} CPUs, "
-        f"{platform.processor() or platform.machine()})"
+        f"{cpu_model()})"
     )
     print(
-        f"median of {repeats} repeats (each at least ~5 ms of calls) after a warm-up; "
+        f"median of {repeats} repeats (each at least ~5 ms of calls) after a warm-up, in "
+        f"{'thread CPU time' if args.threads == 1 else 'wall time'}; "
         "float32 tables; ratio > 1: embtable faster\n"
     )
     print(reference_rates(args.quick) + "\n")
@@ -336,16 +424,33 @@ def main(argv: list[str] | None = None) -> int:
                     )
         del weight
 
-    if "bag" in ops:
+    if ops & {"bag", "bag_forward", "fused"}:
         for rows, dim in bag_tables:
             weight = rng.standard_normal((rows, dim), dtype=np.float32)
+            tbe = fbgemm_rowwise_adagrad(rows, dim) if ops & {"bag_forward", "fused"} else None
             for distribution in ("uniform", "zipf"):
                 sizes = rng.integers(10, 31, bags)  # ~20 ids a bag
                 offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
                 ids = make_ids(rng, int(sizes.sum()), rows, distribution)
                 grad_output = rng.standard_normal((bags, dim), dtype=np.float32)
-                for mode in ("sum", "mean"):
-                    case = f"{rows}x{dim}, {bags} bags of ~20, {distribution}"
+                case = f"{rows}x{dim}, {bags} bags of ~20, {distribution}"
+                for mode in ("sum", "mean", "max") if "bag_forward" in ops else ():
+                    emit(
+                        Row(
+                            f"bag {mode} forward",
+                            case,
+                            *bench_bag_forward(weight, ids, offsets, mode, repeats, tbe),
+                        )
+                    )
+                if "fused" in ops and tbe is not None:
+                    emit(
+                        Row(
+                            "fused bag-sum + row-wise Adagrad step",
+                            case,
+                            *bench_fused_rowwise(weight, ids, offsets, grad_output, repeats, tbe),
+                        )
+                    )
+                for mode in ("sum", "mean") if "bag" in ops else ():
                     emit(
                         Row(
                             f"bag {mode} fwd+bwd",
