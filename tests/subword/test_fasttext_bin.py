@@ -390,3 +390,35 @@ def test_fasttext_vectors_work_with_evaluation_and_refuse_new_words(lee):
     with pytest.raises(OptionError, match="fixed by its input matrix"):
         lee["brandnew"] = np.zeros(lee.dim, np.float32)
     assert lee.get("xyzzy") is not None and lee.get_vector("xyzzy", norm=True).shape == (10,)
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2"])
+def test_hostile_headers_allocate_nothing_big(tmp_path, suffix):
+    import bz2
+    import gzip
+    import tracemalloc
+
+    path, raw = _tiny(tmp_path)
+    read_fasttext_model(path)  # imports and compiles outside the measurement
+    wrap = {"": bytes, ".gz": gzip.compress, ".bz2": bz2.compress}[suffix]
+    hostile = {
+        "entries": lambda r: struct.pack_into("<ii", r, HEADER, 2**31 - 1, 2**31 - 1),
+        "bucket": lambda r: struct.pack_into("<i", r, 8 + 32, 2**31 - 1),
+        "rows": lambda r: struct.pack_into("<q", r, INPUT, 2**62),
+        "negative rows": lambda r: struct.pack_into("<q", r, INPUT, -(2**62)),
+        "dim": lambda r: struct.pack_into("<i", r, 8, 1 << 20),
+        "pruned": lambda r: struct.pack_into("<q", r, DICT - 8, 2**62),
+    }
+    for case, mutate in hostile.items():
+        bad = bytearray(raw)
+        mutate(bad)
+        path = tmp_path / f"hostile.bin{suffix}"
+        path.write_bytes(wrap(bytes(bad)))
+        tracemalloc.start()
+        try:
+            with pytest.raises(VectorFormatError, match=r"hostile\.bin.*: byte \d+: "):
+                read_fasttext_model(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 1 << 20, (case, peak)
