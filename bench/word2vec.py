@@ -28,6 +28,15 @@ Usage:
 
 ``--quick`` trains one seed for one epoch of dimension 50 on the first 20 addresses, skip-gram
 only: a smoke test (seconds), not a measurement.
+
+``--fasttext`` instead compares fastText training (character n-grams ``3..6``, ``--buckets``
+rows, default 200,000) with gensim's ``FastText``, both in this process, one seed, alternating
+A B B A over ``--rounds`` (default 1) per architecture: training words/s (wall and, from
+``time.process_time``, CPU seconds), the same quality scores, and a **rare-words check**: the
+corpus's words seen 1..4 times (below ``min_count``, so unseen by both models) that are a
+vocabulary word plus an inflection (``s``, ``es``, ``ed``, ``ing``, ``ly``, ``er``, ``ers``);
+for each, the rank of its stem among all vocabulary words by cosine to the unseen word's
+vector: the share with the stem in the top 10 and the median rank.
 """
 
 from __future__ import annotations
@@ -77,7 +86,141 @@ def _scores(tokens: list[str], matrix) -> dict[str, float]:
     return {"wordsim353": float(ws), "simlex999": float(simlex), "analogy": 100.0 * analogy}
 
 
-def _peak_rss_bytes() -> int:
+_SUFFIXES = ("s", "es", "ed", "ing", "ly", "er", "ers")
+
+
+def _rare_inflections(path: str, vocab: set[str], min_count: int = 5) -> list[tuple[str, str]]:
+    """(rare word, its stem) for words seen ``1 .. min_count - 1`` times whose stem (the word
+    less one of the suffixes, at least 3 letters) is in ``vocab``."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            counts.update(line.split())
+    pairs = []
+    for word, count in counts.items():
+        if count >= min_count or word in vocab or not word.isalpha():
+            continue
+        for suffix in _SUFFIXES:
+            stem = word[: -len(suffix)]
+            if word.endswith(suffix) and len(stem) >= 3 and stem in vocab:
+                pairs.append((word, stem))
+                break
+    return sorted(pairs)
+
+
+def _rare_scores(pairs: list[tuple[str, str]], tokens: list[str], matrix, vector_of) -> dict:
+    """Share of rare words whose stem is among the 10 nearest vocabulary words, median rank."""
+    import numpy as np
+
+    normed = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    index = {t: i for i, t in enumerate(tokens)}
+    ranks = []
+    for word, stem in pairs:
+        query = np.asarray(vector_of(word), dtype=np.float32)
+        cosines = normed @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        ranks.append(int((cosines > cosines[index[stem]]).sum()) + 1)
+    ranks_array = np.asarray(ranks)
+    return {
+        "rare_words": len(pairs),
+        "rare_top10": 100.0 * float((ranks_array <= 10).mean()) if ranks else float("nan"),
+        "rare_median_rank": float(np.median(ranks_array)) if ranks else float("nan"),
+    }
+
+
+def _fasttext_run(tool: str, architecture: str, path: str, options: dict, pairs_cache: dict):
+    """One fastText training run in this process; returns its measurements."""
+    import numpy as np
+
+    dim, epochs, threads = options["dim"], options["epochs"], options["threads"]
+    if tool == "embtable":
+        from embtable.train import Corpus, train_word2vec
+
+        corpus = Corpus.from_files([path], min_count=5, tokenizer="whitespace", progress=False)
+        train_word2vec(  # warm-up: numba compiles or loads its cache
+            Corpus.from_sentences([["ab", "bc", "cd"]] * 30, min_count=1), dim=8, epochs=1,
+            threads=threads, architecture=architecture, sample=0, subwords=(3, 6), buckets=10,
+            progress=False,
+        )
+        wall, cpu = time.perf_counter(), time.process_time()
+        model = train_word2vec(
+            corpus, architecture=architecture, dim=dim, window=5, negative=5, sample=1e-3,
+            epochs=epochs, threads=threads, seed=1, subwords=(3, 6),
+            buckets=options["buckets"], progress=False,
+        )
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        vectors = model.fasttext_vectors()
+        tokens, matrix, kept = list(vectors.tokens), np.asarray(vectors.matrix), len(corpus)
+        vector_of = vectors.__getitem__
+    else:
+        from gensim.models import FastText
+        from gensim.models.word2vec import LineSentence
+
+        sentences = LineSentence(path, max_sentence_length=10_000)
+        model = FastText(
+            vector_size=dim, sg=int(architecture == "skipgram"), hs=0, negative=5, window=5,
+            min_count=5, sample=1e-3, workers=threads, seed=1, min_n=3, max_n=6,
+            bucket=options["buckets"], alpha=0.025, min_alpha=1e-4,
+        )
+        model.build_vocab(sentences)
+        kept = int(sum(model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key))
+        wall, cpu = time.perf_counter(), time.process_time()
+        model.train(sentences, total_words=model.corpus_total_words, epochs=epochs)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        tokens, matrix = list(model.wv.index_to_key), np.asarray(model.wv.vectors)
+        vector_of = model.wv.__getitem__
+    if "pairs" not in pairs_cache:
+        pairs_cache["pairs"] = _rare_inflections(path, set(tokens))
+    row = {"seconds": wall, "cpu_seconds": cpu, "kept_words_per_second": kept * epochs / wall}
+    row.update(_scores(tokens, matrix))
+    row.update(_rare_scores(pairs_cache["pairs"], tokens, matrix, vector_of))
+    return row
+
+
+def _fasttext_bench(path: str, options: dict, architectures: list[str], rounds: int) -> None:
+    """Print the fastText table (see the module's docstring)."""
+    import gensim
+
+    print(f"# fastText (subword) training: embtable vs gensim {gensim.__version__} FastText")
+    print()
+    print(
+        f"n-grams 3..6, {options['buckets']:,} buckets, dim {options['dim']}, "
+        f"{options['epochs']} epoch(s), {options['threads']} threads, seed 1, {rounds} round(s) "
+        f"A B B A in one process; CPU {_cpu_name()}, load average before "
+        f"{os.getloadavg()[0]:.1f} (a shared, loaded machine: speeds are noisy)"
+    )
+    print()
+    print(
+        "| architecture | tool | words/s (best) | CPU s (min) | WS353 | SimLex | analogy % | "
+        "rare: stem in top 10, % | rare: median stem rank |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    cache: dict = {}
+    for architecture in architectures:
+        rows: dict[str, list[dict]] = {"embtable": [], "gensim": []}
+        for round_ in range(rounds):
+            order = ["embtable", "gensim"] if round_ % 2 == 0 else ["gensim", "embtable"]
+            for tool in order:
+                row = _fasttext_run(tool, architecture, path, options, cache)
+                rows[tool].append(row)
+                print(f"{architecture} {tool}: {row}", file=sys.stderr)
+        best = {}
+        for tool, runs in rows.items():
+            last = runs[-1]
+            best[tool] = max(r["kept_words_per_second"] for r in runs)
+            print(
+                f"| {architecture} | {tool} | {best[tool]:,.0f} | "
+                f"{min(r['cpu_seconds'] for r in runs):.1f} | {last['wordsim353']:.3f} | "
+                f"{last['simlex999']:.3f} | {last['analogy']:.2f} | {last['rare_top10']:.1f} | "
+                f"{last['rare_median_rank']:.0f} |"
+            )
+        print(
+            f"| {architecture} | embtable / gensim | x{best['embtable'] / best['gensim']:.2f} "
+            f"| | | | | | ({cache['pairs'].__len__()} rare words) |"
+        )
+    print()
+
     """This process's peak resident memory (``VmHWM``; ``ru_maxrss`` would include the
     parent's peak, which Linux carries across ``exec``)."""
     try:
@@ -331,6 +474,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only measure corpus reading (time and peak memory per token) on FILEs "
         "(default: the bundled corpus)",
     )
+    parser.add_argument(
+        "--fasttext", action="store_true", help="compare fastText training with gensim's FastText"
+    )
+    parser.add_argument("--buckets", type=int, default=200_000, help="n-gram rows (--fasttext)")
+    parser.add_argument("--rounds", type=int, default=1, help="A B B A rounds (--fasttext)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
@@ -369,6 +517,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         options.update(dim=50, epochs=1)
         seeds, architectures = [1], ["skipgram"]
+    if args.fasttext:
+        options["buckets"] = args.buckets
+        with tempfile.TemporaryDirectory() as tmp:
+            text = Path(tmp) / "corpus.tok.txt"
+            _pretokenise(args.corpus or bundled_corpus(), text, args.quick)
+            _fasttext_bench(str(text), options, architectures, max(args.rounds, 1))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         text = Path(tmp) / "corpus.tok.txt"
         _pretokenise(args.corpus or bundled_corpus(), text, args.quick)

@@ -27,3 +27,18 @@ def test_word2vec_benchmark_quick_prints_its_table():
     assert len(rows) == 7, lines
     assert any("training words/s" in row for row in rows)
     assert any("SimLex-999" in row for row in rows)
+
+
+def test_word2vec_benchmark_fasttext_quick_prints_its_table():
+    pytest.importorskip("gensim")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--fasttext", "--quick", "--buckets", "5000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| skipgram | ")]
+    assert len(rows) == 3, result.stdout
+    assert "rare words" in rows[-1]
