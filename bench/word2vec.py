@@ -221,6 +221,8 @@ def _fasttext_bench(path: str, options: dict, architectures: list[str], rounds: 
         )
     print()
 
+
+def _peak_rss_bytes() -> int:
     """This process's peak resident memory (``VmHWM``; ``ru_maxrss`` would include the
     parent's peak, which Linux carries across ``exec``)."""
     try:
