@@ -184,7 +184,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                     flag,
                     type=kinds[name],
                     default=argparse.SUPPRESS,
-                    metavar="MIN-MAX" if name == "subwords" else "N" if name.startswith("max") else None,
+                    metavar=(
+                        "MIN-MAX" if name == "subwords" else "N" if name.startswith("max") else None
+                    ),
                     help=text + shown,
                 )
     parser.add_argument(

@@ -16,13 +16,12 @@ either kernel the same way. Trusts its inputs and never raises.
 
 from __future__ import annotations
 
-
 import numpy as np
 from numba import prange
 
 from ._parallel import PARALLEL_MIN_WORK, pick, twins
 from .rows import axpy_row
-from .sgns import _SHIFT_32, _ONE, _ZERO, _update_targets, lcg_next
+from .sgns import _ONE, _SHIFT_32, _ZERO, _update_targets, lcg_next
 
 __all__ = ["train_fasttext_block"]
 
