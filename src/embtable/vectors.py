@@ -50,6 +50,7 @@ LoadFormat = Literal[
     "fasttext-bin",
     "embtable",
     "projector",
+    "quantized",
 ]
 SaveFormat = Literal[
     "word2vec", "word2vec-binary", "glove", "fasttext", "fasttext-bin", "embtable", "projector"

@@ -436,3 +436,31 @@ def test_explore_errors_suggest_its_own_flags(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 1 and len(err.splitlines()) == 1, err
     assert "use --projection pca" in err and "projection=" not in err
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4"])
+def test_convert_quantize_writes_a_table_that_queries_read(tmp_path, capsys, scheme) -> None:
+    """Issue 14: `convert --quantize` writes a quantized directory that every command reads."""
+    import numpy as np
+
+    from embtable.quantized import dequantize, load_quantized_table
+    from embtable.vectors import Vectors
+
+    rng = np.random.default_rng(0)
+    tokens = [f"w{i}" for i in range(50)]
+    Vectors(tokens, rng.standard_normal((50, 32)).astype(np.float32)).save(tmp_path / "v.txt")
+    out = tmp_path / "q"
+    assert main(["convert", str(tmp_path / "v.txt"), str(out), "--quantize", scheme]) == 0
+    assert f"(quantized {scheme}," in capsys.readouterr().out
+    table, saved_tokens, _ = load_quantized_table(out)
+    assert saved_tokens == tokens
+    loaded = Vectors.load(out)  # detected, dequantized
+    np.testing.assert_array_equal(loaded.matrix, dequantize(table))
+    assert main(["similar", str(out), "w3", "-k", "2"]) == 0
+    assert capsys.readouterr().out.startswith("w3:\n")
+    assert (
+        main(["convert", str(tmp_path / "v.txt"), str(tmp_path / "q.txt"), "--quantize", scheme])
+        == 1
+    )
+    assert "names the 'word2vec' format, not 'quantized'" in capsys.readouterr().err
+    assert not (tmp_path / "q.txt").exists()

@@ -70,6 +70,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="output format (default: from OUT's name)",
     )
+    parser.add_argument(
+        "--quantize",
+        choices=("int8", "int4"),
+        default=None,
+        help="write a quantized table directory: row-wise int8 or int4 codes with a scale and "
+        "bias per row (FBGEMM's layout), for inference; queries and evaluation read it back",
+    )
     parser.set_defaults(run=run)
 
 
@@ -114,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         args.output
     ):
         return fail(f"IN and OUT are the same path ({args.output}); write to a new path")
+    if getattr(args, "quantize", None) is not None:
+        return _quantize(args)
     if args.target_format is None:
         target = output_format(args.output)
     else:
@@ -126,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         and args.source_format in (None, "embtable")
         and os.path.isdir(args.input)
         and os.path.isfile(os.path.join(args.input, "vocab.json"))
+        and os.path.isfile(os.path.join(args.input, "weights.safetensors"))
     ):
         return _copy_table(args.input, args.output)
     data = registry.read(args.input, format=args.source_format or "auto", **load_options(args))
@@ -139,6 +149,32 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"cannot write {args.output} as {target}: {err}")
     rows, dim = matrix.shape
     print(f"wrote {rows:,} x {dim} vectors to {os.fspath(args.output)} ({target})")
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    """``convert IN OUT --quantize int8|int4``: a quantized table directory."""
+    from embtable.io import registry
+    from embtable.io._atomic import check_output
+    from embtable.quantized import quantize, save_quantized_table
+
+    if args.target_format not in (None, "quantized"):
+        return fail(
+            f"--quantize writes a quantized table directory; it cannot be combined with "
+            f"--to {args.target_format}"
+        )
+    registry.check_output_name(args.output, "quantized")
+    check_output(args.output, "directory")  # before reading
+    data = registry.read(args.input, format=args.source_format or "auto", **load_options(args))
+    tokens, matrix = registry.as_pair(data)
+    table = quantize(matrix, args.quantize)
+    source = {"source": os.fspath(args.input), "scheme": args.quantize}
+    save_quantized_table(args.output, table, tokens, source)
+    rows, dim = matrix.shape
+    print(
+        f"wrote {rows:,} x {dim} vectors to {os.fspath(args.output)} "
+        f"(quantized {args.quantize}, {table.nbytes:,} bytes)"
+    )
     return 0
 
 

@@ -26,7 +26,7 @@ The contracts of the functions an entry names:
 
 Example:
     >>> names()
-    ('word2vec', 'word2vec-binary', 'glove', 'fasttext', 'fasttext-bin', 'embtable', 'projector')
+    ('word2vec', 'word2vec-binary', 'glove', 'fasttext', 'fasttext-bin', 'embtable', 'projector', 'quantized')
     >>> [format_for_path(p) for p in ["v.bin", "v.vec", "v.txt.gz", "table"]]
     ['word2vec-binary', 'fasttext', 'word2vec', 'embtable']
     >>> get("glove").suffixes
@@ -253,6 +253,18 @@ FORMATS: tuple[FormatEntry, ...] = (
         directory=True,
         read_options=frozenset({"limit", "dtype", "duplicates"}),
     ),
+    FormatEntry(
+        name="quantized",
+        description=(
+            "an embtable quantized table directory (quantized.safetensors: int8/int4 rows in "
+            "FBGEMM's layout, vocab.json, config.json); written by convert --quantize"
+        ),
+        reader="embtable.quantized:read_quantized_vectors",
+        sniffer="embtable.quantized:sniff_quantized_table",
+        peeker="embtable.quantized:peek_quantized_table",
+        directory=True,
+        read_options=_TEXT_OPTIONS,
+    ),
 )
 """The formats, in the order sniffers are tried, suffixes are matched and help lists them."""
 
@@ -299,7 +311,7 @@ def get(name: str) -> FormatEntry:
         >>> get("npy")
         Traceback (most recent call last):
         ...
-        embtable._errors.OptionError: format must be one of 'word2vec', 'word2vec-binary', 'glove', 'fasttext', 'fasttext-bin', 'embtable', 'projector', got 'npy'
+        embtable._errors.OptionError: format must be one of 'word2vec', 'word2vec-binary', 'glove', 'fasttext', 'fasttext-bin', 'embtable', 'projector', 'quantized', got 'npy'
     """
     for entry in FORMATS:
         if entry.name == name:
