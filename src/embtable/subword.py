@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
@@ -496,9 +497,14 @@ class SubwordIndexer(Indexer, kind="subword"):
 
     def index(self, tokens: Iterable[str]) -> Bags:
         listed = _token_list(tokens)
-        get = self.word_to_id.get
-        word_ids = np.fromiter((get(t, -1) for t in listed), dtype=np.int64, count=len(listed))
-        with_ngrams = np.fromiter((t != _EOS for t in listed), dtype=np.bool_, count=len(listed))
+        count = len(listed)
+        # C-level loops: map over dict.get, and a list scan for "</s>" (rare in queries)
+        word_ids = np.fromiter(
+            map(self.word_to_id.get, listed, itertools.repeat(-1, count)), np.int64, count
+        )
+        with_ngrams = np.ones(count, dtype=np.bool_)
+        if _EOS in listed:
+            with_ngrams[[i for i, t in enumerate(listed) if t == _EOS]] = False
         return self.index_encoded(*encode_tokens(listed, marks=True), word_ids, with_ngrams)
 
     def index_encoded(
