@@ -267,9 +267,9 @@ def test_bag_integer_weight():
             "include_last_offset: number of offset should be at least 1",
         ),
         (
-            [0, 2, 3],
+            [0, 2, 5],
             {"include_last_offset": True},
-            "with include_last_offset=True the last offset must equal the number of ids (4), got 3",
+            "offsets[-1] can not be greater than input's length 4",
         ),
         (np.array([0.0, 1.0]), {}, "offsets must be an integer array, got float64"),
     ],

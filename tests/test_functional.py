@@ -497,3 +497,22 @@ def test_large_inputs_on_the_parallel_kernels_match_torch(rng):
         out.backward(torch.from_numpy(bag_grad))
         grad, _ = F.embedding_bag_backward(ids, bag_grad, weight, offsets, mode=mode)
         assert_allclose(grad, w.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_include_last_offset_below_len_ids_ends_the_last_bag_at_the_end_like_torch():
+    """pytorch#89677: with include_last_offset, offsets[-1] < len(ids) is valid in torch."""
+    torch = pytest.importorskip("torch")
+    weight = np.arange(12.0, dtype=np.float32).reshape(6, 2)
+    ids, offsets = np.array([0, 1, 2, 3, 4]), np.array([0, 2, 3])
+    for mode in ("sum", "mean", "max"):
+        ours = F.embedding_bag(ids, weight, offsets, mode=mode, include_last_offset=True)
+        theirs = torch.nn.functional.embedding_bag(
+            torch.from_numpy(ids),
+            torch.from_numpy(weight),
+            torch.from_numpy(offsets),
+            mode=mode,
+            include_last_offset=True,
+            padding_idx=5,  # torch's padding_idx/max kernels: the last bag runs to the end
+        )
+        np.testing.assert_allclose(ours, theirs.numpy(), err_msg=mode)
+        assert ours.shape == (2, 2)

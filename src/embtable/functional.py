@@ -834,12 +834,12 @@ def _check_offsets(
     if include_last_offset:
         if array.size == 0:
             raise OffsetsError("include_last_offset: number of offset should be at least 1")
-        if array[-1] != num_ids:
-            raise OffsetsError(
-                f"with include_last_offset=True the last offset must equal the number of ids "
-                f"({num_ids}), got {int(array[-1])}"
-            )
-        starts = array
+        # A last offset below len(ids) ends the last bag at the end of the input, as torch's
+        # padding_idx/max kernels and its test for pytorch#89677 do (its sum/mean kernels
+        # without padding_idx disagree with each other there); above len(ids) is refused below.
+        starts = array.copy()
+        if starts[-1] < num_ids and (len(starts) < 2 or starts[-2] <= starts[-1]):
+            starts[-1] = num_ids
     else:
         if array.size == 0 and num_ids:
             raise OffsetsError(
@@ -883,7 +883,9 @@ def plan_bags(
 
     The checks follow torch's order (per-sample-weights shape, input rank and offsets, mode,
     padding, ids), then validate what torch leaves undefined: offsets must be non-decreasing and
-    within bounds, and with ``include_last_offset`` the last offset must equal ``len(ids)``.
+    within bounds; with ``include_last_offset`` a last offset below ``len(ids)`` ends the last
+    bag at the end of the input (as torch's kernels with ``padding_idx`` and its test for
+    pytorch#89677).
     The plan holds read-only copies of the ids, bounds and per-sample weights: reusing the
     caller's arrays afterwards does not change it.
 

@@ -22,7 +22,17 @@ from . import _cache  # noqa: F401  (a writable numba cache dir before any kerne
 
 __all__ = ["load"]
 
-_MODULES = ("gather", "scatter", "renorm", "bag", "optim", "rowwise", "sgns")
+_MODULES = (
+    "gather",
+    "scatter",
+    "renorm",
+    "bag",
+    "optim",
+    "rowwise",
+    "sgns",
+    "quantized",
+    "subword",
+)
 _LOADED: dict[str, ModuleType] = {}
 
 
