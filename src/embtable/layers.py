@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -327,6 +328,30 @@ class Embedding(Module):
             _weight=array,
             _freeze=freeze,
         )
+
+    @staticmethod
+    def open(
+        path: str | os.PathLike[str], mode: Literal["r+", "r"] = "r+", *, journal: bool = True
+    ) -> Embedding:
+        """Open a table directory on disk, memory-mapped: :func:`embtable.ondisk.open_table`.
+
+        With ``mode="r+"`` the weight is the mapped file, trained in place by the row-sparse
+        optimizers (``emb.make_optimizer(...)``) and made durable by ``emb.checkpoint()``;
+        ``mode="r"`` is a frozen, copy-on-write view. Tables are made by
+        :func:`embtable.ondisk.create_table`.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from embtable.ondisk import create_table
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "t"
+            >>> create_table(path, 4, 2, init=np.arange(8.0).reshape(4, 2)).close()
+            >>> with Embedding.open(path, mode="r") as emb:
+            ...     emb(np.array([3]))
+            array([[6., 7.]], dtype=float32)
+        """
+        from .ondisk import open_table
+
+        return open_table(path, mode, journal=journal)
 
     @classmethod
     def from_vectors(
