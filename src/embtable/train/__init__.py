@@ -1,4 +1,5 @@
-"""Training embeddings from text: word2vec (skip-gram or CBOW) with negative sampling.
+"""Training embeddings from text: word2vec (skip-gram or CBOW) with negative sampling, and
+fastText (the same on character n-grams: ``train_word2vec(..., subwords=(3, 6))``).
 
 :class:`Corpus` reads and indexes text (streamed, its ids kept in temporary files),
 :func:`train_word2vec` trains on it with a compiled, multi-threaded kernel and returns a

@@ -12,6 +12,11 @@ The pieces follow ``word2vec.c`` (Mikolov et al., 2013) and gensim 4:
 - a learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs' words;
 - input rows initialised uniform in ``(-0.5 / D, 0.5 / D)`` and output rows at zero.
 
+With ``subwords=(minn, maxn)`` the model is fastText's (:mod:`embtable.kernels.fasttext_train`):
+the input table has ``V + buckets`` rows (words, then hashed character n-grams, the layout of
+:class:`embtable.subword.SubwordEmbedding`), each word's bag of rows is computed once from the
+vocabulary, and the result saves as a fastText ``.bin`` (:meth:`SkipGramModel.save_bin`).
+
 Both tables are :class:`embtable.Embedding` layers; the kernel updates their ``weight.data``
 arrays in place, reading and writing only the rows an example touches.
 
