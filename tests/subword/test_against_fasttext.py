@@ -52,33 +52,26 @@ def _train(kind, corpus, labelled, **options):
     for seed in range(12):
         dim, lr, epoch = (10, 0.05, 2) if seed % 2 == 0 else (8, 0.1, 1)
         try:
-            if kind == "supervised":
-                return fasttext.train_supervised(
-                    str(labelled),
-                    dim=dim,
-                    lr=lr,
-                    epoch=epoch,
-                    minCount=1,
-                    wordNgrams=2,
-                    thread=1,
-                    seed=seed,
-                    verbose=0,
-                    **options,
-                )
-            return fasttext.train_unsupervised(
-                str(corpus),
-                model=kind,
-                dim=dim,
-                lr=lr,
-                epoch=epoch,
-                minCount=1,
-                thread=1,
-                verbose=0,
-                **options,
-            )
+            model = _train_once(kind, corpus, labelled, dim, lr, epoch, seed, **options)
         except RuntimeError:
             continue
+        # A run that diverged (rows of 1e16) compares only at float32's rounding of huge
+        # numbers: train again.
+        if np.isfinite(model.get_input_matrix()).all() and (
+            np.abs(model.get_input_matrix()).max() < 1e3
+        ):
+            return model
     pytest.skip(f"fastText could not train {kind} {options} on the tiny corpus")
+
+
+def _train_once(kind, corpus, labelled, dim, lr, epoch, seed, **options):
+    common = {"dim": dim, "lr": lr, "epoch": epoch, "minCount": 1, "thread": 1, "verbose": 0}
+    if kind == "supervised":
+        return fasttext.train_supervised(
+            str(labelled), wordNgrams=2, seed=seed, **common, **options
+        )
+    # train_unsupervised takes no seed: the retries vary dim, lr and epoch instead
+    return fasttext.train_unsupervised(str(corpus), model=kind, **common, **options)
 
 
 CONFIGS = [
@@ -164,6 +157,10 @@ def test_models_with_random_rows_equal_fasttext(tmp_path, kind, options):
         assert theirs.labels == ours.labels
     batch = ours.vectors_for(PROBES)
     for row, word in enumerate(PROBES):
-        assert_allclose(batch[row], theirs.get_word_vector(word), atol=1e-6, err_msg=word)
+        assert_allclose(
+            batch[row], theirs.get_word_vector(word), atol=1e-6, rtol=1e-5, err_msg=word
+        )
         if word in ours or ours.has_subwords:
-            assert_allclose(ours[word], theirs.get_word_vector(word), atol=1e-6, err_msg=word)
+            assert_allclose(
+                ours[word], theirs.get_word_vector(word), atol=1e-6, rtol=1e-5, err_msg=word
+            )
