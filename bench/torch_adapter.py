@@ -12,7 +12,8 @@ the samples (the run least disturbed by other processes). With one thread the cl
 ``time.thread_time()`` (CPU time of this thread: other processes on a loaded machine do not
 count); with more threads it is ``time.perf_counter()``, as the worker threads' time is real.
 
-Cases, on an ``Embedding(V, D)`` with ids uniform or Zipf(1.1) distributed:
+Cases, on an ``Embedding(V, D)`` (1M x 128, 50k x 64, 10k x 64) with 256, 4096 or 65536 ids,
+uniform or Zipf(1.1) distributed:
 
 - ``forward``: the lookup, weight requiring grad (as in training).
 - ``fwd+bwd dense``: lookup and backward to a dense ``(V, D)`` gradient.
@@ -163,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         tables, batches, rounds, thread_counts = [(2_000, 16)], [256], 2, (1,)
     else:
-        tables, batches, rounds = [(1_000_000, 128), (50_000, 64)], [4_096, 65_536], 5
+        tables = [(1_000_000, 128), (50_000, 64), (10_000, 64)]
+        batches, rounds = [256, 4_096, 65_536], 5
         thread_counts = THREADS
     if args.rounds is not None:
         rounds = args.rounds

@@ -26,6 +26,7 @@ REASONS = {
     "sparse_0d_ids_with_padding": "torch's sparse backward raises IndexError for 0-d ids with padding_idx",
     "coalesced_sparse_grad": "a coalesced gradient is what the optimizers compute with; values are equal",
     "include_last_offset_short_last_bag": "torch's sum and mean kernels without padding_idx disagree (sum stops at offsets[-1], mean divides by the count to the end); its padding_idx and max kernels, and its test for pytorch#89677, run the last bag to the end",
+    "per_sample_weights_any_float_dtype": "float16/32/64 weights for a table of another float dtype are unambiguous; torch's CPU kernel requires the table's dtype",
     "bag_2d_zero_columns": "torch raises 'step must be nonzero' from arange; (B, 0) is B empty bags",
 }
 
@@ -173,6 +174,17 @@ def check_coalesced_sparse_grad():
         assert ours_grad._indices().tolist() == [[1, 3]]
     assert not theirs_grad.is_coalesced()
     assert torch.equal(ours_grad.to_dense(), theirs_grad.to_dense())
+
+
+def check_per_sample_weights_any_float_dtype():
+    table = torch.arange(8.0).reshape(4, 2)
+    ids, offsets = torch.tensor([3, 1]), torch.tensor([0])
+    psw = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    out = et.functional.embedding_bag(ids, table, offsets, mode="sum", per_sample_weights=psw)
+    assert out.dtype == table.dtype
+    assert torch.equal(out, (0.5 * table[3] + 2.0 * table[1]).unsqueeze(0))
+    with pytest.raises(RuntimeError, match="have the same type as"):
+        torch.nn.functional.embedding_bag(ids, table, offsets, mode="sum", per_sample_weights=psw)
 
 
 def check_bag_2d_zero_columns():

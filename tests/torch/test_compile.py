@@ -93,9 +93,13 @@ def test_bad_ids_raise_embtable_errors_at_run_time() -> None:
 
 def test_bad_ids_dtype_raises_while_tracing() -> None:
     module = et.Embedding(10, 3)
-    with pytest.raises(RuntimeError, match="indices must be an integer tensor, got torch.float32"):
+    with pytest.raises(
+        RuntimeError, match=r"indices must be an integer tensor, got torch\.float32"
+    ):
         module(IDS.float())  # eager message
-    with pytest.raises(RuntimeError, match="indices must be an integer tensor, got torch.float32"):
+    with pytest.raises(
+        RuntimeError, match=r"indices must be an integer tensor, got torch\.float32"
+    ):
         _compiled(module)(IDS.float())  # fullgraph: Dynamo's Unsupported, naming the error
 
 

@@ -338,7 +338,7 @@ def test_out_of_range_ids_raise_index_error(path):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bool])
 def test_non_integer_ids_raise_runtime_error(path, dtype):
     ours, _ = _pair()
-    with pytest.raises(RuntimeError, match="indices must be an integer tensor.*Long, Int") as info:
+    with pytest.raises(RuntimeError, match=r"indices must be an integer tensor.*Long, Int") as info:
         ours(torch.zeros(3, dtype=dtype))
     assert isinstance(info.value, IdsTypeError)
 
@@ -421,3 +421,38 @@ def test_core_subset_with_one_thread(one_thread, rng, sparse):
     bag = et.EmbeddingBag(10, 3, mode="mean", _weight=ours.weight.detach().clone())
     their_bag = torch.nn.EmbeddingBag(10, 3, mode="mean", _weight=ours.weight.detach().clone())
     assert_allclose(bag(ids).detach(), their_bag(ids).detach(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_small_training_calls_are_torchs_own_op_with_embtables_errors(dtype, padding_idx):
+    from embtable.torch import _autograd
+
+    torch.manual_seed(0)
+    theirs = torch.nn.Embedding(50, 7, padding_idx=padding_idx).to(dtype)
+    ours = et.Embedding(50, 7, padding_idx=padding_idx).to(dtype)
+    ours.weight.data.copy_(theirs.weight.data)
+    ids = torch.randint(0, 50, (_autograd.TORCH_NATIVE_MAX_IDS,))
+    ids[:10] = 2  # repeated rows, padding included
+    grad_output = torch.randn(len(ids), 7, dtype=dtype)
+    out = ours(ids)
+    assert type(out.grad_fn).__name__ == type(theirs(ids).grad_fn).__name__  # torch's node
+    out.backward(grad_output)
+    theirs(ids).backward(grad_output)
+    assert torch.equal(out, theirs(ids))
+    assert torch.equal(ours.weight.grad, theirs.weight.grad)  # the same bits
+    # one id more, or a fused optimizer, sparse, scale_grad_by_freq: embtable's node, same grad
+    more = torch.cat([ids, ids[:1]])
+    for module in (ours, et.Embedding(50, 7, padding_idx=padding_idx, sparse=True).to(dtype)):
+        module.weight.data.copy_(theirs.weight.data)
+        theirs.weight.grad = module.weight.grad = None
+        out = module(more)
+        assert "Embedding" in type(out.grad_fn).__name__
+        assert type(out.grad_fn).__name__ != type(theirs(more).grad_fn).__name__
+        out.backward(torch.ones(len(more), 7, dtype=dtype))
+        theirs(more).backward(torch.ones(len(more), 7, dtype=dtype))
+        assert_allclose(module.weight.grad.to_dense(), theirs.weight.grad, rtol=1e-6)
+    with pytest.raises(EmbeddingIndexError, match=r"50.*index out of range in self"):
+        ours(torch.tensor([1, 50]))
+    with pytest.raises(EmbeddingIndexError, match="index out of range in self"):
+        et.functional.embedding(torch.tensor([-1]), ours.weight)

@@ -20,9 +20,9 @@ every path: ``torch.autograd.grad(..., is_grads_batched=True)``, ``gradcheck`` /
 ``gradgradcheck`` with ``check_batched_grad=True``, ``torch.func.vmap``, ``jacrev`` and (for
 ``Embedding``; torch's ``embedding_bag`` has none) ``jacfwd`` and forward-mode AD; a batched
 gradient of a sparse layer is returned dense, and a layer with a fused optimizer refuses one.
-To route an unmodified model through embtable, see :func:`patch` and :func:`convert`. Under ``torch.compile`` (also
-``fullgraph=True``), ``Embedding`` with a dense gradient (``padding_idx``, ``scale_grad_by_freq``,
-``max_norm``) and ``EmbeddingBag`` in sum/mean/max with a dense gradient run as torch custom ops
+To route an unmodified model through embtable, see :func:`patch` and :func:`convert`.
+Under ``torch.compile`` (also ``fullgraph=True``), ``Embedding`` with a dense gradient
+(``padding_idx``, ``scale_grad_by_freq``, ``max_norm``) and ``EmbeddingBag`` in sum/mean/max with a dense gradient run as torch custom ops
 (``embtable::*``, :mod:`embtable.torch._ops`); sparse gradients, fused optimizers and bag
 ``max_norm`` / ``per_sample_weights`` run eagerly behind a graph break.
 

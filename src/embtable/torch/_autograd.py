@@ -8,7 +8,8 @@ semantics: padding, ``max_norm``, bags, scaling by frequency and their errors ar
 
 Small lookups use torch's own gather (``torch.embedding``: the same values, less call overhead)
 and large ones the numba kernel; either way a bad id raises embtable's error, and the backward
-is embtable's (see :data:`TORCH_GATHER_MAX_ELEMENTS`).
+is embtable's (see :data:`TORCH_GATHER_MAX_ELEMENTS`), except for small training calls with a
+plain dense gradient, which are torch's own op from end to end (:data:`TORCH_NATIVE_MAX_IDS`).
 
 Batched gradients (``torch.autograd.grad(..., is_grads_batched=True)``, ``gradcheck(...,
 check_batched_grad=True)``, ``torch.func.jacrev`` over the backward) reach the backward as
@@ -45,6 +46,17 @@ __all__: list[str] = []
 #: numba kernel: below it torch's call is cheaper, above it the kernel's loop is faster
 #: (``bench/torch_adapter.py``; the two give identical values).
 TORCH_GATHER_MAX_ELEMENTS = 1 << 20
+
+#: Training calls (a weight requiring grad) with at most this many ids, on a float32/float64
+#: table of at most :data:`TORCH_NATIVE_MAX_TABLE` elements, run torch's own op after embtable's
+#: checks, so that forward and backward both cost what torch's do: there the custom autograd node
+#: (several microseconds a call) outweighs the lookup, and torch's dense backward (serial up to
+#: 1000 ids, a zeroed table of at most 4 MiB) is as cheap as embtable's. Only calls whose
+#: gradient is the plain dense one qualify (no fused optimizer, ``sparse=False``, no
+#: ``scale_grad_by_freq``): float32 and float64 sums in id order give the same bits either way.
+TORCH_NATIVE_MAX_IDS = 1000
+TORCH_NATIVE_MAX_TABLE = 1 << 20
+_NATIVE_DTYPES = (torch.float32, torch.float64)
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
 _functorch = torch._C._functorch
@@ -320,6 +332,19 @@ def embedding_fast(
     if padding_idx is not None:
         padding_idx = _F.check_padding_idx(padding_idx, weight.shape[0])
     if torch.is_grad_enabled() and weight.requires_grad:
+        if (
+            optimizer is None
+            and not sparse
+            and not scale_grad_by_freq
+            and ids.numel() <= TORCH_NATIVE_MAX_IDS
+            and weight.numel() <= TORCH_NATIVE_MAX_TABLE
+            and weight.dtype in _NATIVE_DTYPES
+        ):  # small: torch's own op, forward and backward (see TORCH_NATIVE_MAX_IDS)
+            try:
+                return _torch_embedding(weight, ids, -1 if padding_idx is None else padding_idx)
+            except IndexError:
+                _F.check_ids(_numpy(ids), weight.shape[0])  # words and raises embtable's error
+                raise
         options = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse, optimizer)
         if torch._C._are_functorch_transforms_active():
             return _LeanEmbeddingFunction.apply(weight, ids, options)  # type: ignore[no-any-return]

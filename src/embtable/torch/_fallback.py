@@ -11,7 +11,8 @@ torch (see :mod:`embtable.torch`):
   values are not checked). Bag validation copies ids and offsets to the host: a device sync.
 - ``scale_grad_by_freq`` is applied by :class:`ScaleGradByFreq` on the weight's gradient (the
   correct count, and it works with sparse gradients); torch's own scaling is not used.
-- ``per_sample_weights`` in mean mode is a weighted sum divided by the bag's non-padding count.
+- ``per_sample_weights`` in mean mode is a weighted sum divided by the bag's non-padding count;
+  per-sample weights of another float dtype are cast to the table's.
 - a fused optimizer receives the (sparse) gradient in :class:`FusedStep`.
 - while ``torch.jit.trace`` records, or when ids, offsets or per-sample weights are on the meta
   device, no check reads tensor values (a trace must not depend on them; meta tensors have
@@ -253,6 +254,12 @@ def embedding_bag(
     if max_norm is not None:
         _renorm_(weight, ids, max_norm, norm_type)
     table = _wrap(weight, ids, scale_grad_by_freq, optimizer)
+    if (
+        per_sample_weights is not None
+        and per_sample_weights.dtype != table.dtype
+        and per_sample_weights.dtype.is_floating_point
+    ):  # any float dtype, as on the kernel path (torch's kernel requires the table's)
+        per_sample_weights = per_sample_weights.to(table.dtype)
     weighted_mean = mode == "mean" and per_sample_weights is not None
     out = TORCH_EMBEDDING_BAG(
         ids,
