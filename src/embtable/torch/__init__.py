@@ -23,8 +23,9 @@ gradient of a sparse layer is returned dense, and a layer with a fused optimizer
 To route an unmodified model through embtable, see :func:`patch` and :func:`convert`.
 Under ``torch.compile`` (also ``fullgraph=True``), ``Embedding`` with a dense gradient
 (``padding_idx``, ``scale_grad_by_freq``, ``max_norm``) and ``EmbeddingBag`` in sum/mean/max
-with a dense gradient run as torch custom ops (``embtable::*``, :mod:`embtable.torch._ops`); sparse gradients, fused optimizers and bag
-``max_norm`` / ``per_sample_weights`` run eagerly behind a graph break.
+with a dense gradient run as torch custom ops (``embtable::*``, :mod:`embtable.torch._ops`); sparse
+gradients, fused optimizers and bag ``max_norm`` / ``per_sample_weights`` run eagerly behind a graph
+break.
 
 Update-in-backward: ``Embedding(V, D, optimizer=RowOptimizer("adagrad", lr=0.1))`` applies
 the optimizer to the touched rows inside the backward (SGD, Adagrad, row-wise Adagrad, lazy Adam),
