@@ -139,15 +139,30 @@ def _fasttext_run(tool: str, architecture: str, path: str, options: dict, pairs_
 
         corpus = Corpus.from_files([path], min_count=5, tokenizer="whitespace", progress=False)
         train_word2vec(  # warm-up: numba compiles or loads its cache
-            Corpus.from_sentences([["ab", "bc", "cd"]] * 30, min_count=1), dim=8, epochs=1,
-            threads=threads, architecture=architecture, sample=0, subwords=(3, 6), buckets=10,
+            Corpus.from_sentences([["ab", "bc", "cd"]] * 30, min_count=1),
+            dim=8,
+            epochs=1,
+            threads=threads,
+            architecture=architecture,
+            sample=0,
+            subwords=(3, 6),
+            buckets=10,
             progress=False,
         )
         wall, cpu = time.perf_counter(), time.process_time()
         model = train_word2vec(
-            corpus, architecture=architecture, dim=dim, window=5, negative=5, sample=1e-3,
-            epochs=epochs, threads=threads, seed=1, subwords=(3, 6),
-            buckets=options["buckets"], progress=False,
+            corpus,
+            architecture=architecture,
+            dim=dim,
+            window=5,
+            negative=5,
+            sample=1e-3,
+            epochs=epochs,
+            threads=threads,
+            seed=1,
+            subwords=(3, 6),
+            buckets=options["buckets"],
+            progress=False,
         )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         vectors = model.fasttext_vectors()
@@ -159,9 +174,20 @@ def _fasttext_run(tool: str, architecture: str, path: str, options: dict, pairs_
 
         sentences = LineSentence(path, max_sentence_length=10_000)
         model = FastText(
-            vector_size=dim, sg=int(architecture == "skipgram"), hs=0, negative=5, window=5,
-            min_count=5, sample=1e-3, workers=threads, seed=1, min_n=3, max_n=6,
-            bucket=options["buckets"], alpha=0.025, min_alpha=1e-4,
+            vector_size=dim,
+            sg=int(architecture == "skipgram"),
+            hs=0,
+            negative=5,
+            window=5,
+            min_count=5,
+            sample=1e-3,
+            workers=threads,
+            seed=1,
+            min_n=3,
+            max_n=6,
+            bucket=options["buckets"],
+            alpha=0.025,
+            min_alpha=1e-4,
         )
         model.build_vocab(sentences)
         kept = int(sum(model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key))

@@ -92,8 +92,19 @@ def test_encoding_option_and_its_hint(latin1, tmp_path, capsys):
     status = main(["train", str(latin1), "-o", str(tmp_path / "a"), *SMALL, "--min-count", "1"])
     assert status == 1 and "--encoding" in capsys.readouterr().err
     status = main(
-        ["train", str(latin1), "-o", str(tmp_path / "a"), *SMALL, "--min-count", "1",
-         "--encoding", "latin-1", "--sample", "0"]
+        [
+            "train",
+            str(latin1),
+            "-o",
+            str(tmp_path / "a"),
+            *SMALL,
+            "--min-count",
+            "1",
+            "--encoding",
+            "latin-1",
+            "--sample",
+            "0",
+        ]
     )
     assert status == 0
     assert "café" in load_table(tmp_path / "a")[1]
@@ -102,8 +113,18 @@ def test_encoding_option_and_its_hint(latin1, tmp_path, capsys):
 def test_stdin_pretokenised_summary_on_stdout(tmp_path):
     text = "".join(f"Hello , World ! line {i % 7}\n" for i in range(300)).encode()
     result = embtable(
-        "train", "-", "-o", tmp_path / "t", *SMALL, "--tokenizer", "whitespace",
-        "--min-count", "1", "--max-sentence-length", "4", stdin=text,
+        "train",
+        "-",
+        "-o",
+        tmp_path / "t",
+        *SMALL,
+        "--tokenizer",
+        "whitespace",
+        "--min-count",
+        "1",
+        "--max-sentence-length",
+        "4",
+        stdin=text,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode().startswith("trained ")
@@ -132,17 +153,17 @@ def test_bundled_corpus_defaults_to_out_default(tmp_path, monkeypatch, capsys):
 def test_resume_continues_and_refuses_new_options(tmp_path, capsys):
     from embtable.train import Corpus, train_word2vec
 
-    class Stop(Exception):
+    class StopTraining(Exception):  # noqa: N818 - a signal, not an error
         pass
 
     def stop(end):
         if end.epoch == 1:
-            raise Stop
+            raise StopTraining
 
     corpus = Corpus.from_files([LEE], min_count=5)
     options = dict(dim=8, epochs=2, threads=1, seed=3, progress=False)
     whole = train_word2vec(corpus, **options)
-    with pytest.raises(Stop):
+    with pytest.raises(StopTraining):
         train_word2vec(corpus, **options, checkpoint_dir=tmp_path / "run", callbacks=[stop])
     assert main(["train", "--resume", str(tmp_path / "run"), "--dim", "5"]) == 1
     assert "drop --dim" in capsys.readouterr().err
@@ -158,8 +179,23 @@ def test_ctrl_c_leaves_a_loadable_checkpoint(tmp_path):
     corpus = tmp_path / "lee.txt"
     corpus.write_bytes(LEE.read_bytes())
     process = subprocess.Popen(
-        [sys.executable, "-m", "embtable.cli", "train", str(corpus), "-o", str(tmp_path / "o"),
-         "--dim", "8", "--epochs", "500", "--threads", "1", "--progress", "on"],
+        [
+            sys.executable,
+            "-m",
+            "embtable.cli",
+            "train",
+            str(corpus),
+            "-o",
+            str(tmp_path / "o"),
+            "--dim",
+            "8",
+            "--epochs",
+            "500",
+            "--threads",
+            "1",
+            "--progress",
+            "on",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -181,8 +217,21 @@ def test_subwords_write_a_fasttext_bin(tmp_path, capsys):
     from embtable.fasttext import FastTextVectors
 
     out = tmp_path / "model.bin"
-    status = main(["train", str(LEE), "-o", str(out), *SMALL, "--subwords", "3-5",
-                   "--buckets", "5000", "--architecture", "cbow"])
+    status = main(
+        [
+            "train",
+            str(LEE),
+            "-o",
+            str(out),
+            *SMALL,
+            "--subwords",
+            "3-5",
+            "--buckets",
+            "5000",
+            "--architecture",
+            "cbow",
+        ]
+    )
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert "cbow" in captured.out and str(out) in captured.out
@@ -202,8 +251,9 @@ def test_subwords_write_a_fasttext_bin(tmp_path, capsys):
         (["--subwords", "3-6", "--checkpoint-every", "5"], "--checkpoint-every is not available"),
     ],
 )
-def test_bad_subword_options_fail_before_the_corpus_is_read(latin1, tmp_path, capsys, option,
-                                                            message):
+def test_bad_subword_options_fail_before_the_corpus_is_read(
+    latin1, tmp_path, capsys, option, message
+):
     status = main(["train", str(latin1), "-o", str(tmp_path / "out.bin"), *SMALL, *option])
     err = capsys.readouterr().err
     assert status == 1 and message in err and "latin1" not in err, err

@@ -23,7 +23,7 @@ LEE = Path(__file__).parent.parent / "data" / "lee_background.cor"
 
 # Letters, digits, apostrophes, ASCII and non-ASCII punctuation, accents (precomposed and
 # combining), Greek capitals (context-dependent lower-casing), CJK, odd whitespace.
-_ALPHABET = list("abcXYZ019_ '’\"-.,;!?()“”—–…°•\t\x0b\x0c\x1c") + [
+_ALPHABET = list("abcXYZ019_ '’\"-.,;!?()“”—–…°•\t\x0b\x0c\x1c") + [  # noqa: RUF001, RUF005
     "é",
     "e\u0301",
     "\u0301",
@@ -144,7 +144,7 @@ def test_long_lines_are_cut_and_a_missing_final_newline_is_a_line(tmp_path):
 
 
 def test_standard_input_plain_and_gzip(monkeypatch):
-    text = "the cat sat\nthe dog sat\n".encode()
+    text = b"the cat sat\nthe dog sat\n"
     for data in (text, gzip.compress(text)):
         stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(data)), encoding="utf-8")
         monkeypatch.setattr(sys, "stdin", stdin)

@@ -49,8 +49,24 @@ def _update(source, target_word, w_out, negative, state, accept, alias, lr):
     return state, loss, grad_in
 
 
-def fasttext_twin(ids, offsets, keep, accept, alias, w_in, w_out, bags, *, cbow, window,
-                  negative, alpha, min_alpha, total_words, state):
+def fasttext_twin(
+    ids,
+    offsets,
+    keep,
+    accept,
+    alias,
+    w_in,
+    w_out,
+    bags,
+    *,
+    cbow,
+    window,
+    negative,
+    alpha,
+    min_alpha,
+    total_words,
+    state,
+):
     """One lane, the whole corpus: fastText's skip-gram / CBOW with subword bags, in Python."""
     loss, pairs, read = 0.0, 0, 0
     for s in range(len(offsets) - 1):
@@ -69,14 +85,16 @@ def fasttext_twin(ids, offsets, keep, accept, alias, w_in, w_out, bags, *, cbow,
         for i, centre in enumerate(sentence):
             state, bits = _lcg(state)
             reach = window - ((bits * window) >> 32)
-            context = [j for j in range(max(0, i - reach), min(len(sentence), i + reach + 1))
-                       if j != i]
+            context = [
+                j for j in range(max(0, i - reach), min(len(sentence), i + reach + 1)) if j != i
+            ]
             if not cbow:
                 for j in context:
                     rows = bags[centre]
                     hidden = w_in[rows].mean(axis=0, dtype=np.float32)
-                    state, pair_loss, grad = _update(hidden, sentence[j], w_out, negative,
-                                                     state, accept, alias, lr)
+                    state, pair_loss, grad = _update(
+                        hidden, sentence[j], w_out, negative, state, accept, alias, lr
+                    )
                     for r in rows:
                         w_in[r] += grad
                     loss += pair_loss
@@ -84,8 +102,9 @@ def fasttext_twin(ids, offsets, keep, accept, alias, w_in, w_out, bags, *, cbow,
             elif context:
                 rows = [r for j in context for r in bags[sentence[j]]]
                 hidden = w_in[rows].mean(axis=0, dtype=np.float32)
-                state, pair_loss, grad = _update(hidden, centre, w_out, negative, state,
-                                                 accept, alias, lr)
+                state, pair_loss, grad = _update(
+                    hidden, centre, w_out, negative, state, accept, alias, lr
+                )
                 for r in rows:
                     w_in[r] += grad
                 loss += pair_loss
@@ -110,21 +129,68 @@ def _inputs(rng, vocab_size=7, bucket=11, dim=6, words=60):
         bags.append([word, *extra, *extra[:1]])
     bag_offsets = np.cumsum([0] + [len(b) for b in bags]).astype(np.int64)
     bag_rows = np.concatenate(bags).astype(np.int32)
-    return ids, offsets, keep, _to_threshold(accept), alias, w_in, w_out, bags, bag_offsets, bag_rows
+    return (
+        ids,
+        offsets,
+        keep,
+        _to_threshold(accept),
+        alias,
+        w_in,
+        w_out,
+        bags,
+        bag_offsets,
+        bag_rows,
+    )
 
 
-def _kernel(ids, offsets, keep, accept, alias, w_in, w_out, bag_offsets, bag_rows, *, cbow,
-            window, negative, state):
+def _kernel(
+    ids,
+    offsets,
+    keep,
+    accept,
+    alias,
+    w_in,
+    w_out,
+    bag_offsets,
+    bag_rows,
+    *,
+    cbow,
+    window,
+    negative,
+    state,
+):
     from embtable.kernels.fasttext_train import train_fasttext_block
 
     rng_state = np.array([state], np.uint64)
     next_sentence = np.zeros(1, np.int64)
     loss, pairs, read = np.zeros(1), np.zeros(1, np.int64), np.zeros(1, np.int64)
     train_fasttext_block(
-        ids, offsets, np.arange(len(offsets) - 1), int(np.diff(offsets).max()), next_sentence,
-        np.array([len(offsets) - 1], np.int64), 10**9, keep, accept, alias, w_in, w_out,
-        window, negative, np.float32(0.05), np.float32(0.001), 0, 2 * len(ids), rng_state,
-        loss, pairs, read, cbow, True, bag_offsets, bag_rows,
+        ids,
+        offsets,
+        np.arange(len(offsets) - 1),
+        int(np.diff(offsets).max()),
+        next_sentence,
+        np.array([len(offsets) - 1], np.int64),
+        10**9,
+        keep,
+        accept,
+        alias,
+        w_in,
+        w_out,
+        window,
+        negative,
+        np.float32(0.05),
+        np.float32(0.001),
+        0,
+        2 * len(ids),
+        rng_state,
+        loss,
+        pairs,
+        read,
+        cbow,
+        True,
+        bag_offsets,
+        bag_rows,
     )
     return int(rng_state[0]), float(loss[0]), int(pairs[0]), int(read[0])
 
@@ -134,11 +200,37 @@ def _kernel(ids, offsets, keep, accept, alias, w_in, w_out, bag_offsets, bag_row
 def test_kernel_matches_python_twin(rng, cbow, window, negative):
     ids, offsets, keep, accept, alias, w_in, w_out, bags, bag_offsets, bag_rows = _inputs(rng)
     twin_in, twin_out, initial = w_in.copy(), w_out.copy(), w_in.copy()
-    got = _kernel(ids, offsets, keep, accept, alias, w_in, w_out, bag_offsets, bag_rows,
-                  cbow=cbow, window=window, negative=negative, state=12345)
+    got = _kernel(
+        ids,
+        offsets,
+        keep,
+        accept,
+        alias,
+        w_in,
+        w_out,
+        bag_offsets,
+        bag_rows,
+        cbow=cbow,
+        window=window,
+        negative=negative,
+        state=12345,
+    )
     state, loss, pairs, read = fasttext_twin(
-        ids, offsets, keep, accept, alias, twin_in, twin_out, bags, cbow=cbow, window=window,
-        negative=negative, alpha=0.05, min_alpha=0.001, total_words=2 * len(ids), state=12345,
+        ids,
+        offsets,
+        keep,
+        accept,
+        alias,
+        twin_in,
+        twin_out,
+        bags,
+        cbow=cbow,
+        window=window,
+        negative=negative,
+        alpha=0.05,
+        min_alpha=0.001,
+        total_words=2 * len(ids),
+        state=12345,
     )
     assert (got[0], got[2], got[3]) == (state, pairs, read)
     assert pairs > 0
@@ -156,16 +248,50 @@ def test_cbow_with_one_row_bags_is_word2vec_cbow_bit_for_bit(rng):
     ids, offsets, keep, accept, alias, w_in, w_out, *_ = _inputs(rng, bucket=0)
     vocab_size = w_out.shape[0]
     ours_in, ours_out = w_in.copy(), w_out.copy()
-    got = _kernel(ids, offsets, keep, accept, alias, ours_in, ours_out,
-                  np.arange(vocab_size + 1, dtype=np.int64), np.arange(vocab_size, dtype=np.int32),
-                  cbow=True, window=3, negative=4, state=99)
+    got = _kernel(
+        ids,
+        offsets,
+        keep,
+        accept,
+        alias,
+        ours_in,
+        ours_out,
+        np.arange(vocab_size + 1, dtype=np.int64),
+        np.arange(vocab_size, dtype=np.int32),
+        cbow=True,
+        window=3,
+        negative=4,
+        state=99,
+    )
     rng_state = np.array([99], np.uint64)
     loss, pairs, read = np.zeros(1), np.zeros(1, np.int64), np.zeros(1, np.int64)
     train_sgns_block(
-        ids, offsets, np.arange(len(offsets) - 1), int(np.diff(offsets).max()),
-        np.zeros(1, np.int64), np.array([len(offsets) - 1], np.int64), 10**9, keep, accept,
-        alias, w_in, w_out, 3, 4, np.float32(0.05), np.float32(0.001), 0, 2 * len(ids),
-        rng_state, loss, pairs, read, True, True, True, False,
+        ids,
+        offsets,
+        np.arange(len(offsets) - 1),
+        int(np.diff(offsets).max()),
+        np.zeros(1, np.int64),
+        np.array([len(offsets) - 1], np.int64),
+        10**9,
+        keep,
+        accept,
+        alias,
+        w_in,
+        w_out,
+        3,
+        4,
+        np.float32(0.05),
+        np.float32(0.001),
+        0,
+        2 * len(ids),
+        rng_state,
+        loss,
+        pairs,
+        read,
+        True,
+        True,
+        True,
+        False,
     )
     assert got == (int(rng_state[0]), float(loss[0]), int(pairs[0]), int(read[0]))
     assert_array_equal(ours_in, w_in)

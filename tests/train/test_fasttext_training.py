@@ -37,8 +37,16 @@ def models() -> dict:
     corpus = _corpus()
     return {
         arch: train_word2vec(
-            corpus, architecture=arch, dim=24, epochs=3, threads=1, sample=0, seed=1,
-            subwords=(3, 5), buckets=5000, progress=False,
+            corpus,
+            architecture=arch,
+            dim=24,
+            epochs=3,
+            threads=1,
+            sample=0,
+            seed=1,
+            subwords=(3, 5),
+            buckets=5000,
+            progress=False,
         )
         for arch in ("skipgram", "cbow")
     }
@@ -67,8 +75,9 @@ def test_training_learns_the_stems_topics(models, arch):
     what shared characters give an untrained model."""
     vectors = models[arch].fasttext_vectors()
     same = np.mean([_cos(vectors[s + "s"], vectors[s + "er"]) for s in _STEMS])
-    across = np.mean([_cos(vectors[a + "s"], vectors[b + "er"])
-                      for a in _STEMS for b in _STEMS if a != b])
+    across = np.mean(
+        [_cos(vectors[a + "s"], vectors[b + "er"]) for a in _STEMS for b in _STEMS if a != b]
+    )
     assert same - across > 0.3
 
 

@@ -61,8 +61,14 @@ def test_many_lanes_follow_the_serial_schedule(monkeypatch, architecture):
     for lanes in (1, 8):
         monkeypatch.setattr(sgns, "_lanes", lambda threads, n=lanes: n)
         runs[lanes] = train_word2vec(
-            corpus, architecture=architecture, dim=8, epochs=2, threads=1, sample=0,
-            shrink_windows=False, progress=False,
+            corpus,
+            architecture=architecture,
+            dim=8,
+            epochs=2,
+            threads=1,
+            sample=0,
+            shrink_windows=False,
+            progress=False,
         )
     one, many = runs[1], runs[8]
     assert len(many.state["rng_state"]) == 8 == len(set(many.state["rng_state"]))
@@ -81,8 +87,14 @@ def test_two_threads_learn_as_well_as_one(architecture):
             [
                 _separation(
                     train_word2vec(
-                        corpus, architecture=architecture, dim=16, epochs=3, threads=threads,
-                        sample=0, seed=seed, progress=False,
+                        corpus,
+                        architecture=architecture,
+                        dim=16,
+                        epochs=3,
+                        threads=threads,
+                        sample=0,
+                        seed=seed,
+                        progress=False,
                     ),
                     topics,
                 )

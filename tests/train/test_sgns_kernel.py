@@ -270,7 +270,9 @@ def shared_window_twin(ids, offsets, keep, accept, alias, w_in, w_out, window, n
             grads = np.zeros((len(context), len(targets)), np.float32)
             for a, word in enumerate(context):
                 for b, target in enumerate(targets):
-                    score = min(max(_dot(w_in[word], w_out[target]), np.float32(-30)), np.float32(30))
+                    score = min(
+                        max(_dot(w_in[word], w_out[target]), np.float32(-30)), np.float32(30)
+                    )
                     if b == 0:
                         odds = np.float32(math.exp(-float(score)))
                         grads[a, b] = lr * odds / (one + odds)
@@ -298,9 +300,32 @@ def test_shared_negatives_kernel_matches_python_twin(rng, window, negative):
     loss, pairs, read = np.zeros(1), np.zeros(1, np.int64), np.zeros(1, np.int64)
     lr = np.float32(0.05)
     train_sgns_block(
-        ids, offsets, np.arange(4), 27, np.zeros(1, np.int64), np.array([4], np.int64), 10**9,
-        keep, accept, alias, w_in, w_out, window, negative, lr, lr, 0, 2 * len(ids),
-        rng_state, loss, pairs, read, False, True, True, True,
+        ids,
+        offsets,
+        np.arange(4),
+        27,
+        np.zeros(1, np.int64),
+        np.array([4], np.int64),
+        10**9,
+        keep,
+        accept,
+        alias,
+        w_in,
+        w_out,
+        window,
+        negative,
+        lr,
+        lr,
+        0,
+        2 * len(ids),
+        rng_state,
+        loss,
+        pairs,
+        read,
+        False,
+        True,
+        True,
+        True,
     )
     state, twin_loss, twin_pairs = shared_window_twin(
         ids, offsets, keep, accept, alias, twin_in, twin_out, window, negative, lr, 99

@@ -114,9 +114,7 @@ def test_options_change_the_result_and_are_recorded(lee):
 
 def test_callbacks_see_every_epoch(lee):
     seen = []
-    model = train_word2vec(
-        lee, dim=8, epochs=3, threads=1, progress=False, callbacks=[seen.append]
-    )
+    model = train_word2vec(lee, dim=8, epochs=3, threads=1, progress=False, callbacks=[seen.append])
     assert [end.epoch for end in seen] == [1, 2, 3]
     assert [end.loss for end in seen] == model.epoch_losses
     assert seen[-1].model is model and seen[-1].words_done == 3 * len(lee)
@@ -169,16 +167,16 @@ def test_ctrl_c_mid_epoch_then_resume_equals_one_run_bit_for_bit(
 
 
 def test_two_threads_resume_to_equal_quality(lee, tmp_path):
-    class Stop(Exception):
+    class StopTraining(Exception):  # noqa: N818 - a signal, not an error
         pass
 
     def stop(end):
         if end.epoch == 2:
-            raise Stop
+            raise StopTraining
 
     options = dict(dim=24, epochs=5, threads=2, seed=0, progress=False)
     whole = train_word2vec(lee, **options)
-    with pytest.raises(Stop):
+    with pytest.raises(StopTraining):
         train_word2vec(lee, **options, checkpoint_dir=tmp_path / "r", callbacks=[stop])
     resumed = resume_training(tmp_path / "r", lee, progress=False)
     # Hogwild threads race, so equality is statistical: the same losses within noise.
@@ -192,15 +190,20 @@ def test_two_threads_resume_to_equal_quality(lee, tmp_path):
 
 
 def test_resume_refuses_another_corpus(lee, tmp_path):
-    class Stop(Exception):
+    class StopTraining(Exception):  # noqa: N818 - a signal, not an error
         pass
 
     def stop(end):
-        raise Stop
+        raise StopTraining
 
-    with pytest.raises(Stop):
+    with pytest.raises(StopTraining):
         train_word2vec(
-            lee, dim=4, epochs=2, threads=1, progress=False, checkpoint_dir=tmp_path / "r",
+            lee,
+            dim=4,
+            epochs=2,
+            threads=1,
+            progress=False,
+            checkpoint_dir=tmp_path / "r",
             callbacks=[stop],
         )
     other = Corpus.from_sentences([["the", "of", "the"]] * 40, min_count=1)
@@ -223,7 +226,12 @@ def test_periodic_checkpoints(lee, tmp_path, monkeypatch):
 
     monkeypatch.setattr(SkipGramModel, "save", counting_save)
     train_word2vec(
-        lee, dim=4, epochs=2, threads=1, progress=False, checkpoint_dir=tmp_path / "c",
+        lee,
+        dim=4,
+        epochs=2,
+        threads=1,
+        progress=False,
+        checkpoint_dir=tmp_path / "c",
         checkpoint_every=1e-9,
     )
     assert len(saves) >= 6 and saves[-1]["complete"]
@@ -285,5 +293,5 @@ def test_a_table_saved_by_an_older_embtable_is_not_resumable(lee, tmp_path):
 
     save_table(tmp_path / "old", np.zeros((2, 3), np.float32), ["a", "b"])
     (tmp_path / "old" / "meta.json").write_text('{"hyperparameters": {}}')
-    with pytest.raises(VectorFormatError, match="no output.safetensors"):
+    with pytest.raises(VectorFormatError, match=r"no output\.safetensors"):
         resume_training(tmp_path / "old", lee)

@@ -241,9 +241,14 @@ def run(args: argparse.Namespace) -> int:
     every = None
     if args.checkpoint_every is not None:
         if not args.checkpoint_every > 0 or args.checkpoint_every == float("inf"):
-            return fail(f"--checkpoint-every must be a number of minutes > 0, got {args.checkpoint_every}")
+            return fail(
+                f"--checkpoint-every must be a number of minutes > 0, got {args.checkpoint_every}"
+            )
         every = args.checkpoint_every * 60.0
-    for option, path in (("--word2vec-text", args.word2vec_text), ("--word2vec-binary", args.word2vec_binary)):
+    for option, path in (
+        ("--word2vec-text", args.word2vec_text),
+        ("--word2vec-binary", args.word2vec_binary),
+    ):
         if path is not None:
             _check_file_output(path, option)
     paths = list(args.corpus)
@@ -274,7 +279,9 @@ def run(args: argparse.Namespace) -> int:
         return fail("--buckets goes with --subwords MIN-MAX")
     if subwords is not None and every is not None:
         return fail("--checkpoint-every is not available with --subwords (fastText .bin output)")
-    corpus_options = {name: default for name, (default, _) in _CORPUS.items()} | _given(args, _CORPUS)
+    corpus_options = {name: default for name, (default, _) in _CORPUS.items()} | _given(
+        args, _CORPUS
+    )
     check_training_options(
         architecture=training["architecture"],
         cbow_mean=not training["cbow_sum"],

@@ -6,7 +6,8 @@ sentence it drops sub-sampled words, then for every centre word it draws a shrun
 makes one positive and ``negative`` noise updates; the context word's input row is the one that
 learns (``word2vec.c`` and gensim do the same). For CBOW the mean (or sum) of the window's
 context rows makes one positive and ``negative`` noise updates, and its gradient goes to every
-context row (gensim's ``cbow_mean`` rule). Updates are lock-free (Hogwild): the threads of the ``prange`` write the shared tables
+context row (gensim's ``cbow_mean`` rule).
+Updates are lock-free (Hogwild): the threads of the ``prange`` write the shared tables
 without locks, which is how word2vec and gensim train, and which converges because each update
 touches few rows.
 

@@ -1,7 +1,8 @@
 """A training corpus: text read once, in blocks, into ``int32`` ids kept on disk.
 
 :meth:`Corpus.from_files` reads text (plain, gzip or bzip2; ``"-"`` is standard input) in blocks
-of about a megabyte of lines. Each block is tokenised (:class:`~embtable.train._tokens.LineTokenizer`,
+of about a megabyte of lines.
+Each block is tokenised (:class:`~embtable.train._tokens.LineTokenizer`,
 the exact rule of :func:`embtable.text.regex_tokenize` at C speed for most lines), its tokens are
 numbered in order of first appearance and appended to a temporary file; counts are added up as
 it goes. Then the vocabulary is chosen (``min_count``, ``max_final_vocab``, ``max_vocab``), and a
@@ -84,7 +85,7 @@ class _Spool:
         self._file: IO[bytes] | None = None
         if not in_memory:
             try:
-                self._file = tempfile.TemporaryFile(dir=temp_dir)  # noqa: SIM115 - kept open
+                self._file = tempfile.TemporaryFile(dir=temp_dir)
             except OSError as err:
                 raise CorpusError(
                     f"cannot create a temporary file for the corpus in "
@@ -559,7 +560,9 @@ def _read_line_blocks(name: str, encoding: str, progress: bool) -> Iterator[list
                     for _ in iter_text_lines(name, encoding=encoding):
                         pass
                 except VectorFormatError as err:
-                    raise CorpusError(str(err).replace("pass the", "pass (--encoding) the")) from None
+                    raise CorpusError(
+                        str(err).replace("pass the", "pass (--encoding) the")
+                    ) from None
                 raise  # pragma: no cover - both readers decode the same bytes
             except VectorFormatError as err:  # a truncated or corrupt compressed file
                 raise CorpusError(str(err)) from None
@@ -652,9 +655,7 @@ def _build(
                 )
             chosen = vocab
             to_id = vocab.token_to_id
-            remap = np.array(
-                [-1] + [to_id.get(name, -1) for name in names], dtype=np.int32
-            )
+            remap = np.array([-1] + [to_id.get(name, -1) for name in names], dtype=np.int32)
         remap[0] = -2  # the end of a line
         ids_spool = _Spool(np.int32, temp_dir, in_memory)
         offsets_spool = _Spool(np.int64, temp_dir, in_memory)

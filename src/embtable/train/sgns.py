@@ -28,7 +28,8 @@ trains in the memory of its vocabulary and tables.
 Threads run Hogwild over *lanes*: a chunk's jobs of about 10,000 words are dealt in turn to
 ``4 x threads`` lanes, each with its own ``word2vec.c`` generator seeded from ``seed``, and the
 threads take lanes dynamically, so a thread slowed by another process does not hold the others
-up at the end of a chunk (with one thread there is one lane, in corpus order); with ``threads=1`` a seeded run is
+up at the end of a chunk (with one thread there is one lane, in corpus order);
+with ``threads=1`` a seeded run is
 bit-reproducible, and a run resumed from a checkpoint gives the same tables bit for bit as one
 run without a break.
 
@@ -44,9 +45,9 @@ from __future__ import annotations
 import csv
 import errno
 import io
-import os
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -69,8 +70,8 @@ from embtable._errors import (
 from embtable.train.corpus import Corpus
 
 if TYPE_CHECKING:
-    from embtable.layers import Embedding
     from embtable.fasttext import FastTextVectors
+    from embtable.layers import Embedding
     from embtable.text.vocab import Vocab
     from embtable.vectors import Vectors
 
@@ -101,6 +102,7 @@ generator, that the threads take dynamically; one thread runs one lane (word2vec
 def _lanes(threads: int) -> int:
     """Lanes (independent streams of jobs, each with its own generator) for ``threads``."""
     return 1 if threads == 1 else threads * _LANES_PER_THREAD
+
 
 CSV_COLUMNS = ("epoch", "words_done", "loss", "learning_rate", "words_per_second", "seconds")
 """The columns of ``training.csv``: one row per chunk of about ``threads x 100,000`` words."""
@@ -539,7 +541,7 @@ class SkipGramModel:
             raise VectorFormatError(f"{meta_path}: not valid JSON ({err})") from None
         if not isinstance(meta, dict) or not isinstance(meta.get("hyperparameters"), dict):
             raise VectorFormatError(f"{meta_path}: no 'hyperparameters' object")
-        weight, tokens, _ = load_table(path)
+        weight, _tokens, _ = load_table(path)
         vocab = Vocab.load(path / "vocab.json")
         try:
             output = load_file(str(path / "output.safetensors"))["weight"]
@@ -751,7 +753,9 @@ def train_word2vec(
     every = _check_checkpointing(checkpoint_dir, checkpoint_every)
     subword_options = _check_subwords(subwords, buckets, options, checkpoint_dir)
     if not isinstance(corpus, Corpus):
-        raise OptionTypeError(f"corpus must be an embtable.train.Corpus, got {type(corpus).__name__}")
+        raise OptionTypeError(
+            f"corpus must be an embtable.train.Corpus, got {type(corpus).__name__}"
+        )
     vocab_size = corpus.vocab_size
     if len(corpus) < 2 or vocab_size < 1:
         raise CorpusError(
@@ -1058,8 +1062,13 @@ def _run(
         # Compiles, or loads numba's cache; trains nothing (no thread has a sentence).
         empty = np.zeros(lanes, dtype=np.int64)
         call(
-            np.zeros(1, np.int32), np.zeros(2, np.int64), np.zeros(0, np.int64), 0, empty,
-            empty.copy(), 0,
+            np.zeros(1, np.int32),
+            np.zeros(2, np.int64),
+            np.zeros(0, np.int64),
+            0,
+            empty,
+            empty.copy(),
+            0,
         )
         rng_state[:] = np.array(state["rng_state"], dtype=np.uint64)
         bar = progress_bar(
@@ -1089,7 +1098,12 @@ def _run(
                     next_sentence = stops - per_thread
                     tick = time.perf_counter()
                     call(
-                        chunk_ids, span, order, int(np.diff(span).max()), next_sentence, stops,
+                        chunk_ids,
+                        span,
+                        order,
+                        int(np.diff(span).max()),
+                        next_sentence,
+                        stops,
                         words_done,
                     )
                     chunk_seconds = time.perf_counter() - tick
