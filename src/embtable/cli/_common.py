@@ -42,6 +42,26 @@ def formats_help() -> str:
     return "\n".join(lines)
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts: an integer >= 1.
+
+    Example:
+        >>> positive_int("3")
+        3
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be an integer >= 1, got '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def fail(message: str) -> int:
     """Print ``embtable: error: message`` (one line) on standard error and return 1."""
     line = " ".join(message.split())  # one line, whatever the message holds

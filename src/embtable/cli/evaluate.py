@@ -14,7 +14,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from embtable._errors import OptionError
-from embtable.cli._common import HelpFormatter, add_load_options, load_options, load_vectors
+from embtable.cli._common import (
+    HelpFormatter,
+    add_load_options,
+    load_options,
+    load_vectors,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from embtable.evaluate import AnalogyResult, WordPairsResult
@@ -48,16 +54,6 @@ _TITLES = {
     "questions-words.txt": "Google analogies",
 }
 _DELIMITERS = {"tab": "\t", "space": " ", "comma": ",", "whitespace": None}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
 
 
 def _delimiter(text: str) -> str | None:
@@ -114,7 +110,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--restrict-vocab",
         dest="restrict_vocab",
-        type=_positive_int,
+        type=positive_int,
         default=300000,
         metavar="N",
         help="only the first N words count as known, and analogies search only them "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from embtable.cli._common import HelpFormatter, add_load_options, load_options
+from embtable.cli._common import HelpFormatter, add_load_options, load_options, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -15,16 +15,6 @@ examples:
   embtable explore out/default -o page.html --words 10000 --precision int8
   embtable explore glove.6B.50d.txt -o glove.html --projection tsne   # needs scikit-learn
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -60,7 +50,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--words",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_WORDS,
         metavar="N",
         help="show the N most frequent words",

@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from embtable._errors import EmbtableError, OptionError
-from embtable.cli._common import HelpFormatter, add_load_options, fail, load_options, load_vectors
+from embtable.cli._common import (
+    HelpFormatter,
+    add_load_options,
+    fail,
+    load_options,
+    load_vectors,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from embtable.vectors import Vectors
@@ -110,16 +117,6 @@ def parse_queries(words: list[str]) -> list[Query]:
     return [Query(tuple(positive), tuple(negative), text=" ".join(words))]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
-
-
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``similar`` sub-command to ``commands``.
 
@@ -146,11 +143,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "words", nargs="+", metavar="WORD", help="words to look up, or an analogy (a - b + c)"
     )
-    parser.add_argument("-k", type=_positive_int, default=10, help="neighbours per query")
+    parser.add_argument("-k", type=positive_int, default=10, help="neighbours per query")
     parser.add_argument(
         "--restrict-vocab",
         dest="restrict_vocab",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="search only the first N rows (the most frequent words of a table in frequency order)",
