@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -44,6 +43,9 @@ except ImportError:  # pragma: no cover - the bench extra installs torch
 
 import numba
 from _memory import peak_extra
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
+from _machine import cpu_model
 
 WARMUP_SECONDS = 0.5  # --quick: 0.02
 CLOCK = time.perf_counter  # --threads 1: time.thread_time (stable on a shared machine)
@@ -303,17 +305,6 @@ def bench_max_norm(weight, ids, repeats):
         peak_extra(lambda: F.embedding(ids, ours_weight, max_norm=1.0)),
         peak_extra(lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0)),
     )
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def reference_rates(quick: bool) -> str:

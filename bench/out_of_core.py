@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -34,23 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from embtable import optim
 from embtable.ondisk import create_table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
+from _machine import cpu_model
+
 OPTIMIZERS = {
     "sgd": (optim.SGD, {"lr": 0.05}, 0),
     "adagrad": (optim.Adagrad, {"lr": 0.05}, 1),
     "sparse-adam": (optim.SparseAdam, {"lr": 0.001}, 2),
 }
 GiB = 1 << 30
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def memory_total() -> int:

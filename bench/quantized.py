@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 import warnings
@@ -42,15 +41,8 @@ except ImportError:  # pragma: no cover - the bench extra installs torch
     sys.exit("the benchmark compares with torch: pip install 'embtable[bench]'")
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
+from _machine import cpu_model
 
 
 def vectorisation_report(dim: int) -> None:

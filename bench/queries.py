@@ -37,18 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from embtable.evaluate import bundled_path, evaluate_analogies
 from embtable.vectors import Vectors
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
+from _machine import cpu_model
+
 _SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def question_subset(count: int, directory: Path) -> Path:

@@ -54,20 +54,11 @@ import embtable.torch as et
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import MiB, reset_peak, status_bytes
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
+from _machine import cpu_model
+
 THREADS = (1, 2)
 MIN_SAMPLE_SECONDS = 0.002
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _calls_per_sample(step: Callable[[], None], clock: Callable[[], float]) -> int:

@@ -36,6 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from embtable.vectors import Vectors
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
+from _machine import cpu_model
+
 
 def synthesise_glove(path: Path, rows: int, dim: int, seed: int = 0) -> None:
     """Write ``rows`` random GloVe-style lines of ``dim`` numbers to ``path``."""
@@ -64,18 +67,6 @@ def median_time(function: Callable[[], object], repeats: int) -> float:
         function()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), or what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def synthesise_fasttext(path: Path, words: int, bucket: int, dim: int, seed: int = 0) -> None:
