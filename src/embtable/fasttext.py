@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import functional as F
-from ._errors import OptionError, ShapeError, TokenError
+from ._errors import OptionError, OptionTypeError, ShapeError, TokenError
 from .io.fasttext_bin import (
     FastTextArgs,
     FastTextModel,
@@ -94,7 +94,7 @@ class FastTextVectors(Vectors):
                 f"bucket, D), got {inputs.shape}"
             )
         if inputs.dtype.kind != "f":
-            raise TypeError(f"input_matrix must be floating, got {inputs.dtype}")
+            raise OptionTypeError(f"input_matrix must be floating, got {inputs.dtype}")
         probe = SubwordIndexer([], minn=minn, maxn=maxn, bucket=bucket)  # checks the options
         nwords = len(tokens)
         if _word_bytes is None:

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import functional as F
-from .._errors import OptionError, ShapeError
+from .._errors import OptionError, OptionTypeError, ShapeError
 from ..io.tables import load_table, save_table
 from ..layers import Embedding
 from .tokenize import Tokenizer, get_tokenizer
@@ -152,7 +152,7 @@ def check_pairing(vocab: Vocab, num_embeddings: int, padding_idx: int | None) ->
             f"they must match"
         )
     if padding_idx != vocab.pad_id:
-        raise ValueError(
+        raise OptionError(
             f"the table's padding_idx {padding_idx} is not the vocabulary's <pad> id {vocab.pad_id}"
         )
 
@@ -164,7 +164,7 @@ def table_config(tokenizer: str | Tokenizer, layer: Any, requires_grad: bool) ->
         ValueError: the tokenizer is a callable, which cannot be saved by name.
     """
     if not isinstance(tokenizer, str):
-        raise ValueError(
+        raise OptionError(
             "a TextEmbedding with a callable tokenizer cannot be saved; use a tokenizer name "
             "('regex', 'regex-cased', 'whitespace') or pass the callable again to load()"
         )
@@ -259,7 +259,7 @@ class TextEmbedding:
             raise OptionError("a TextEmbedding over an Embedding needs its vocabulary")
         elif embedding is None:
             if embedding_dim is None:
-                raise TypeError("give an embedding, or embedding_dim for a fresh table")
+                raise OptionTypeError("give an embedding, or embedding_dim for a fresh table")
             embedding = Embedding(
                 len(vocab), embedding_dim, padding_idx=vocab.pad_id, rng=rng, **options
             )

@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import Union
 
+from .._errors import OptionError, OptionTypeError
 from ..io._open import iter_text_lines
 
 __all__ = [
@@ -114,7 +115,7 @@ def regex_tokenize(text: str, lower: bool = True) -> list[str]:
         ['नमस्ते', 'दुनिया']
     """
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise OptionTypeError(f"text must be a str, got {type(text).__name__}")
     text = unicodedata.normalize("NFC", text)
     tokens = _word_pattern().findall(text)
     if lower:
@@ -155,13 +156,13 @@ def get_tokenizer(name_or_callable: str | Tokenizer) -> Tokenizer:
         try:
             return _NAMED[name_or_callable]
         except KeyError:
-            raise ValueError(
+            raise OptionError(
                 f"unknown tokenizer {name_or_callable!r}; valid names: "
                 f"{', '.join(repr(n) for n in _NAMED)}, or pass a callable"
             ) from None
     if callable(name_or_callable):
         return name_or_callable
-    raise TypeError(
+    raise OptionTypeError(
         f"tokenizer must be a name ({', '.join(repr(n) for n in _NAMED)}) or a callable, "
         f"got {type(name_or_callable).__name__}"
     )
@@ -173,7 +174,7 @@ def _as_paths(paths: PathOrPaths) -> list[str | os.PathLike[str]]:
     result = list(paths)
     for path in result:
         if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"paths must be paths or an iterable of paths, got {path!r}")
+            raise OptionTypeError(f"paths must be paths or an iterable of paths, got {path!r}")
     return result
 
 

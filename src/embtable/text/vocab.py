@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._errors import EmbeddingIndexError
+from .._errors import EmbeddingIndexError, OptionError, OptionTypeError, TokenError
 from ..io.tables import read_vocab_json, write_vocab_json
 from .tokenize import PathOrPaths, Tokenizer, get_tokenizer, iter_tokenized
 
@@ -63,19 +63,19 @@ class Vocab:
         token_to_id: dict[str, int] = {}
         for index, token in enumerate(tokens):
             if not isinstance(token, str):
-                raise TypeError(f"token {index} must be a str, got {type(token).__name__}")
+                raise OptionTypeError(f"token {index} must be a str, got {type(token).__name__}")
             first = token_to_id.setdefault(token, index)
             if first != index:
-                raise ValueError(f"token {token!r} appears twice, at ids {first} and {index}")
+                raise OptionError(f"token {token!r} appears twice, at ids {first} and {index}")
         specials = tuple(specials)
         if tuple(tokens[: len(specials)]) != specials:
-            raise ValueError(
+            raise OptionError(
                 f"specials {specials} must be the first {len(specials)} tokens, "
                 f"found {tuple(tokens[: len(specials)])}"
             )
         for role, token in (("unk_token", unk_token), ("pad_token", pad_token)):
             if token is not None and token not in specials:
-                raise ValueError(
+                raise OptionError(
                     f"{role} {token!r} is not among the specials {specials}; add it to "
                     f"specials or pass {role}=None"
                 )
@@ -84,7 +84,7 @@ class Vocab:
         else:
             count_array = np.array(counts, dtype=np.int64).reshape(-1)
             if count_array.shape != (len(tokens),) or (count_array < 0).any():
-                raise ValueError(
+                raise OptionError(
                     f"counts must hold {len(tokens)} integers >= 0, one per token, "
                     f"got shape {count_array.shape}"
                 )
@@ -141,7 +141,7 @@ class Vocab:
         counter: Counter[str] = Counter()
         for index, tokens in enumerate(token_lists):
             if isinstance(tokens, str):
-                raise TypeError(
+                raise OptionTypeError(
                     f"token_lists must yield lists of tokens, item {index} is the str "
                     f"{tokens[:40]!r}; tokenize it first (e.g. Vocab.from_files or iter_tokenized)"
                 )
@@ -175,14 +175,14 @@ class Vocab:
             ['<unk>', '<pad>', 'y', 'x', 'z']
         """
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an integer >= 1, got {min_freq!r}")
+            raise OptionError(f"min_freq must be an integer >= 1, got {min_freq!r}")
         if max_size is not None and (
             isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
         ):
-            raise ValueError(f"max_size must be None or an integer >= 0, got {max_size!r}")
+            raise OptionError(f"max_size must be None or an integer >= 0, got {max_size!r}")
         specials = tuple(specials)
         if len(set(specials)) != len(specials):
-            raise ValueError(f"specials must be distinct, got {specials}")
+            raise OptionError(f"specials must be distinct, got {specials}")
         special_set = set(specials)
         items = [
             (token, int(count))
@@ -243,7 +243,7 @@ class Vocab:
             return found
         if self.unk_id is not None:
             return self.unk_id
-        raise KeyError(
+        raise TokenError(
             f"token {token!r} is not in the vocabulary of {len(self)} tokens, which has no "
             f"unk_token to map it to"
         )
@@ -267,12 +267,14 @@ class Vocab:
         get = self.token_to_id.get
         unk = self.unk_id
         if isinstance(tokens, str):
-            raise TypeError(f"expected an iterable of tokens{where}, got the str {tokens[:40]!r}")
+            raise OptionTypeError(
+                f"expected an iterable of tokens{where}, got the str {tokens[:40]!r}"
+            )
         tokens = tokens if isinstance(tokens, Sequence) else list(tokens)  # iterated twice
         ids = [get(token, unk) for token in tokens]
         if unk is None and None in ids:
             position = ids.index(None)
-            raise KeyError(
+            raise TokenError(
                 f"token {tokens[position]!r} at position {position}{where} is not in the "
                 f"vocabulary of {len(self)} tokens, which has no unk_token to map it to"
             )
@@ -291,7 +293,7 @@ class Vocab:
         """
         array = np.asarray(ids)
         if array.size and array.dtype.kind not in "iu":
-            raise TypeError(f"ids must be integers, got {array.dtype}")
+            raise OptionTypeError(f"ids must be integers, got {array.dtype}")
         flat = array.reshape(-1)
         # compare in the ids' own dtype: casting uint64 to int64 first would wrap 2**64 - 1
         # to -1 and report that
@@ -314,7 +316,7 @@ class Vocab:
         self, texts: Iterable[str | Sequence[str]], tokenizer: str | Tokenizer
     ) -> list[Sequence[str]]:
         if isinstance(texts, str):
-            raise TypeError(
+            raise OptionTypeError(
                 "texts must be an iterable of texts, got a single str; wrap it in a list"
             )
         tokenize = get_tokenizer(tokenizer)
@@ -329,7 +331,7 @@ class Vocab:
         if max_length is not None and (
             isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 0
         ):
-            raise ValueError(f"max_length must be None or an integer >= 0, got {max_length!r}")
+            raise OptionError(f"max_length must be None or an integer >= 0, got {max_length!r}")
         encoded = []
         for index, tokens in enumerate(self._token_lists(texts, tokenizer)):
             ids = self._ids(tokens, where=f" of text {index}")
@@ -375,7 +377,7 @@ class Vocab:
                    [2, 0, 1]]), array([3, 2]))
         """
         if padding and self.pad_id is None:
-            raise ValueError(
+            raise OptionError(
                 "cannot pad: this vocabulary has no pad_token; build it with one, "
                 "or call encode(..., padding=False)"
             )

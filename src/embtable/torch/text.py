@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .._errors import OptionError
+from .._errors import OptionError, OptionTypeError
 from ..layers import aligned_rows
 from ..text.text_embedding import (
     bag_offsets,
@@ -118,7 +118,7 @@ class TextEmbedding(torch.nn.Module):
         else:
             if embedding is None:
                 if embedding_dim is None:
-                    raise TypeError("give an embedding, or embedding_dim for a fresh table")
+                    raise OptionTypeError("give an embedding, or embedding_dim for a fresh table")
                 embedding = Embedding(
                     len(vocab), embedding_dim, padding_idx=vocab.pad_id, **options
                 )
@@ -268,7 +268,7 @@ class TextEmbedding(torch.nn.Module):
         config = table_config(self.tokenizer, layer, layer.weight.requires_grad)
         weight = layer.weight.detach().cpu()
         if weight.dtype == torch.bfloat16:
-            raise ValueError("bfloat16 tables cannot be saved; convert to float32 first")
+            raise OptionError("bfloat16 tables cannot be saved; convert to float32 first")
         save_table(directory, weight.numpy(), self.vocab, config)
 
     @classmethod
