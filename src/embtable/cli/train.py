@@ -282,22 +282,23 @@ def run(args: argparse.Namespace) -> int:
     corpus_options = {name: default for name, (default, _) in _CORPUS.items()} | _given(
         args, _CORPUS
     )
-    check_training_options(
-        architecture=training["architecture"],
-        cbow_mean=not training["cbow_sum"],
-        dim=training["dim"],
-        window=training["window"],
-        negative=training["negative"],
-        ns_exponent=training["ns_exponent"],
-        sample=training["sample"],
-        shrink_windows=not training["no_shrink_windows"],
-        shared_negatives=training["shared_negatives"],
-        epochs=training["epochs"],
-        alpha=training["alpha"],
-        min_alpha=training["min_alpha"],
-        threads=training["threads"],
-        seed=training["seed"],
-    )
+    options = {
+        "architecture": training["architecture"],
+        "cbow_mean": not training["cbow_sum"],
+        "dim": training["dim"],
+        "window": training["window"],
+        "negative": training["negative"],
+        "ns_exponent": training["ns_exponent"],
+        "sample": training["sample"],
+        "shrink_windows": not training["no_shrink_windows"],
+        "shared_negatives": training["shared_negatives"],
+        "epochs": training["epochs"],
+        "alpha": training["alpha"],
+        "min_alpha": training["min_alpha"],
+        "threads": training["threads"],
+        "seed": training["seed"],
+    }
+    check_training_options(**options)  # every option before the corpus is read
     if subwords is not None:
         from embtable.train.sgns import _check_subwords
 
@@ -336,20 +337,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = train_word2vec(
             corpus,
-            architecture=training["architecture"],
-            cbow_mean=not training["cbow_sum"],
-            dim=training["dim"],
-            window=training["window"],
-            negative=training["negative"],
-            ns_exponent=training["ns_exponent"],
-            sample=training["sample"],
-            shrink_windows=not training["no_shrink_windows"],
-            shared_negatives=training["shared_negatives"],
-            epochs=training["epochs"],
-            alpha=training["alpha"],
-            min_alpha=training["min_alpha"],
-            threads=training["threads"],
-            seed=training["seed"],
+            **options,
             progress=progress,
             checkpoint_dir=None if subwords else args.output,
             checkpoint_every=every,
