@@ -21,7 +21,7 @@ from numba import prange
 
 from ._parallel import PARALLEL_MIN_WORK, pick, twins
 from .rows import axpy_row
-from .sgns import _ONE, _SHIFT_32, _ZERO, _update_targets, lcg_next
+from .sgns import _ONE, _ZERO, _update_targets, keep_words, sentence_lr, window_bounds
 
 __all__ = ["train_fasttext_block"]
 
@@ -86,34 +86,15 @@ def _train_fasttext_block(parallel):
                 s = sentence_order[position]
                 start = sentence_offsets[s]
                 end = sentence_offsets[s + 1]
-                progress = (words_done + start) / total_words
-                if progress > 1.0:
-                    progress = 1.0
-                lr = np.float32(alpha) - lr_span * np.float32(progress)
-                if lr < min_alpha:
-                    lr = np.float32(min_alpha)
+                lr = sentence_lr(words_done, start, total_words, alpha, lr_span, min_alpha)
                 read += end - start
                 position += 1
-                length = 0
-                for k in range(start, end):
-                    word = ids[k]
-                    state, bits = lcg_next(state)
-                    if bits < keep_threshold[word]:
-                        buffer[length] = word
-                        length += 1
+                length, state = keep_words(ids, start, end, keep_threshold, buffer, state)
                 for i in range(length):
                     centre = buffer[i]
-                    if shrink_windows:
-                        state, bits = lcg_next(state)
-                        reach = np.int64(window_u - ((bits * window_u) >> _SHIFT_32))
-                    else:
-                        reach = np.int64(window)
-                    lo = i - reach
-                    if lo < 0:
-                        lo = 0
-                    hi = i + reach + 1
-                    if hi > length:
-                        hi = length
+                    lo, hi, state = window_bounds(
+                        i, length, window, window_u, shrink_windows, state
+                    )
                     if not cbow:
                         first = bag_offsets[centre]
                         last = bag_offsets[centre + 1]

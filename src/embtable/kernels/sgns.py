@@ -54,6 +54,50 @@ def lcg_next(state):  # pragma: no cover - compiled
 
 
 @njit(cache=CACHE, nogil=True, inline="always")
+def sentence_lr(words_done, start, total_words, alpha, lr_span, min_alpha):  # pragma: no cover
+    """The learning rate of a sentence: linear decay by the sentence's place in the corpus,
+    whichever lane (and thread) trains it."""
+    progress = (words_done + start) / total_words
+    if progress > 1.0:
+        progress = 1.0
+    lr = np.float32(alpha) - lr_span * np.float32(progress)
+    if lr < min_alpha:
+        lr = np.float32(min_alpha)
+    return lr
+
+
+@njit(cache=CACHE, nogil=True, inline="always")
+def keep_words(ids, start, end, keep_threshold, buffer, state):  # pragma: no cover - compiled
+    """Sub-sample ``ids[start:end]`` into ``buffer``; return ``(kept, new_state)``."""
+    length = 0
+    for k in range(start, end):
+        word = ids[k]
+        state, bits = lcg_next(state)
+        if bits < keep_threshold[word]:
+            buffer[length] = word
+            length += 1
+    return length, state
+
+
+@njit(cache=CACHE, nogil=True, inline="always")
+def window_bounds(i, length, window, window_u, shrink_windows, state):  # pragma: no cover
+    """The context ``lo..hi-1`` around position ``i`` (a reach drawn from 1..window when
+    ``shrink_windows``); return ``(lo, hi, new_state)``."""
+    if shrink_windows:
+        state, bits = lcg_next(state)
+        reach = np.int64(window_u - ((bits * window_u) >> _SHIFT_32))
+    else:
+        reach = np.int64(window)
+    lo = i - reach
+    if lo < 0:
+        lo = 0
+    hi = i + reach + 1
+    if hi > length:
+        hi = length
+    return lo, hi, state
+
+
+@njit(cache=CACHE, nogil=True, inline="always")
 def _update_targets(
     source,
     centre,
@@ -292,36 +336,15 @@ def _train_sgns_block(parallel):
                 s = sentence_order[position]
                 start = sentence_offsets[s]
                 end = sentence_offsets[s + 1]
-                # The learning rate follows the sentence's place in the corpus, whichever lane
-                # (and thread) trains it.
-                progress = (words_done + start) / total_words
-                if progress > 1.0:
-                    progress = 1.0
-                lr = np.float32(alpha) - lr_span * np.float32(progress)
-                if lr < min_alpha:
-                    lr = np.float32(min_alpha)
+                lr = sentence_lr(words_done, start, total_words, alpha, lr_span, min_alpha)
                 read += end - start
                 position += 1
-                length = 0
-                for k in range(start, end):
-                    word = ids[k]
-                    state, bits = lcg_next(state)
-                    if bits < keep_threshold[word]:
-                        buffer[length] = word
-                        length += 1
+                length, state = keep_words(ids, start, end, keep_threshold, buffer, state)
                 for i in range(length):
                     centre = buffer[i]
-                    if shrink_windows:
-                        state, bits = lcg_next(state)
-                        reach = np.int64(window_u - ((bits * window_u) >> _SHIFT_32))
-                    else:
-                        reach = np.int64(window)
-                    lo = i - reach
-                    if lo < 0:
-                        lo = 0
-                    hi = i + reach + 1
-                    if hi > length:
-                        hi = length
+                    lo, hi, state = window_bounds(
+                        i, length, window, window_u, shrink_windows, state
+                    )
                     if shared_negatives and not cbow:
                         state, window_loss, window_pairs = _shared_window(
                             buffer,
