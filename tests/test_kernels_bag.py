@@ -92,3 +92,79 @@ def test_bag_forward_sums_agree_with_torch(rng, dtype):
         torch.from_numpy(ids), torch.from_numpy(weight), torch.from_numpy(offsets), mode="sum"
     )
     assert_allclose(ours, theirs.numpy(), rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def _bags(rng, num_rows, num_ids, pad):
+    ids = rng.integers(0, num_rows, num_ids)
+    ids[::11] = pad
+    starts = np.concatenate([[0, 0, 1], np.sort(rng.integers(1, num_ids, 40)), [num_ids]])
+    return ids, starts.astype(np.int64)
+
+
+@pytest.mark.parametrize("dim", [8, 64, 256, 3, 130])
+@pytest.mark.parametrize("mode", [0, 1])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float16_tables_are_pooled_in_float32_registers(rng, threads, dim, mode, weighted):
+    """A float16 table goes to the kernel as it is: each row is widened as it is loaded, and the
+    result equals pooling the table converted to float32 first, bit for bit."""
+    half = rng.standard_normal((40, dim)).astype(np.float16)
+    ids, starts = _bags(rng, 40, 500, pad=5)
+    psw = rng.random(500, dtype=np.float32) if weighted else None
+    num_bags = len(starts) - 1
+    bag = load("bag")
+    assert bag.pools_half(half, mode)
+    results = []
+    for table in (half, half.astype(np.float32)):
+        out = np.full((num_bags, dim), np.nan, np.float32)
+        size = np.zeros(num_bags, np.int64)
+        weights = psw if weighted else np.empty(0, np.float32)
+        bag.bag_reduce(
+            table, ids, starts, weights, weighted, mode, 5, out, size, np.empty((0, 0), np.int64)
+        )
+        results.append((out, size))
+    assert_array_equal(results[0][0], results[1][0])
+    assert_array_equal(results[0][1], results[1][1])
+    expected, _, _ = sequential(half.astype(np.float32), ids, starts, psw, mode, 5)
+    assert_allclose(results[0][0], expected, rtol=1e-6, atol=0)
+
+
+def test_float16_is_not_pooled_in_max_mode_or_with_strided_columns():
+    table = np.zeros((4, 16), np.float16)
+    bag = load("bag")
+    assert not bag.pools_half(table, 2)
+    assert not bag.pools_half(table[:, ::2], 0)
+    assert not bag.pools_half(table.astype(np.float32), 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", [0, 1])
+def test_strided_tables_and_float64_weights_match_the_loop(rng, threads, dtype, mode):
+    """Row views with a larger row stride take the register kernel; column-strided views and
+    float64 per-sample weights give the same sums as the sequential loop."""
+    base = rng.standard_normal((80, 128)).astype(dtype)
+    ids, starts = _bags(rng, 40, 400, pad=7)
+    psw = rng.random(400).astype(dtype)
+    num_bags = len(starts) - 1
+    for table in (base[::2], base[:40, ::2], base[:40, :64]):
+        dim = table.shape[1]
+        for weights in (None, psw):
+            out = np.full((num_bags, dim), np.nan, dtype)
+            size = np.zeros(num_bags, np.int64)
+            load("bag").bag_reduce(
+                table,
+                ids,
+                starts,
+                weights if weights is not None else np.empty(0, dtype),
+                weights is not None,
+                mode,
+                7,
+                out,
+                size,
+                np.empty((0, 0), np.int64),
+            )
+            expected, expected_size, _ = sequential(table, ids, starts, weights, mode, 7)
+            assert_array_equal(size, expected_size)
+            if mode == 1:
+                assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
+            else:
+                assert_array_equal(out, expected)

@@ -15,13 +15,16 @@ the plain loop did, so the results are bitwise the same for every width and thre
 
 from __future__ import annotations
 
+import functools
+
 import numba as nb
 import numpy as np
 
 from ._parallel import pick, twins
 from ._prefetch import PREFETCH_DISTANCE, prefetch_row
+from ._simd import contiguous_rows, pool_bag
 
-__all__ = ["WIDTHS", "bag_reduce", "per_sample_weights_grad", "scatter_max_grad"]
+__all__ = ["WIDTHS", "bag_reduce", "per_sample_weights_grad", "pools_half", "scatter_max_grad"]
 
 WIDTHS = (8, 16, 32, 64, 128, 256)
 """Embedding widths with a kernel of their own (each compiled on first use, then cached)."""
@@ -135,6 +138,56 @@ _BAG_REDUCE = {
 _BAG_REDUCE[0] = twins(_bag_reduce)  # any other width
 
 
+def _bag_pool(parallel, width, weighted, half):
+    def bag_pool(weight, ids, bag_starts, per_sample_weights, mean, padding_idx, out, bag_size):
+        if parallel:  # the flag lives in the closure; see _parallel.twins
+            pass
+        num_bags = bag_starts.shape[0] - 1
+        num_blocks = (num_bags + _BLOCK - 1) // _BLOCK
+        for block in nb.prange(num_blocks):
+            for b in range(block * _BLOCK, min(num_bags, (block + 1) * _BLOCK)):
+                begin = bag_starts[b]
+                end = bag_starts[b + 1]
+                count = pool_bag(
+                    width,
+                    weighted,
+                    half,
+                    weight,
+                    ids,
+                    begin,
+                    end,
+                    padding_idx,
+                    per_sample_weights,
+                    out,
+                    b,
+                )
+                bag_size[b] = count
+                if mean and count > 0:
+                    target = out[b]
+                    for d in range(width):
+                        target[d] = target[d] / count
+
+    return bag_pool
+
+
+@functools.cache
+def _pool_kernel(width: int, weighted: bool, half: bool):
+    return twins(lambda parallel: _bag_pool(parallel, width, weighted, half))
+
+
+def pools_half(weight, mode):
+    """Whether :func:`bag_reduce` takes the float16 ``weight`` as it is for ``mode`` (0 sum,
+    1 mean, 2 max): sum and mean on a table with contiguous rows convert each row to float32 as
+    it is loaded; otherwise the caller converts the rows first.
+
+    Example:
+        >>> table = np.zeros((10, 16), np.float16)
+        >>> pools_half(table, 0), pools_half(table, 2), pools_half(table[:, ::2], 0)
+        (True, False, False)
+    """
+    return weight.dtype == np.float16 and mode != 2 and contiguous_rows(weight)
+
+
 def bag_reduce(
     weight,
     ids,
@@ -154,9 +207,28 @@ def bag_reduce(
     ``d`` (the first one on ties; -1 for an empty bag); the first entry initialises the running
     max and later entries replace it only when strictly greater, so a NaN is kept only when it
     comes first, as in torch.
+
+    ``weight`` is float32 or float64 (``out`` of the same dtype), or float16 with a float32
+    ``out`` where :func:`pools_half` allows it.
     """
-    kernel = _BAG_REDUCE.get(weight.shape[1], _BAG_REDUCE[0])
-    pick(kernel, ids.shape[0] * weight.shape[1])(
+    width = weight.shape[1]
+    work = ids.shape[0] * width
+    half = weight.dtype == np.float16
+    if mode != 2 and (half or width in WIDTHS) and contiguous_rows(out) and contiguous_rows(weight):
+        kernel = _pool_kernel(width, bool(use_weights), half)
+        pick(kernel, work)(
+            weight.view(np.uint16) if half else weight,
+            ids,
+            bag_starts,
+            per_sample_weights,
+            mode == 1,
+            padding_idx,
+            out,
+            bag_size,
+        )
+        return
+    kernel = _BAG_REDUCE.get(width, _BAG_REDUCE[0])
+    pick(kernel, work)(
         weight,
         ids,
         bag_starts,
