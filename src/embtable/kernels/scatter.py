@@ -4,7 +4,7 @@ Both are deterministic and race-free. The dense kernel splits the *output* rows 
 thread; each thread scans all ids and adds only the positions that fall in its range, in input
 order, so a row's sum is accumulated in the same order as torch's ``index_add_`` and the result
 does not depend on the thread count. The row-sparse kernel works on ids grouped by row (a stable
-counting sort, or a stable argsort when the table is much larger than the batch), one group per
+counting sort, or a stable radix sort when the table is larger than the batch), one group per
 output row, so each output row is written by one thread only.
 
 A source row is ``src[src_index[i]]`` (``src[i]`` when ``use_src_index`` is false: the embedding
@@ -119,21 +119,86 @@ def _group_counting(ids, num_rows, padding_idx, order, unique_rows, bounds):
     return n
 
 
+_DIGIT_BITS = (
+    11  # 1M x 82k ids, 1 thread, loaded: 11 bits 1.8 ms, 10 bits 2.9, 8 bits 3.2, 7 bits 2.6
+)
+
+
+@nb.njit(cache=CACHE, nogil=True)
+def _group_radix(ids, num_rows, padding_idx, order, unique_rows, bounds):
+    """A stable LSD radix sort of the positions by id, then one scan for the groups.
+
+    Digits of at most 11 bits (a 2048-entry histogram stays in L1), the histograms of every pass
+    counted in one read of the ids: two passes for up to 2**22 rows, whatever the table's size
+    (a counting sort would scan all of its rows).
+    """
+    size = ids.shape[0]
+    bits = 1
+    while (1 << bits) < num_rows:
+        bits += 1
+    passes = (bits + _DIGIT_BITS - 1) // _DIGIT_BITS
+    width = (bits + passes - 1) // passes
+    mask = (1 << width) - 1
+    counts = np.zeros((passes, mask + 1), dtype=np.int64)
+    for i in range(size):
+        key = np.int64(ids[i])
+        for p in range(passes):
+            counts[p, (key >> (p * width)) & mask] += 1
+    for p in range(passes):
+        total = 0
+        for digit in range(mask + 1):
+            count = counts[p, digit]
+            counts[p, digit] = total
+            total += count
+    keys = np.empty(size, dtype=np.int64)
+    spare_keys = np.empty(size, dtype=np.int64) if passes > 1 else keys
+    spare_order = np.empty(size, dtype=np.int64) if passes > 1 else order
+    # pass 0 reads the ids in input order; the last pass writes into order
+    first_keys, first_order = (keys, order) if passes % 2 == 1 else (spare_keys, spare_order)
+    cursor = counts[0]
+    for i in range(size):
+        key = np.int64(ids[i])
+        slot = cursor[key & mask]
+        cursor[key & mask] = slot + 1
+        first_keys[slot] = key
+        first_order[slot] = i
+    for p in range(1, passes):
+        if (passes - 1 - p) % 2 == 0:  # this pass writes keys/order, reading the spares
+            source_keys, source_order = spare_keys, spare_order
+            target_keys, target_order = keys, order
+        else:
+            source_keys, source_order = keys, order
+            target_keys, target_order = spare_keys, spare_order
+        cursor = counts[p]
+        shift = p * width
+        for t in range(size):
+            key = source_keys[t]
+            digit = (key >> shift) & mask
+            slot = cursor[digit]
+            cursor[digit] = slot + 1
+            target_keys[slot] = key
+            target_order[slot] = source_order[t]
+    return _group_sorted(keys, order, padding_idx, unique_rows, bounds)
+
+
 def group_rows(ids, num_rows, padding_idx):
     """Group positions by row, leaving out ``padding_idx``; stable within a row.
 
     Returns ``(order, unique_rows, bounds)``: group ``g`` is row ``unique_rows[g]`` (ascending) and
     holds the positions ``order[bounds[2g]:bounds[2g + 1]]``, in input order.
+
+    A counting sort when the table has no more rows than ids (O(ids + rows)), else a radix sort
+    (O(ids) per 11-bit digit: 1M rows x 82k ids, one thread, loaded machine: 5.5 ms counting,
+    8.5 ms argsort, 1.8-2.3 ms radix).
     """
     size = ids.shape[0]
     unique_rows = np.empty(size, dtype=np.int64)
     bounds = np.empty(2 * size, dtype=np.int64)
-    if num_rows <= 32 * size:  # a counting sort: O(ids + rows)
-        order = np.empty(size, dtype=np.int64)
+    order = np.empty(size, dtype=np.int64)
+    if num_rows <= size:
         count = _group_counting(ids, num_rows, padding_idx, order, unique_rows, bounds)
-    else:  # a table far larger than the batch: sort the ids instead of scanning the table
-        order = np.argsort(ids, kind="stable")
-        count = _group_sorted(ids[order], order, padding_idx, unique_rows, bounds)
+    else:
+        count = _group_radix(ids, num_rows, padding_idx, order, unique_rows, bounds)
     return order, unique_rows[:count], bounds[: 2 * count]
 
 
