@@ -156,6 +156,18 @@ def _immutable(array: NDArray[Any]) -> bool:
     return isinstance(base, bytes)
 
 
+_BOUNDS: list[Any] = []
+
+
+def _bounds() -> Any:
+    """The vectorised bound-check kernels (:mod:`embtable.kernels.bounds`), loaded once."""
+    if not _BOUNDS:
+        import importlib
+
+        _BOUNDS.append(importlib.import_module(".kernels.bounds", __package__))
+    return _BOUNDS[0]
+
+
 def _kernel_ids(flat: NDArray[np.integer]) -> NDArray[np.integer]:
     """Ids in a dtype the kernels are compiled for: int32 or int64, contiguous."""
     if flat.dtype in (np.int32, np.int64):
@@ -195,9 +207,7 @@ def check_ids(
         flat = _kernel_ids(flat)
         if np.may_share_memory(flat, array) and not _immutable(flat):
             flat = flat.copy()
-        position = (
-            int(kernels.load("gather").find_out_of_range(flat, num_embeddings)) if flat.size else -1
-        )
+        position = int(_bounds().find_out_of_range(flat, num_embeddings)) if flat.size else -1
     if position >= 0:
         raise _index_error(flat.reshape(shape), position, num_embeddings, error)
     return _kernel_ids(flat), shape
@@ -830,35 +840,32 @@ def _check_offsets(
     array = _as_ids(offsets, "offsets")
     if array.ndim != 1:
         raise OffsetsError(f"offsets has to be a 1D Tensor, got shape {array.shape}")
-    array = array.astype(np.int64)
-    if include_last_offset:
-        if array.size == 0:
-            raise OffsetsError("include_last_offset: number of offset should be at least 1")
-        # A last offset below len(ids) ends the last bag at the end of the input, as torch's
-        # padding_idx/max kernels and its test for pytorch#89677 do (its sum/mean kernels
-        # without padding_idx disagree with each other there); above len(ids) is refused below.
-        starts = array.copy()
-        if starts[-1] < num_ids and (len(starts) < 2 or starts[-2] <= starts[-1]):
-            starts[-1] = num_ids
-    else:
-        if array.size == 0 and num_ids:
-            raise OffsetsError(
-                f"offsets is empty but there are {num_ids} ids; expected offsets[0] == 0"
-            )
-        starts = np.append(array, np.int64(num_ids))
-    if array.size and array[0] != 0:
+    if include_last_offset and array.size == 0:
+        raise OffsetsError("include_last_offset: number of offset should be at least 1")
+    if not include_last_offset and array.size == 0 and num_ids:
+        raise OffsetsError(
+            f"offsets is empty but there are {num_ids} ids; expected offsets[0] == 0"
+        )
+    if not (array.dtype.isnative and array.dtype in _KERNEL_ID_DTYPES):
+        array = array.astype(np.int64)
+    # One pass copies the offsets into the bounds (the checks below read the copy) and finds the
+    # first decrease. A last offset below len(ids) ends the last bag at the end of the input,
+    # as torch's padding_idx/max kernels and its test for pytorch#89677 do (its sum/mean kernels
+    # without padding_idx disagree with each other there); above len(ids) is refused below.
+    starts = np.empty(array.size + (0 if include_last_offset else 1), dtype=np.int64)
+    position = int(_bounds().bag_starts_from_offsets(array, num_ids, include_last_offset, starts))
+    if array.size and starts[0] != 0:
         raise OffsetsError(
             f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
-            f"from position 0. However, got {int(array[0])}"
+            f"from position 0. However, got {int(starts[0])}"
         )
-    if array.size and array[-1] > num_ids:
+    last = int(starts[array.size - 1]) if array.size else 0  # raised only when below num_ids
+    if last > num_ids:
         raise OffsetsError(
             f"offsets[-1] can not be greater than input's length {num_ids} but got "
-            f"offsets[-1] of {int(array[-1])}"
+            f"offsets[-1] of {last}"
         )
-    steps = np.diff(starts)
-    if np.any(steps < 0):
-        position = int(np.flatnonzero(steps < 0)[0])
+    if position >= 0:
         raise OffsetsError(
             f"offsets must be non-decreasing, got offsets[{position}] = {int(starts[position])} "
             f"> offsets[{position + 1}] = {int(starts[position + 1])}"
