@@ -1,9 +1,9 @@
 """embtable's kernels against torch's CPU implementation, side by side in one process.
 
 Run ``python bench/embedding.py`` (or ``make bench``); ``--quick`` runs a tiny grid for the smoke
-test. Prints a markdown table: median times over repeats after a warm-up, the ratio
-torch/embtable (above 1 means embtable is faster), embtable's effective bandwidth, and each
-side's peak resident memory above the pre-call level.
+test. Prints a markdown table: the fastest of interleaved rounds (A B, B A, ...) after a warm-up,
+the ratio torch/embtable (above 1 means embtable is faster), embtable's effective bandwidth, and
+each side's peak resident memory above the pre-call level.
 
 Effective bandwidth counts the bytes an ideal implementation must move: the gathered rows and the
 output for a lookup; plus the gradient rows read and the rows written for a backward (a dense
@@ -51,27 +51,48 @@ WARMUP_SECONDS = 0.5  # --quick: 0.02
 CLOCK = time.perf_counter  # --threads 1: time.thread_time (stable on a shared machine)
 
 
-def median_time(call: Callable[[], object], repeats: int) -> float:
-    # Warm-up: numba compilation, torch's first call, and the kernel's first transparent huge
-    # pages for NumPy's large outputs (their first faults can stall on memory compaction):
-    # at least 3 calls and 0.5 s, so the repeats measure the steady state of a training loop
-    # (the first lookups of a process run at half speed for a few tenths of a second).
+def _calls_per_round(call: Callable[[], object]) -> int:
+    """Warm ``call`` up and return how many calls last about 5 ms.
+
+    Warm-up: numba compilation, torch's first call, and the kernel's first transparent huge pages
+    for NumPy's large outputs (their first faults can stall on memory compaction): at least 3
+    calls and 0.5 s, so the rounds measure the steady state of a training loop (the first lookups
+    of a process run at half speed for a few tenths of a second). Each round times enough calls
+    to last about 5 ms, so that cases of microseconds are not measured at the timer's and the
+    scheduler's resolution (as timeit does).
+    """
     start = CLOCK()
     for count in range(100_000):
         call()
         if count >= 2 and CLOCK() - start > WARMUP_SECONDS:
             break
     per_call = (CLOCK() - start) / (count + 1)
-    # Each repeat times enough calls to last about 5 ms, so that cases of microseconds are not
-    # measured at the timer's and the scheduler's resolution (as timeit does).
-    calls = max(1, min(1000, int(0.005 / max(per_call, 1e-9))))
-    times = []
-    for _ in range(repeats):
-        start = CLOCK()
-        for _ in range(calls):
-            call()
-        times.append((CLOCK() - start) / calls)
-    return statistics.median(times)
+    return max(1, min(1000, int(0.005 / max(per_call, 1e-9))))
+
+
+def side_by_side(*calls: Callable[[], object], repeats: int) -> list[float]:
+    """Seconds per call of each of ``calls``, timed in interleaved rounds (A B, B A, ...).
+
+    Each side runs ``2 * repeats`` rounds, alternating the order so that neither side always
+    follows the other, and the fastest round is kept: on a shared machine the noise only ever
+    adds time, so the minimum is the stable estimate (the rule of this project's benchmarks).
+    """
+    counts = [_calls_per_round(call) for call in calls]
+    times: list[list[float]] = [[] for _ in calls]
+    for round_ in range(2 * repeats):
+        order = range(len(calls)) if round_ % 2 == 0 else reversed(range(len(calls)))
+        for side in order:
+            call, count = calls[side], counts[side]
+            start = CLOCK()
+            for _ in range(count):
+                call()
+            times[side].append((CLOCK() - start) / count)
+    return [min(side) for side in times]
+
+
+def fastest_time(call: Callable[[], object], repeats: int) -> float:
+    """Seconds per call of one call on its own (the machine's reference rates)."""
+    return side_by_side(call, repeats=repeats)[0]
 
 
 @dataclass
@@ -123,8 +144,11 @@ def make_ids(rng: np.random.Generator, batch: int, rows: int, distribution: str)
 
 def bench_forward(weight, ids, repeats):
     tw, tids = torch.from_numpy(weight), torch.from_numpy(ids)
-    ours = median_time(lambda: F.embedding(ids, weight), repeats)
-    theirs = median_time(lambda: torch.nn.functional.embedding(tids, tw), repeats)
+    ours, theirs = side_by_side(
+        lambda: F.embedding(ids, weight),
+        lambda: torch.nn.functional.embedding(tids, tw),
+        repeats=repeats,
+    )
     nbytes = 2 * ids.size * weight.shape[1] * weight.itemsize + ids.nbytes
     return (
         ours,
@@ -148,8 +172,7 @@ def bench_dense(weight, ids, grad_output, repeats):
         torch.nn.functional.embedding(tids, tw).backward(tgrad)
         return tw.grad
 
-    ours = median_time(ours_step, repeats)
-    theirs = median_time(theirs_step, repeats)
+    ours, theirs = side_by_side(ours_step, theirs_step, repeats=repeats)
     row_bytes = weight.shape[1] * weight.itemsize
     nbytes = ids.size * row_bytes * 4 + ids.nbytes * 2 + weight.nbytes
     return ours, theirs, nbytes, peak_extra(ours_step), peak_extra(theirs_step)
@@ -181,8 +204,7 @@ def bench_sparse_step(weight, ids, grad_output, name, repeats):
     ours_step()
     theirs_step()
     difference = float(np.max(np.abs(ours_weight.data - theirs_weight.detach().numpy())))
-    ours = median_time(ours_step, repeats)
-    theirs = median_time(theirs_step, repeats)
+    ours, theirs = side_by_side(ours_step, theirs_step, repeats=repeats)
     unique = np.unique(ids).size
     row_bytes = weight.shape[1] * weight.itemsize
     state_rows = 4 if name == "SparseAdam" else 2  # moments or accumulator, read and written
@@ -193,7 +215,7 @@ def bench_sparse_step(weight, ids, grad_output, name, repeats):
         nbytes,
         peak_extra(ours_step),
         peak_extra(theirs_step),
-        f"max abs diff after 1+{repeats + 1} steps {difference:.1e}" if difference else "",
+        f"max abs diff after the first step {difference:.1e}" if difference else "",
     )
 
 
@@ -211,8 +233,7 @@ def bench_bag(weight, ids, offsets, grad_output, mode, repeats):
         torch.nn.functional.embedding_bag(tids, tw, toffsets, mode=mode).backward(tgrad)
         return tw.grad
 
-    ours = median_time(ours_step, repeats)
-    theirs = median_time(theirs_step, repeats)
+    ours, theirs = side_by_side(ours_step, theirs_step, repeats=repeats)
     row_bytes = weight.shape[1] * weight.itemsize
     nbytes = ids.size * row_bytes * 3 + weight.nbytes + ids.nbytes * 2
     return ours, theirs, nbytes, peak_extra(ours_step), peak_extra(theirs_step)
@@ -253,14 +274,14 @@ def bench_bag_forward(weight, ids, offsets, mode, repeats, tbe):
     def ours():
         return F.bag_forward(weight, F.plan_bags(ids, weight.shape[0], offsets, mode=mode))
 
-    ours_t = median_time(ours, repeats)
-    theirs_t = median_time(
-        lambda: torch.nn.functional.embedding_bag(tids, tw, toffsets, mode=mode), repeats
-    )
-    note = ""
+    sides = [ours, lambda: torch.nn.functional.embedding_bag(tids, tw, toffsets, mode=mode)]
     if tbe is not None and mode == "sum":
         full = torch.from_numpy(np.append(offsets, ids.size))
-        fb = median_time(lambda: tbe(tids, full), repeats)
+        sides.append(lambda: tbe(tids, full))
+    ours_t, theirs_t, *fbgemm = side_by_side(*sides, repeats=repeats)
+    note = ""
+    if fbgemm:
+        fb = fbgemm[0]
         note = f"FBGEMM {fb * 1e3:.3f} ms, FBGEMM/embtable {fb / ours_t:.2f}"
     nbytes = ids.size * weight.shape[1] * weight.itemsize + ids.nbytes
     return ours_t, theirs_t, nbytes, None, None, note
@@ -282,8 +303,7 @@ def bench_fused_rowwise(weight, ids, offsets, grad_output, repeats, tbe):
     def theirs():
         tbe(tids, full).backward(tgrad)
 
-    ours_t = median_time(ours, repeats)
-    theirs_t = median_time(theirs, repeats)
+    ours_t, theirs_t = side_by_side(ours, theirs, repeats=repeats)
     row_bytes = weight.shape[1] * weight.itemsize
     unique = np.unique(ids).size
     nbytes = ids.size * row_bytes * 2 + unique * row_bytes * 2 + ids.nbytes * 2
@@ -293,9 +313,10 @@ def bench_fused_rowwise(weight, ids, offsets, grad_output, repeats, tbe):
 def bench_max_norm(weight, ids, repeats):
     ours_weight, theirs_weight = weight * 2, torch.from_numpy(weight * 2)
     tids = torch.from_numpy(ids)
-    ours = median_time(lambda: F.embedding(ids, ours_weight, max_norm=1.0), repeats)
-    theirs = median_time(
-        lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0), repeats
+    ours, theirs = side_by_side(
+        lambda: F.embedding(ids, ours_weight, max_norm=1.0),
+        lambda: torch.nn.functional.embedding(tids, theirs_weight, max_norm=1.0),
+        repeats=repeats,
     )
     nbytes = 3 * ids.size * weight.shape[1] * weight.itemsize + ids.nbytes
     return (
@@ -316,8 +337,8 @@ def reference_rates(quick: bool) -> str:
     out = np.empty((batch, dim), np.float32)
     ids = rng.integers(0, rows, batch)
     source = np.resize(table, out.shape)
-    copy = median_time(lambda: np.copyto(out, source), 3)
-    take = median_time(lambda: np.take(table, ids, axis=0, out=out), 3)
+    copy = fastest_time(lambda: np.copyto(out, source), 3)
+    take = fastest_time(lambda: np.take(table, ids, axis=0, out=out), 3)
     nbytes = 2 * out.nbytes
     return (
         f"machine reference: sequential copy {nbytes / copy / 1e9:.1f} GB/s, random "
@@ -362,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{cpu_model()})"
     )
     print(
-        f"median of {repeats} repeats (each at least ~5 ms of calls) after a warm-up, in "
+        f"fastest of {2 * repeats} interleaved rounds per side (each at least ~5 ms of calls) "
+        f"after a warm-up, in "
         f"{'thread CPU time' if args.threads == 1 else 'wall time'}; "
         "float32 tables; ratio > 1: embtable faster\n"
     )
