@@ -516,3 +516,29 @@ def test_include_last_offset_below_len_ids_ends_the_last_bag_at_the_end_like_tor
         )
         np.testing.assert_allclose(ours, theirs.numpy(), err_msg=mode)
         assert ours.shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("mode", "weighted"),
+    [("sum", False), ("sum", True), ("mean", False), ("mean", True), ("max", False)],
+)
+@pytest.mark.parametrize("dim", [16, 12])
+@pytest.mark.parametrize("padding_idx", [None, 3])
+def test_float16_bag_forward_equals_float32_rows(rng, mode, weighted, dim, padding_idx):
+    """float16 tables go to the bag kernel as they are (sum/mean): the same bits as pooling the
+    rows converted to float32 first, then rounding the result to float16."""
+    weight = rng.standard_normal((40, dim)).astype(np.float16)
+    sizes = rng.integers(0, 12, 25)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 40, int(sizes.sum()))
+    psw = rng.random(ids.size) if weighted else None
+    options = dict(mode=mode, per_sample_weights=psw, padding_idx=padding_idx)
+    plan = F.plan_bags(ids, 40, offsets, weight_dtype=np.float16, **options)
+    out, state = F.bag_forward(weight, plan)
+    wide = weight.astype(np.float32)
+    expected, expected_state = F.bag_forward(
+        wide, F.plan_bags(ids, 40, offsets, weight_dtype=np.float32, **options)
+    )
+    assert out.dtype == np.float16
+    assert_array_equal(out, expected.astype(np.float16))
+    assert_array_equal(state.bag_size, expected_state.bag_size)

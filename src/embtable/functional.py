@@ -270,6 +270,14 @@ def check_renormalisable(weight: NDArray[Any]) -> None:
     Raises:
         WeightDTypeError: the weight is not float16, float32 or float64 in native byte order.
         OptionError: the weight is read-only (also a ``ValueError``).
+
+    Example:
+        >>> weight = np.zeros((2, 2), np.float32)
+        >>> weight.flags.writeable = False
+        >>> check_renormalisable(weight)
+        Traceback (most recent call last):
+        ...
+        embtable._errors.OptionError: max_norm renormalises rows in place, but the weight is read-only (memory-mapped?); load it with mmap=False or set max_norm=None
     """
     check_float_weight(weight, "max_norm")
     if not weight.flags.writeable:
@@ -748,7 +756,12 @@ class BagPlan:
         return len(self.bag_starts) - 1
 
     def bag_of(self) -> NDArray[np.int64]:
-        """The bag of each position, ``(N,)``."""
+        """The bag of each position, ``(N,)``.
+
+        Example:
+            >>> plan_bags([4, 5, 6, 7], 8, [0, 1, 1]).bag_of()
+            array([0, 2, 2, 2])
+        """
         return np.repeat(np.arange(self.num_bags, dtype=np.int64), np.diff(self.bag_starts))
 
 
@@ -759,6 +772,12 @@ class BagState:
     :func:`bag_backward` checks a state against its plan before any kernel reads it (sizes
     ``(B,)``, winners ``(B, D)`` within ``-1 .. V - 1``), so a state built or changed by hand
     cannot make it write outside the gradient.
+
+    Example:
+        >>> _, state = bag_forward(np.eye(3), plan_bags([[0, 2], [1, 1]], 3, mode="max"))
+        >>> state.bag_size, state.max_indices
+        (array([2, 2]), array([[0, 0, 2],
+               [1, 1, 1]]))
     """
 
     bag_size: NDArray[np.int64]
@@ -956,7 +975,8 @@ def _local_table(
     """The table the kernels read, its ids and padding row, and the map back to global rows.
 
     float32/float64 tables are used as they are. A float16 table is not: only the referenced rows
-    are converted to float32, and the ids are renumbered into that block.
+    are converted to float32, and the ids are renumbered into that block (the bag forward's sum
+    and mean read float16 rows directly instead, see :func:`embtable.kernels.bag.pools_half`).
     """
     pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
     if weight.dtype != np.float16:
@@ -1009,19 +1029,26 @@ def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating],
     weight = _as_weight(weight)
     check_float_weight(weight, "embedding_bag")
     _check_plan_weight(plan, weight)
-    table, ids, pad, rows = _local_table(weight, plan)
+    bag = kernels.load("bag")
+    if bag.pools_half(weight, _MODES[plan.mode]):  # float16 rows widened in registers
+        table, ids, rows = weight, plan.ids, None
+        pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
+        compute = np.dtype(np.float32)
+    else:
+        table, ids, pad, rows = _local_table(weight, plan)
+        compute = table.dtype
     dim = weight.shape[1]
-    out = np.empty((plan.num_bags, dim), dtype=table.dtype)  # the kernel writes every row
+    out = np.empty((plan.num_bags, dim), dtype=compute)  # the kernel writes every row
     bag_size = np.zeros(plan.num_bags, dtype=np.int64)
     is_max = plan.mode == "max"
     argmax = np.empty((plan.num_bags, dim) if is_max else (0, 0), dtype=np.int64)
     psw = plan.per_sample_weights
     if plan.num_bags:
-        kernels.load("bag").bag_reduce(
+        bag.bag_reduce(
             table,
             ids,
             plan.bag_starts,
-            psw if psw is not None else np.empty(0, table.dtype),
+            psw if psw is not None else np.empty(0, compute),
             psw is not None,
             _MODES[plan.mode],
             pad,
@@ -1054,6 +1081,17 @@ def bag_backward(
     count in the whole input (torch's CPU kernel uses a wrong count there; embtable uses the
     right one). With ``weight_grad=False`` only the per-sample-weights gradient is computed (a
     frozen table), and the weight's is ``None``.
+
+    Example:
+        >>> w = np.arange(8.0).reshape(4, 2)
+        >>> plan = plan_bags([0, 1, 1], 4, [0, 1], mode="sum")
+        >>> _, state = bag_forward(w, plan)
+        >>> grad, _ = bag_backward(plan, np.array([[1.0, 2.0], [3.0, 4.0]]), state)
+        >>> grad
+        array([[1., 2.],
+               [6., 8.],
+               [0., 0.],
+               [0., 0.]])
     """
     if not isinstance(plan, BagPlan):
         raise OptionTypeError(f"plan must be a BagPlan from plan_bags, got {type(plan).__name__}")
