@@ -156,16 +156,9 @@ def _immutable(array: NDArray[Any]) -> bool:
     return isinstance(base, bytes)
 
 
-_BOUNDS: list[Any] = []
-
-
 def _bounds() -> Any:
-    """The vectorised bound-check kernels (:mod:`embtable.kernels.bounds`), loaded once."""
-    if not _BOUNDS:
-        import importlib
-
-        _BOUNDS.append(importlib.import_module(".kernels.bounds", __package__))
-    return _BOUNDS[0]
+    """The vectorised bound-check kernels (:mod:`embtable.kernels.bounds`)."""
+    return kernels.load("bounds")
 
 
 def _kernel_ids(flat: NDArray[np.integer]) -> NDArray[np.integer]:

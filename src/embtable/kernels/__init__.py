@@ -23,6 +23,7 @@ from . import _cache  # noqa: F401  (a writable numba cache dir before any kerne
 __all__ = ["load"]
 
 _MODULES = (
+    "bounds",
     "gather",
     "scatter",
     "renorm",
