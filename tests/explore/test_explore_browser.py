@@ -5,13 +5,15 @@ as Vectors.analogy does, hover and zoom work, and a screenshot shows a picture."
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from explore_browser import Browser, decode_png
+from explore_browser import Browser, decode_png, find_chromium
 from explore_twin import int8_neighbours
 
 from embtable.cli.__main__ import main
@@ -22,6 +24,9 @@ from embtable.vectors import Vectors
 DATA = Path(__file__).resolve().parents[1] / "data"
 GLOVE = DATA / "test_glove.txt"  # 76 rows of GloVe 6B 50d, non-ASCII words included
 WORD2VEC = DATA / "word2vec_pre_kv_c"  # 1750 x 10, word2vec C tool output
+INSTALL = (
+    "apt-get install -y chromium (Debian), or set EMBTABLE_CHROMIUM to a Chromium or Chrome binary"
+)
 
 
 # Tokens that are markup, quotes, bidi controls or very long: shown as text, never run.
@@ -34,6 +39,29 @@ HOSTILE = [
     "\u202eltr",
     "\u00e9" * 300,
 ]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+# Here rather than in a tests/explore/conftest.py: under --doctest-modules a second conftest.py
+# clashes with tests/torch/conftest.py when both directories are collected in one command.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium shared by the module's tests. Without Chromium the tests skip, saying
+    how to install it, except under ``CI=true``, where they fail: CI must run them."""
+    binary = find_chromium()
+    if binary is None:
+        message = f"the explorer's browser tests need Chromium, which is not installed: {INSTALL}"
+        if _in_ci():
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+    session = Browser(binary)
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 @pytest.fixture(scope="module")
