@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -356,7 +357,25 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated subset of forward,dense,sparse,bag,bag_forward,fused,max_norm",
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="run this many busy-looping processes beside the benchmark (a loaded machine)",
+    )
     args = parser.parse_args(argv)
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)
+    ]
+    try:
+        return run(args)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def run(args: argparse.Namespace) -> int:
     ops = set(args.ops.split(","))
 
     global CLOCK
@@ -386,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         f"fastest of {2 * repeats} interleaved rounds per side (each at least ~5 ms of calls) "
         f"after a warm-up, in "
         f"{'thread CPU time' if args.threads == 1 else 'wall time'}; "
-        "float32 tables; ratio > 1: embtable faster\n"
+        f"float32 tables; {args.busy} busy processes beside; ratio > 1: embtable faster\n"
     )
     print(reference_rates(args.quick) + "\n")
     print("| " + " | ".join(HEADER) + " |")
