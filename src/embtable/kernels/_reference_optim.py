@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["adagrad_rows_", "adam_rows_", "sgd_rows_"]
+__all__ = ["adagrad_rows_", "adam_rows_", "rowwise_adagrad_rows_", "sgd_rows_"]
 
 
 def sgd_rows_(
@@ -52,6 +52,20 @@ def adagrad_rows_(weight, rows, grad_values, state_sum, clr, eps, weight_decay, 
     state_sum[rows] = s
     std = np.sqrt(s) + eps
     weight[rows] = weight[rows] + (-clr) * (g / std)
+
+
+def rowwise_adagrad_rows_(weight, rows, grad_values, state_sum, clr, eps, weight_decay, maximize):
+    """Twin of :func:`embtable.kernels.optim.rowwise_adagrad_rows_`."""
+    real = weight.dtype.type
+    g = -grad_values if maximize else grad_values
+    if weight_decay != 0:
+        g = g + weight_decay * weight[rows]
+    square = np.zeros(len(rows), dtype=weight.dtype)
+    for d in range(weight.shape[1]):  # the kernel's order: one feature after the other
+        square += g[:, d] * g[:, d]
+    state_sum[rows] = state_sum[rows] + square / real(max(weight.shape[1], 1))
+    step = clr / (np.sqrt(state_sum[rows]) + eps)
+    weight[rows] = weight[rows] - step[:, None] * g
 
 
 def adam_rows_(

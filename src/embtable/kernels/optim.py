@@ -18,7 +18,7 @@ import numpy as np
 
 from ._parallel import pick, twins
 
-__all__ = ["adagrad_rows_", "adam_rows_", "sgd_rows_"]
+__all__ = ["adagrad_rows_", "adam_rows_", "rowwise_adagrad_rows_", "sgd_rows_"]
 
 
 def _sgd_rows_(parallel):
@@ -108,6 +108,54 @@ _ADAGRAD_ROWS_ = twins(_adagrad_rows_)
 def adagrad_rows_(weight, rows, *args):
     """Dispatch to the serial or parallel twin of ``adagrad_rows_`` (see the closure above)."""
     pick(_ADAGRAD_ROWS_, rows.shape[0] * weight.shape[1])(weight, rows, *args)
+
+
+def _rowwise_adagrad_rows_(parallel):
+    def rowwise_adagrad_rows_(
+        weight, rows, grad_values, state_sum, clr, eps, weight_decay, maximize
+    ):
+        """Row-wise Adagrad (FBGEMM's ``EXACT_ROWWISE_ADAGRAD``) on ``weight[rows]``.
+
+        ``state_sum`` is ``(V,)``, one accumulator per row. With ``g = grad_values[i]`` (negated
+        with ``maximize``, plus ``weight_decay * weight[row]``): ``state_sum[row] += mean(g**2)``
+        and ``weight[row] -= clr / (sqrt(state_sum[row]) + eps) * g``, all in the weight's dtype
+        (as :mod:`embtable.kernels.rowwise` and FBGEMM do for float32 tables).
+        """
+        if parallel:  # the flag lives in the closure; see _parallel.twins
+            pass
+        dim = weight.shape[1]
+        real = weight.dtype.type
+        width = real(max(dim, 1))
+        for i in nb.prange(rows.shape[0]):
+            row = rows[i]
+            square = real(0)
+            for d in range(dim):
+                g = grad_values[i, d]
+                if maximize:
+                    g = -g
+                if weight_decay != 0:
+                    g = g + weight_decay * weight[row, d]
+                square += g * g
+            total = state_sum[row] + square / width
+            state_sum[row] = total
+            step = clr / (np.sqrt(state_sum[row]) + eps)
+            for d in range(dim):
+                g = grad_values[i, d]
+                if maximize:
+                    g = -g
+                if weight_decay != 0:
+                    g = g + weight_decay * weight[row, d]
+                weight[row, d] = weight[row, d] - step * g
+
+    return rowwise_adagrad_rows_
+
+
+_ROWWISE_ADAGRAD_ROWS_ = twins(_rowwise_adagrad_rows_)
+
+
+def rowwise_adagrad_rows_(weight, rows, *args):
+    """Dispatch to the serial or parallel twin of ``rowwise_adagrad_rows_`` (see above)."""
+    pick(_ROWWISE_ADAGRAD_ROWS_, rows.shape[0] * weight.shape[1])(weight, rows, *args)
 
 
 def _adam_rows_(parallel):
