@@ -22,14 +22,15 @@ import torch
 
 from .._errors import OptionError
 from ..kernels import load
+from ..optim._rules import RULES, run_rows
 from ..sparse import RowSparseGrad
 from ._autograd import bump_version
 
 __all__ = ["RowOptimizer"]
 
 Rule = Literal["sgd", "adagrad", "rowwise_adagrad", "adam"]
-_RULES = ("sgd", "adagrad", "rowwise_adagrad", "adam")
-_DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rowwise_adagrad": 1e-10, "adam": 1e-8}
+_RULES = tuple(RULES)  # the table of row-update rules, shared with embtable.optim
+_DEFAULT_EPS = {name: float(rule.hyper.get("eps", 0.0)) for name, rule in RULES.items()}
 
 
 class RowOptimizer(torch.nn.Module):
@@ -221,9 +222,10 @@ class RowOptimizer(torch.nn.Module):
         values = np.ascontiguousarray(values, dtype=weight.dtype)
         scalars = self._scalars()
         if self.rule == "rowwise_adagrad":
-            from ._rowwise import rowwise_adagrad_rows_
-
-            rowwise_adagrad_rows_(weight, rows, values, self.sum.numpy(), self.lr, self.eps)
+            # the table's kernel; lr_decay is not applied here (nor in the torch-ops path)
+            rule = RULES["rowwise_adagrad"]
+            scalars_rw = rule.scalars(lr=self.lr, step=int(self.step), eps=self.eps)
+            run_rows(rule, weight, rows, values, [self.sum.numpy()], scalars_rw)
             return
         optim = load("optim")
         if self.rule == "sgd":

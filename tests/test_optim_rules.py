@@ -1,0 +1,139 @@
+"""The table of row-update rules: each kernel equals its NumPy twin; RowwiseAdagrad's rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from embtable import optim
+from embtable.optim._rules import RULES
+from embtable.parameter import Parameter
+from embtable.sparse import RowSparseGrad
+
+
+def test_the_table_is_the_single_source():
+    import embtable.torch as et
+    from embtable.torch import _optim
+
+    assert _optim._RULES == tuple(RULES)
+    named = {name for r in RULES.values() for name in r.optimizers}
+    assert named <= set(optim.__all__)
+    for name in RULES:
+        et.RowOptimizer(name, lr=0.1)
+
+
+def _args(name, rng, weight, rows, values):
+    n, dim = values.shape
+    if name == "sgd":
+        return (np.arange(n, dtype=np.int64), values, np.zeros((0, dim), weight.dtype))
+    if name == "adam":
+        return (values, rng.random(weight.shape), rng.random(weight.shape), np.zeros((0, dim)))
+    spec = RULES[name].state[0]
+    return (values, rng.random(spec.shape(weight.shape)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    name=st.sampled_from(sorted(RULES)),
+    seed=st.integers(0, 2**16),
+    dim=st.integers(1, 9),
+    step=st.integers(1, 5),
+)
+def test_each_kernel_equals_its_twin(name, seed, dim, step):
+    rng = np.random.default_rng(seed)
+    weight = rng.standard_normal((12, dim))
+    rows = np.sort(rng.choice(12, size=5, replace=False)).astype(np.int64)
+    values = rng.standard_normal((5, dim))
+    rule = RULES[name]
+    hyper = {"lr": 0.1, "eps": 1e-8, "betas": (0.9, 0.99), "weight_decay": 0.01, "step": step}
+    scalars = [v if isinstance(v, bool) else np.float64(v) for v in rule.scalars(**hyper)]
+    args = _args(name, rng, weight, rows, values)
+    expected_w, expected_args = weight.copy(), [a.copy() for a in args]
+    rule.kernel_function()(weight, rows, *args, *scalars)
+    rule.kernel_function(reference=True)(expected_w, rows, *expected_args, *scalars)
+    assert_allclose(weight, expected_w, rtol=1e-12, atol=1e-14)
+    for got, want in zip(args, expected_args, strict=True):
+        assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def _reference(weight, accumulator, steps, lr, eps):
+    weight, accumulator = weight.astype(np.float64), accumulator.astype(np.float64)
+    for rows, values in steps:
+        accumulator[rows] += (values**2).mean(axis=1)
+        weight[rows] -= (lr / (np.sqrt(accumulator[rows]) + eps))[:, None] * values
+    return weight, accumulator
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rowwise_adagrad_matches_numpy(dtype):
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((20, 6)).astype(dtype)
+    p = Parameter(start.copy())
+    opt = optim.RowwiseAdagrad([p], lr=0.1, eps=1e-8)
+    steps = []
+    for _ in range(10):
+        rows = np.unique(rng.integers(0, 20, 7)).astype(np.int64)
+        values = rng.standard_normal((len(rows), 6)).astype(dtype)
+        steps.append((rows, values.astype(np.float64)))
+        p.grad = RowSparseGrad(rows, values, num_rows=20)
+        opt.step()
+    weight, accumulator = _reference(start, np.zeros(20), steps, 0.1, 1e-8)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert opt.state[p]["sum"].shape == (20,)
+    assert_allclose(opt.state[p]["sum"], accumulator, rtol=tol)
+    assert_allclose(p.data, weight, rtol=tol, atol=tol)
+
+
+def test_rowwise_adagrad_state_factory():
+    made = []
+
+    def factory(name, shape, dtype):
+        made.append((name, shape, dtype))
+        return np.empty(shape, dtype)
+
+    p = Parameter(np.zeros((4, 2)))
+    opt = optim.RowwiseAdagrad([p], lr=0.1, initial_accumulator_value=0.5, state_factory=factory)
+    p.grad = np.ones((4, 2))
+    opt.step()
+    assert made == [("sum", (4,), np.dtype(np.float64))]
+    assert_allclose(opt.state[p]["sum"], 1.5)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_rowwise_adagrad_matches_fbgemm():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("fbgemm_gpu")
+    from fbgemm_gpu.split_embedding_configs import EmbOptimType
+    from fbgemm_gpu.split_table_batched_embeddings_ops_common import EmbeddingLocation
+    from fbgemm_gpu.split_table_batched_embeddings_ops_training import (
+        ComputeDevice,
+        SplitTableBatchedEmbeddingBagsCodegen,
+    )
+
+    rng = np.random.default_rng(1)
+    num, dim = 50, 8
+    tbe = SplitTableBatchedEmbeddingBagsCodegen(
+        [(num, dim, EmbeddingLocation.HOST, ComputeDevice.CPU)],
+        optimizer=EmbOptimType.EXACT_ROWWISE_ADAGRAD,
+        learning_rate=0.1,
+        eps=1e-8,
+    )
+    start = rng.standard_normal((num, dim)).astype(np.float32)
+    with torch.no_grad():
+        tbe.split_embedding_weights()[0].copy_(torch.from_numpy(start))
+    p = Parameter(start.copy())
+    opt = optim.RowwiseAdagrad([p], lr=0.1, eps=1e-8)
+    for _ in range(5):
+        ids = rng.integers(0, num, 12)
+        out = tbe(torch.from_numpy(ids), torch.tensor([0, 12]))
+        grad_out = rng.standard_normal((1, dim)).astype(np.float32)
+        out.backward(torch.from_numpy(grad_out))
+        rows, counts = np.unique(ids, return_counts=True)
+        p.grad = RowSparseGrad(rows.astype(np.int64), counts[:, None] * grad_out, num_rows=num)
+        opt.step()
+    theirs = tbe.split_embedding_weights()[0].detach().numpy()
+    assert_allclose(p.data, theirs, rtol=1e-5, atol=1e-6)
