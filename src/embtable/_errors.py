@@ -121,8 +121,8 @@ class WeightDTypeError(EmbtableError, TypeError, RuntimeError):
     Example:
         >>> import numpy as np
         >>> from embtable import Embedding
-        >>> ids = np.arange(6).reshape(3, 2)
-        >>> Embedding.from_pretrained(ids, freeze=False)  # doctest: +ELLIPSIS
+        >>> int_table = np.arange(6).reshape(3, 2)
+        >>> Embedding.from_pretrained(int_table, freeze=False)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         embtable._errors.WeightDTypeError: Only Tensors of floating point and complex dtype can ...
