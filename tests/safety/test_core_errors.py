@@ -35,13 +35,19 @@ SRC = Path(embtable.__file__).parent
 CORE_FILES = [
     "functional.py",
     "layers.py",
-    "optim.py",
+    *sorted(
+        str(path.relative_to(Path(embtable.__file__).parent))
+        for path in (Path(embtable.__file__).parent / "optim").glob("*.py")
+    ),
     "sparse.py",
     "parameter.py",
     "kernels/__init__.py",
     "kernels/_cache.py",
     "kernels/_parallel.py",
+    "kernels/_atomic.py",
+    "kernels/_simd.py",
     "kernels/bag.py",
+    "kernels/bounds.py",
     "kernels/gather.py",
     "kernels/optim.py",
     "kernels/renorm.py",
