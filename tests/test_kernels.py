@@ -17,16 +17,6 @@ def zipf_ids(rng, size, rows):
     return ((rng.zipf(1.1, size) - 1) % rows).astype(np.int64)
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request, monkeypatch):
-    """Run with 1 or 2 numba threads, and launch the parallel twins even for small inputs."""
-    monkeypatch.setattr("embtable.kernels._parallel.PARALLEL_MIN_WORK", 0)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
-    yield request.param
-    numba.set_num_threads(previous)
-
-
 def test_small_inputs_and_worker_threads_run_serially(monkeypatch):
     import threading
 

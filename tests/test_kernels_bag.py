@@ -17,16 +17,6 @@ from embtable.kernels import load
 numba = pytest.importorskip("numba")
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request, monkeypatch):
-    """Run with 1 or 2 numba threads, and launch the parallel twin even for small inputs."""
-    monkeypatch.setattr("embtable.kernels._parallel.PARALLEL_MIN_WORK", 0)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
-    yield request.param
-    numba.set_num_threads(previous)
-
-
 def sequential(weight, ids, starts, psw, mode, pad):
     """Pool each bag left to right, one row at a time (the order the kernel promises)."""
     num_bags, dim = len(starts) - 1, weight.shape[1]

@@ -14,15 +14,6 @@ from embtable.kernels import load
 numba = pytest.importorskip("numba")
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request, monkeypatch):
-    monkeypatch.setattr("embtable.kernels._parallel.PARALLEL_MIN_WORK", 0)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
-    yield request.param
-    numba.set_num_threads(previous)
-
-
 @pytest.mark.parametrize("num_ids", [0, 1, 255, 256, 257, 5000])
 def test_gather_writes_every_row_once(rng, threads, num_ids):
     weight = rng.standard_normal((300, 24)).astype(np.float32)

@@ -13,15 +13,6 @@ from embtable.kernels import load
 numba = pytest.importorskip("numba")
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request, monkeypatch):
-    monkeypatch.setattr("embtable.kernels._parallel.PARALLEL_MIN_WORK", 0)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
-    yield request.param
-    numba.set_num_threads(previous)
-
-
 def explicit(weight, state, ids, offsets, grad_output, mode, lr, eps, psw=None, pad=None):
     """The rule written out with a dense gradient, row by row."""
     starts = np.append(offsets, len(ids))
