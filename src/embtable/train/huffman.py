@@ -18,6 +18,20 @@ from numpy.typing import NDArray
 __all__ = ["huffman_codes"]
 
 
+class _Node:
+    """A heap item ordered by its count alone, as gensim's ``Heapitem`` is: equal counts are
+    not ordered by index, so ties fall as heapq's sifting leaves them (gensim's tree exactly)."""
+
+    __slots__ = ("count", "index")
+
+    def __init__(self, count: int, index: int) -> None:
+        self.count = count
+        self.index = index
+
+    def __lt__(self, other: _Node) -> bool:
+        return self.count < other.count
+
+
 def huffman_codes(
     counts: NDArray[np.integer],
 ) -> tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int32]]:
@@ -38,15 +52,15 @@ def huffman_codes(
     size = int(counts.shape[0])
     if size <= 1:
         return np.zeros(size + 1, np.int64), np.zeros(0, np.uint8), np.zeros(0, np.int32)
-    heap = [(int(c), i) for i, c in enumerate(counts.tolist())]
+    heap = [_Node(int(c), i) for i, c in enumerate(counts.tolist())]
     heapq.heapify(heap)
     left = np.empty(size - 1, dtype=np.int64)
     right = np.empty(size - 1, dtype=np.int64)
     for i in range(size - 1):
-        count1, index1 = heapq.heappop(heap)
-        count2, index2 = heapq.heappop(heap)
-        left[i], right[i] = index1, index2
-        heapq.heappush(heap, (count1 + count2, size + i))
+        first = heapq.heappop(heap)
+        second = heapq.heappop(heap)
+        left[i], right[i] = first.index, second.index
+        heapq.heappush(heap, _Node(first.count + second.count, size + i))
     word_codes: list[list[int]] = [[] for _ in range(size)]
     word_points: list[list[int]] = [[] for _ in range(size)]
     stack: list[tuple[int, list[int], list[int]]] = [(2 * size - 2, [], [])]
