@@ -19,25 +19,62 @@ __all__ = ["Embedding", "EmbeddingBag", "Module", "aligned_rows"]
 
 
 class Module:
-    """The little of ``torch.nn.Module`` that a layer with one weight needs."""
+    """The little of ``torch.nn.Module`` that a layer with one weight needs.
+
+    Example:
+        >>> layer = Embedding(4, 2, rng=0)
+        >>> isinstance(layer, Module), [name for name, _ in layer.named_parameters()]
+        (True, ['weight'])
+    """
 
     weight: Parameter
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, parameter)`` pairs, as torch does.
+
+        Example:
+            >>> [(name, p.shape) for name, p in Embedding(5, 3).named_parameters()]
+            [('weight', (5, 3))]
+        """
         yield "weight", self.weight
 
     def parameters(self) -> Iterator[Parameter]:
-        """Yield the layer's parameters (here: ``weight``), for an optimizer."""
+        """Yield the layer's parameters (here: ``weight``), for an optimizer.
+
+        Example:
+            >>> from embtable import optim
+            >>> layer = Embedding(5, 3, sparse=True, rng=0)
+            >>> opt = optim.SGD(layer.parameters(), lr=0.1)
+            >>> len(list(layer.parameters()))
+            1
+        """
         for _, parameter in self.named_parameters():
             yield parameter
 
     def zero_grad(self) -> None:
-        """Drop the accumulated gradients (``grad = None``, as torch's default)."""
+        """Drop the accumulated gradients (``grad = None``, as torch's default).
+
+        Example:
+            >>> layer = Embedding(5, 3, rng=0)
+            >>> layer.backward(np.array([1, 2]), np.ones((2, 3), np.float32))
+            >>> layer.weight.grad is None
+            False
+            >>> layer.zero_grad()
+            >>> layer.weight.grad is None
+            True
+        """
         for parameter in self.parameters():
             parameter.grad = None
 
     def state_dict(self) -> dict[str, NDArray[Any]]:
-        """``{"weight": array}``; the array is the layer's own, as torch shares storage."""
+        """``{"weight": array}``; the array is the layer's own, as torch shares storage.
+
+        Example:
+            >>> layer = Embedding(3, 2, rng=0)
+            >>> state = layer.state_dict()
+            >>> list(state), state["weight"] is layer.weight.data
+            (['weight'], True)
+        """
         return {name: parameter.data for name, parameter in self.named_parameters()}
 
     def load_state_dict(self, state_dict: Mapping[str, ArrayLike], strict: bool = True) -> None:
@@ -47,6 +84,18 @@ class Module:
             ShapeError: with ``strict``, a missing or unexpected key (torch raises
                 ``RuntimeError``; this is one, and a ``ValueError``), or an array's shape differs
                 from the parameter's.
+
+        Example:
+            >>> layer = Embedding(3, 2, rng=0)
+            >>> layer.load_state_dict({"weight": np.arange(6.0).reshape(3, 2)})
+            >>> layer.weight.data
+            array([[0., 1.],
+                   [2., 3.],
+                   [4., 5.]], dtype=float32)
+            >>> layer.load_state_dict({"weight": np.zeros((2, 2))})  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+                ...
+            embtable._errors.ShapeError: size mismatch for weight: copying an array of shape...
         """
         own = dict(self.named_parameters())
         missing = sorted(set(own) - set(state_dict))
@@ -71,12 +120,24 @@ class Module:
             own[name].data[...] = array
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation; calling the layer calls it. Subclasses define it.
+
+        Example:
+            >>> Embedding(4, 2, rng=0).forward(np.array([1, 3])).shape
+            (2, 2)
+        """
         raise NotImplementedError
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
+        """The arguments shown inside the layer's ``repr``, as in torch.
+
+        Example:
+            >>> Embedding(10, 3, padding_idx=0).extra_repr()
+            '10, 3, padding_idx=0'
+        """
         return ""
 
     def __repr__(self) -> str:
@@ -120,6 +181,17 @@ def aligned_rows(
     """``vectors.align(vocab, ...)`` with ``padding_idx="vocab"`` resolved to ``vocab.pad_id``.
 
     Returns ``(matrix, padding_idx, coverage)``; shared by the NumPy and torch ``from_vectors``.
+
+    Example:
+        >>> from embtable.text import Vocab
+        >>> from embtable.vectors import Vectors
+        >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))
+        >>> vocab = Vocab.build([["cat", "dog", "emu"]])
+        >>> matrix, pad, coverage = aligned_rows(
+        ...     vectors, vocab, oov="zeros", padding_idx="vocab", rng=0, lowercase_fallback=False
+        ... )
+        >>> matrix.shape, pad == vocab.pad_id
+        ((5, 2), True)
     """
     if padding_idx == "vocab":
         padding_idx = getattr(vocab, "pad_id", None)
@@ -236,7 +308,15 @@ class Embedding(Module):
         _init_weight(self, self.num_embeddings, self.embedding_dim, _weight, not _freeze, dtype)
 
     def reset_parameters(self) -> None:
-        """Redraw the weight from N(0, 1) in place and zero the padding row."""
+        """Redraw the weight from N(0, 1) in place and zero the padding row.
+
+        Example:
+            >>> layer = Embedding(4, 3, padding_idx=1, rng=0)
+            >>> layer.weight.data[...] = 7
+            >>> layer.reset_parameters()
+            >>> bool((layer.weight.data[1] == 0).all()), bool((layer.weight.data != 7).all())
+            (True, True)
+        """
         data = self.weight.data
         draw_dtype = np.float64 if data.dtype == np.float64 else np.float32
         data[...] = self._rng.standard_normal(data.shape, dtype=draw_dtype)
@@ -244,7 +324,14 @@ class Embedding(Module):
             data[self.padding_idx] = 0
 
     def forward(self, ids: ArrayLike) -> NDArray[Any]:
-        """Look up ``ids``; see :func:`embtable.functional.embedding`."""
+        """Look up ``ids``; see :func:`embtable.functional.embedding`.
+
+        Example:
+            >>> layer = Embedding.from_pretrained(np.arange(6.0).reshape(3, 2))
+            >>> layer.forward(np.array([[2, 0]]))
+            array([[[4., 5.],
+                    [0., 1.]]])
+        """
         return F.embedding(
             ids,
             self.weight.data,
@@ -409,6 +496,12 @@ class Embedding(Module):
         return layer
 
     def extra_repr(self) -> str:
+        """The arguments of ``repr(layer)``, as torch prints them.
+
+        Example:
+            >>> Embedding(10, 3, max_norm=1.0, sparse=True)
+            Embedding(10, 3, max_norm=1.0, sparse=True)
+        """
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
@@ -501,7 +594,14 @@ class EmbeddingBag(Module):
         offsets: ArrayLike | None = None,
         per_sample_weights: ArrayLike | None = None,
     ) -> NDArray[np.floating]:
-        """Pool the bags; see :func:`embtable.functional.embedding_bag`."""
+        """Pool the bags; see :func:`embtable.functional.embedding_bag`.
+
+        Example:
+            >>> bag = EmbeddingBag.from_pretrained(np.arange(6.0).reshape(3, 2), mode="sum")
+            >>> bag.forward(np.array([0, 1, 2]), offsets=np.array([0, 2]))
+            array([[2., 4.],
+                   [4., 5.]])
+        """
         return F.embedding_bag(
             ids,
             self.weight.data,
@@ -583,6 +683,12 @@ class EmbeddingBag(Module):
 
         Raises:
             ShapeError: ``embeddings`` is not 2-D.
+
+        Example:
+            >>> table = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+            >>> bag = EmbeddingBag.from_pretrained(table)
+            >>> bag(np.array([[0, 1]])), bag.weight.data is table, bag.weight.requires_grad
+            (array([[2., 3.]], dtype=float32), True, False)
         """
         array = embeddings.data if isinstance(embeddings, Parameter) else np.asarray(embeddings)
         if array.ndim != 2:
@@ -606,6 +712,12 @@ class EmbeddingBag(Module):
         return layer
 
     def extra_repr(self) -> str:
+        """The arguments of ``repr(bag)``, as torch prints them.
+
+        Example:
+            >>> EmbeddingBag(10, 3, mode="max")
+            EmbeddingBag(10, 3, mode='max')
+        """
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.max_norm is not None:
             text += f", max_norm={self.max_norm!r}"

@@ -62,6 +62,14 @@ class Parameter:
         """Add ``grad`` to ``self.grad``, as torch's autograd accumulates into ``.grad``.
 
         Sparse plus sparse stays sparse; any dense term makes the sum dense.
+
+        Example:
+            >>> from embtable.sparse import RowSparseGrad
+            >>> p = Parameter(np.zeros((3, 2)))
+            >>> p.accumulate_grad(RowSparseGrad([1], np.ones((1, 2)), num_rows=3))
+            >>> p.accumulate_grad(RowSparseGrad([1, 2], np.ones((2, 2)), num_rows=3))
+            >>> p.grad.rows.tolist(), p.grad.values.tolist()
+            ([1, 2], [[2.0, 2.0], [1.0, 1.0]])
         """
         if grad.shape != self.data.shape:
             raise ShapeError(

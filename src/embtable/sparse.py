@@ -165,13 +165,27 @@ class RowSparseGrad:
         return len(self.rows)
 
     def to_dense(self) -> NDArray[Any]:
-        """The gradient as a ``(num_rows, dim)`` array."""
+        """The gradient as a ``(num_rows, dim)`` array.
+
+        Example:
+            >>> RowSparseGrad([2], np.array([[1.0, 2.0]]), num_rows=3).to_dense()
+            array([[0., 0.],
+                   [0., 0.],
+                   [1., 2.]])
+        """
         dense = np.zeros(self.shape, dtype=self.values.dtype)
         dense[self.rows] = self.values
         return dense
 
     def copy(self) -> RowSparseGrad:
-        """An independent copy."""
+        """An independent copy.
+
+        Example:
+            >>> grad = RowSparseGrad([0, 2], np.ones((2, 2)), num_rows=4)
+            >>> twin = grad.copy()
+            >>> twin.rows.tolist(), twin.values is grad.values
+            ([0, 2], False)
+        """
         return RowSparseGrad._from_owned(self._rows.copy(), self._values.copy(), self.num_rows)
 
     def __add__(self, other: object) -> Any:
