@@ -336,17 +336,32 @@ class Indexer:
         Shape:
             ``T`` tokens → ids ``(N,)`` int64 and offsets ``(T,)`` int64, non-decreasing,
             ``offsets[0] == 0`` (when ``T > 0``).
+
+        Example:
+            >>> HashIndexer(1000, num_hashes=2).index(["cat", "dog"])[1]  # two rows per token
+            array([0, 2])
         """
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
-        """JSON-able settings that :func:`indexer_from_config` rebuilds the indexer from."""
+        """JSON-able settings that :func:`indexer_from_config` rebuilds the indexer from.
+
+        Example:
+            >>> HashIndexer(1000, num_hashes=2, seed=0).config()
+            {'kind': 'hash', 'num_buckets': 1000, 'num_hashes': 2, 'seed': 0}
+        """
         raise NotImplementedError
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **context: Any) -> Indexer:
         """Rebuild from :meth:`config` (``context`` carries what is saved elsewhere, e.g. the
-        vocabulary)."""
+        vocabulary).
+
+        Example:
+            >>> settings = {"kind": "hash", "num_buckets": 64, "num_hashes": 2, "seed": 1}
+            >>> HashIndexer.from_config(settings)
+            HashIndexer(num_buckets=64, num_hashes=2, seed=1)
+        """
         settings = {key: value for key, value in config.items() if key != "kind"}
         return cls(**settings, **context)
 
@@ -418,6 +433,12 @@ class VocabIndexer(Indexer, kind="vocab"):
         self.mode: Mode = "sum"
 
     def index(self, tokens: Iterable[str]) -> Bags:
+        """One row per known token; an unknown one as ``oov`` says (here: an empty bag).
+
+        Example:
+            >>> VocabIndexer(["a", "b"]).index(["b", "a"])
+            (array([1, 0]), array([0, 1]))
+        """
         listed = _token_list(tokens)
         get = self.token_to_id.get
         ids = [get(token, -1) for token in listed]
@@ -440,6 +461,12 @@ class VocabIndexer(Indexer, kind="vocab"):
         return array[kept], offsets
 
     def config(self) -> dict[str, Any]:
+        """The settings; the vocabulary itself is saved beside them.
+
+        Example:
+            >>> VocabIndexer(["a", "b"]).config()
+            {'kind': 'vocab', 'oov': 'zeros'}
+        """
         return {"kind": self.kind, "oov": self.oov}
 
     def __repr__(self) -> str:
@@ -771,20 +798,48 @@ class IndexedEmbedding(Module):
         return self.bag.sparse
 
     def reset_parameters(self) -> None:
-        """Redraw the table from N(0, 1) (subclasses: their own initialisation)."""
+        """Redraw the table from N(0, 1) (subclasses: their own initialisation).
+
+        Example:
+            >>> layer = IndexedEmbedding(VocabIndexer(["a", "b"]), 2, rng=0)
+            >>> layer.weight.data[...] = 0
+            >>> layer.reset_parameters()
+            >>> bool((layer.weight.data != 0).all())
+            True
+        """
         self.bag.reset_parameters()
 
     def forward(self, tokens: Any) -> NDArray[np.floating]:
-        """The vector of each token, ``(T, D)``."""
+        """The vector of each token, ``(T, D)``.
+
+        Example:
+            >>> layer = IndexedEmbedding(VocabIndexer(["a", "b"]), 2, rng=0)
+            >>> bool(np.array_equal(layer.forward(["b"])[0], layer.weight.data[1]))
+            True
+        """
         ids, offsets = self.indexer.index(tokens)
         return self.bag(ids, offsets)
 
     def backward(self, tokens: Any, grad_output: ArrayLike) -> None:
-        """Accumulate the gradient of :meth:`forward` into ``weight.grad``."""
+        """Accumulate the gradient of :meth:`forward` into ``weight.grad``.
+
+        Example:
+            >>> layer = IndexedEmbedding(VocabIndexer(["a", "b"]), 2, rng=0)
+            >>> layer.backward(["b"], np.ones((1, 2)))
+            >>> layer.weight.grad
+            array([[0., 0.],
+                   [1., 1.]], dtype=float32)
+        """
         ids, offsets = self.indexer.index(tokens)
         self.bag.backward(ids, grad_output, offsets)
 
     def extra_repr(self) -> str:
+        """The indexer and the width, inside ``repr(layer)``.
+
+        Example:
+            >>> IndexedEmbedding(HashIndexer(50, num_hashes=3), 2).extra_repr()
+            'HashIndexer(num_buckets=50, num_hashes=3, seed=0), 2'
+        """
         return f"{self.indexer!r}, {self.embedding_dim}"
 
 
@@ -824,7 +879,14 @@ class SubwordEmbedding(IndexedEmbedding):
         )
 
     def reset_parameters(self) -> None:
-        """Redraw the table uniformly in ``±1 / embedding_dim`` (fastText's initialisation)."""
+        """Redraw the table uniformly in ``±1 / embedding_dim`` (fastText's initialisation).
+
+        Example:
+            >>> layer = SubwordEmbedding(["hello"], 4, bucket=100, rng=0)
+            >>> layer.reset_parameters()
+            >>> bool(np.abs(layer.weight.data).max() <= 0.25)
+            True
+        """
         data = self.weight.data
         bound = 1.0 / max(self.embedding_dim, 1)
         data[...] = self.bag._rng.uniform(-bound, bound, size=data.shape)
@@ -857,6 +919,12 @@ class SubwordEmbedding(IndexedEmbedding):
         )
 
     def extra_repr(self) -> str:
+        """The vocabulary size, width and n-gram settings, inside ``repr(layer)``.
+
+        Example:
+            >>> SubwordEmbedding(["hello"], 3, bucket=1000).extra_repr()
+            'words=1, embedding_dim=3, minn=3, maxn=6, bucket=1000'
+        """
         indexer = self.indexer
         assert isinstance(indexer, SubwordIndexer)
         return (
@@ -897,6 +965,12 @@ class HashEmbedding(IndexedEmbedding):
         )
 
     def extra_repr(self) -> str:
+        """The buckets, width and hashing, inside ``repr(layer)``.
+
+        Example:
+            >>> HashEmbedding(100, 4, num_hashes=2).extra_repr()
+            '100, 4, num_hashes=2, seed=0'
+        """
         indexer = self.indexer
         assert isinstance(indexer, HashIndexer)
         return (
@@ -967,13 +1041,27 @@ class QuotientRemainderEmbedding(Module):
         return self.remainder.weight
 
     def named_parameters(self) -> Any:
+        """Both tables, for an optimizer.
+
+        Example:
+            >>> layer = QuotientRemainderEmbedding(1000, 4, num_collisions=32)
+            >>> [name for name, _ in layer.named_parameters()]
+            ['weight_quotient', 'weight_remainder']
+        """
         yield "weight_quotient", self.quotient.weight
         yield "weight_remainder", self.remainder.weight
 
     def reset_parameters(self) -> None:
         """``"add"``: both tables N(0, 1/2) (their sum is N(0, 1)); ``"mult"``: the remainder
         table starts at ones and the quotient table N(0, 1), so each id starts at its quotient
-        row, as a plain N(0, 1) table."""
+        row, as a plain N(0, 1) table.
+
+        Example:
+            >>> layer = QuotientRemainderEmbedding(100, 4, num_collisions=8, rng=0)
+            >>> layer.reset_parameters()
+            >>> bool((layer.weight_remainder.data == 1).all())  # "mult": remainders start at 1
+            True
+        """
         self.quotient.reset_parameters()
         self.remainder.reset_parameters()
         if self.operation == "add":
@@ -983,6 +1071,14 @@ class QuotientRemainderEmbedding(Module):
             self.remainder.weight.data[...] = 1
 
     def forward(self, ids: ArrayLike) -> NDArray[np.floating]:
+        """The vector of each id: its quotient row times (or plus) its remainder row.
+
+        Example:
+            >>> layer = QuotientRemainderEmbedding(100, 2, num_collisions=8, rng=0)
+            >>> q, r = layer.weight_quotient.data, layer.weight_remainder.data
+            >>> bool(np.array_equal(layer.forward([[19]])[0, 0], q[19 // 8] * r[19 % 8]))
+            True
+        """
         shape = np.shape(ids)
         quotients, remainders = self.indexer.split(ids)
         q = self.quotient(quotients)
@@ -991,7 +1087,14 @@ class QuotientRemainderEmbedding(Module):
         return out.reshape(*shape, self.embedding_dim)
 
     def backward(self, ids: ArrayLike, grad_output: ArrayLike) -> None:
-        """Accumulate both tables' gradients (the product rule for ``"mult"``)."""
+        """Accumulate both tables' gradients (the product rule for ``"mult"``).
+
+        Example:
+            >>> layer = QuotientRemainderEmbedding(100, 2, num_collisions=8, operation="add")
+            >>> layer.backward([19], np.ones((1, 2)))
+            >>> layer.weight_quotient.grad[2], layer.weight_remainder.grad[3]
+            (array([1., 1.], dtype=float32), array([1., 1.], dtype=float32))
+        """
         quotients, remainders = self.indexer.split(ids)
         grad = np.asarray(grad_output).reshape(quotients.size, self.embedding_dim)
         if self.operation == "mult":
@@ -1009,6 +1112,12 @@ class QuotientRemainderEmbedding(Module):
 
         Raises:
             OptionError: ``operation="mult"``.
+
+        Example:
+            >>> layer = QuotientRemainderEmbedding(100, 2, num_collisions=8, operation="add", rng=0)
+            >>> indexed = layer.as_indexed()
+            >>> bool(np.allclose(indexed([5, 99]), layer([5, 99])))
+            True
         """
         if self.operation != "add":
             raise OptionError("only operation='add' is a bag of rows; 'mult' has no indexer form")
@@ -1016,6 +1125,12 @@ class QuotientRemainderEmbedding(Module):
         return IndexedEmbedding(self.indexer, self.embedding_dim, _weight=stacked)
 
     def extra_repr(self) -> str:
+        """The size, width and combination, inside ``repr(layer)``.
+
+        Example:
+            >>> QuotientRemainderEmbedding(1000, 4, num_collisions=32).extra_repr()
+            "1000, 4, num_collisions=32, operation='mult'"
+        """
         return (
             f"{self.num_embeddings}, {self.embedding_dim}, "
             f"num_collisions={self.indexer.num_collisions}, operation={self.operation!r}"
