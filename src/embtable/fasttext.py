@@ -70,6 +70,14 @@ class FastTextVectors(Vectors):
 
     Raises:
         ShapeError: ``input_matrix`` does not have ``len(tokens) + bucket`` rows.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> vectors = FastTextVectors(
+        ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+        ... )
+        >>> vectors["cats"].shape, "cats" in vectors.token_to_id  # an unseen word has a vector
+        ((4,), False)
     """
 
     def __init__(
@@ -128,7 +136,16 @@ class FastTextVectors(Vectors):
 
     @classmethod
     def from_model(cls, model: FastTextModel) -> FastTextVectors:
-        """The vectors of a :class:`~embtable.io.fasttext_bin.FastTextModel` (as read)."""
+        """The vectors of a :class:`~embtable.io.fasttext_bin.FastTextModel` (as read).
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> vectors = FastTextVectors(
+            ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+            ... )
+            >>> FastTextVectors.from_model(vectors.to_model()) == vectors
+            True
+        """
         args = model.args
         word_counts = None if model.counts is None else model.counts[: len(model.words)]
         vectors = cls(
@@ -161,6 +178,19 @@ class FastTextVectors(Vectors):
 
         Raises:
             VectorFormatError: a malformed, truncated or quantized model; names the byte offset.
+
+        Example:
+            >>> import os, tempfile
+            >>> rng = np.random.default_rng(0)
+            >>> vectors = FastTextVectors(
+            ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+            ... )
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     path = os.path.join(folder, "model.bin")
+            ...     vectors.save_bin(path)
+            ...     again = FastTextVectors.load_bin(path)
+            >>> again == vectors, again.tokens
+            (True, ['cat', 'dog'])
         """
         return cls.from_model(
             read_fasttext_model(path, output=output, mmap=mmap, unicode_errors=unicode_errors)
@@ -168,7 +198,17 @@ class FastTextVectors(Vectors):
 
     def to_model(self) -> FastTextModel:
         """The :class:`~embtable.io.fasttext_bin.FastTextModel` to write (args, words, counts,
-        matrices)."""
+        matrices).
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> vectors = FastTextVectors(
+            ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+            ... )
+            >>> model = vectors.to_model()
+            >>> model.words, model.input_matrix.shape, model.args.bucket
+            (['cat', 'dog'], (12, 4), 10)
+        """
         counts = None
         if self.counts is not None:
             label_counts = getattr(self, "label_counts", None)
@@ -191,7 +231,19 @@ class FastTextVectors(Vectors):
 
     def save_bin(self, path: str | os.PathLike[str]) -> None:
         """Write the model as a fastText ``.bin`` (gensim's ``load_facebook_model`` and
-        fastText read it back; without an output matrix a zero one is written)."""
+        fastText read it back; without an output matrix a zero one is written).
+
+        Example:
+            >>> import os, tempfile
+            >>> rng = np.random.default_rng(0)
+            >>> vectors = FastTextVectors(
+            ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+            ... )
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     vectors.save_bin(os.path.join(folder, "model.bin"))
+            ...     os.listdir(folder)
+            ['model.bin']
+        """
         write_fasttext_model(path, self.to_model())
 
     # -- lookups ----------------------------------------------------------------------------
@@ -253,14 +305,35 @@ class FastTextVectors(Vectors):
 
     def get(self, token: str, default: Any = None) -> Any:
         """The vector of ``token`` (n-grams for unknown words), or ``default`` when there is
-        none."""
+        none.
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> vectors = FastTextVectors(
+            ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+            ... )
+            >>> vectors.get("cats").shape
+            (4,)
+            >>> words_only = FastTextVectors(["cat"], np.ones((1, 4)), bucket=0)  # no n-grams
+            >>> words_only.get("dog", "none")
+            'none'
+        """
         try:
             return self[token]
         except TokenError:
             return default
 
     def get_vector(self, token: str, norm: bool = False) -> NDArray[np.floating]:
-        """The vector of ``token``, known or not; with ``norm=True`` of unit length."""
+        """The vector of ``token``, known or not; with ``norm=True`` of unit length.
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> vectors = FastTextVectors(
+            ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+            ... )
+            >>> round(float(np.linalg.norm(vectors.get_vector("cats", norm=True))), 5)
+            1.0
+        """
         if token in self.token_to_id:
             return super().get_vector(token, norm)
         vector = self._oov_vector(token)
@@ -283,7 +356,18 @@ class FastTextVectors(Vectors):
         return super()._value_query(word_or_vector)  # type: ignore[misc]
 
     def similarity(self, w1: str, w2: str) -> float:
-        """Cosine similarity of two words, known or not (0.0 when either vector is zero)."""
+        """Cosine similarity of two words, known or not (0.0 when either vector is zero).
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> vectors = FastTextVectors(
+            ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+            ... )
+            >>> round(vectors.similarity("cats", "cats"), 5)  # "cats" is not in the vocabulary
+            1.0
+            >>> -1 <= vectors.similarity("cat", "dogs") <= 1
+            True
+        """
         if w2 in self.token_to_id:
             return super().similarity(w1, w2)
         return (
@@ -300,6 +384,16 @@ class FastTextVectors(Vectors):
         Raises:
             OptionError: always; make a plain ``Vectors(vectors.tokens, vectors.matrix)``
                 to add words to.
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> vectors = FastTextVectors(
+            ...     ["cat", "dog"], rng.random((12, 4), np.float32), minn=3, maxn=3, bucket=10
+            ... )
+            >>> vectors.add_vectors(["emu"], np.zeros((1, 4)))  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+                ...
+            embtable._errors.OptionError: a FastTextVectors' words are fixed by its input matrix...
         """
         raise OptionError(
             "a FastTextVectors' words are fixed by its input matrix (word rows, then n-gram "
