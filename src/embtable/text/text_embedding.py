@@ -65,7 +65,12 @@ def build_vocab(
     max_size: int | None = None,
     specials: Sequence[str] = ("<unk>", "<pad>"),
 ) -> Vocab:
-    """A :class:`Vocab` of the tokens of ``texts`` (see :meth:`Vocab.build`)."""
+    """A :class:`Vocab` of the tokens of ``texts`` (see :meth:`Vocab.build`).
+
+    Example:
+        >>> build_vocab(["the cat", "the dog"]).id_to_token
+        ['<unk>', '<pad>', 'the', 'cat', 'dog']
+    """
     tokenize = get_tokenizer(tokenizer)
     return Vocab.build(
         (tokenize(text) for text in texts),
@@ -86,6 +91,10 @@ def token_lists(
     Raises:
         OptionTypeError: a single string instead of a list of texts.
         OptionError: a bad ``max_length``.
+
+    Example:
+        >>> token_lists(["The cat sat", ["kept", "as", "is"]], "regex", max_length=2)
+        [['the', 'cat'], ['kept', 'as']]
     """
     from .._errors import OptionTypeError
 
@@ -144,7 +153,15 @@ def check_pairing(vocab: Vocab, num_embeddings: int, padding_idx: int | None) ->
 
     Raises:
         ShapeError: the row count differs from the vocabulary's size.
-        ValueError: ``padding_idx`` is not the vocabulary's ``<pad>`` id.
+        OptionError: ``padding_idx`` is not the vocabulary's ``<pad>`` id.
+
+    Example:
+        >>> vocab = build_vocab(["the cat"])
+        >>> check_pairing(vocab, 4, padding_idx=1)  # 4 tokens, <pad> is id 1: fine
+        >>> check_pairing(vocab, 5, padding_idx=1)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        embtable._errors.ShapeError: the table has 5 rows but the vocabulary has 4 tokens; ...
     """
     if num_embeddings != len(vocab):
         raise ShapeError(
@@ -161,7 +178,13 @@ def table_config(tokenizer: str | Tokenizer, layer: Any, requires_grad: bool) ->
     """The ``config.json`` of a text-embedding directory: the layer's settings and tokenizer.
 
     Raises:
-        ValueError: the tokenizer is a callable, which cannot be saved by name.
+        OptionError: the tokenizer is a callable, which cannot be saved by name.
+
+    Example:
+        >>> from embtable import Embedding
+        >>> config = table_config("regex", Embedding(4, 2, padding_idx=1), requires_grad=True)
+        >>> config["tokenizer"], config["padding_idx"], config["sparse"]
+        ('regex', 1, False)
     """
     if not isinstance(tokenizer, str):
         raise OptionError(
@@ -186,6 +209,15 @@ def read_text_embedding(
     ``config`` holds ``padding_idx``, ``requires_grad``, ``tokenizer`` and the layer settings
     (``max_norm``, ``norm_type``, ``scale_grad_by_freq``, ``sparse``) that were saved; a table
     written by ``embtable train`` has only some of them.
+
+    Example:
+        >>> import tempfile
+        >>> text = TextEmbedding.from_texts(["the cat", "the dog"], 3, rng=0)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     text.save(folder)
+        ...     weight, vocab, config = read_text_embedding(folder)
+        >>> weight.shape, vocab.id_to_token[2], config["tokenizer"]
+        ((5, 3), 'the', 'regex')
     """
     weight, _, config = load_table(directory, mmap=mmap)
     vocab = Vocab.load(os.path.join(os.fspath(directory), "vocab.json"))
@@ -193,7 +225,12 @@ def read_text_embedding(
 
 
 def layer_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``Embedding`` keyword arguments stored in a ``config.json``."""
+    """The ``Embedding`` keyword arguments stored in a ``config.json``.
+
+    Example:
+        >>> layer_settings({"tokenizer": "regex", "max_norm": 1.0, "sparse": True})
+        {'max_norm': 1.0, 'sparse': True}
+    """
     return {name: config[name] for name in _SETTINGS if name in config}
 
 
