@@ -137,6 +137,13 @@ class FastTextModel:
         version: the file's format version (0 for a file without magic number).
         word_bytes: each word's raw bytes inside ``<`` ``>`` marks as ``(buffer, begins, ends)``,
             for hashing exactly what fastText hashed (set by the reader).
+
+    Example:
+        >>> from embtable.fasttext import FastTextVectors
+        >>> vectors = FastTextVectors(["cat"], np.zeros((11, 4), np.float32), bucket=10)
+        >>> model = vectors.to_model()
+        >>> model.words, model.input_matrix.shape, model.args.dim
+        (['cat'], (11, 4), 4)
     """
 
     args: FastTextArgs
@@ -173,6 +180,16 @@ def peek_fasttext_bin(path: str | os.PathLike[str]) -> Any:
 
     Raises:
         VectorFormatError: as :func:`read_fasttext_model`, for the parts read.
+
+    Example:
+        >>> import os, tempfile
+        >>> from embtable.fasttext import FastTextVectors
+        >>> vectors = FastTextVectors(["cat", "dog"], np.zeros((12, 4), np.float32), bucket=10)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     vectors.save_bin(os.path.join(folder, "model.bin"))
+        ...     summary = peek_fasttext_bin(os.path.join(folder, "model.bin"))
+        >>> summary.rows, summary.dim, summary.tokens
+        (2, 4, ('cat', 'dog'))
     """
     from ..kernels import subword as kernels
     from .registry import Summary
@@ -648,6 +665,16 @@ def write_fasttext_model(path: str | os.PathLike[str], model: FastTextModel) -> 
     Raises:
         OptionError: sizes that disagree (matrix shape vs words, bucket and dim), a word that
             holds NUL or cannot be encoded, or counts of the wrong length.
+
+    Example:
+        >>> import os, tempfile
+        >>> from embtable.fasttext import FastTextVectors
+        >>> model = FastTextVectors(["cat"], np.ones((11, 4), np.float32), bucket=10).to_model()
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     write_fasttext_model(os.path.join(folder, "model.bin"), model)
+        ...     again = read_fasttext_model(os.path.join(folder, "model.bin"))
+        >>> again.words, bool((again.input_matrix == 1).all())
+        (['cat'], True)
     """
     args = model.args
     nwords, nlabels = len(model.words), len(model.labels)

@@ -446,6 +446,15 @@ class Vocab:
 
         Raises:
             VectorFormatError: the file is not a valid vocabulary; names the file.
+
+        Example:
+            >>> import os, tempfile
+            >>> vocab = Vocab.build([["the", "cat", "the"]])
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     vocab.save(os.path.join(folder, "vocab.json"))
+            ...     again = Vocab.load(os.path.join(folder, "vocab.json"))
+            >>> again.id_to_token, again.pad_id
+            (['<unk>', '<pad>', 'the', 'cat'], 1)
         """
         document = read_vocab_json(path)
         specials = document["specials"]
