@@ -104,6 +104,12 @@ class Optimizer:
             else; a hyper-parameter is not a number (also a ``TypeError``).
         OptionError: ``params`` is empty, a parameter repeats, or a hyper-parameter is out of
             range (also a ``ValueError``).
+
+    Example:
+        >>> from embtable.optim import SGD, Optimizer
+        >>> opt = SGD([Parameter(np.zeros((3, 2)))], lr=0.1)
+        >>> isinstance(opt, Optimizer), opt.param_groups[0]["lr"]
+        (True, 0.1)
     """
 
     # What a non-empty per-parameter state must hold: "step" a count, the others arrays.
@@ -142,6 +148,13 @@ class Optimizer:
         Raises:
             OptionTypeError: the group is not a dict, its params are a set or not Parameters.
             OptionError: a parameter repeats or is already in another group; a bad option.
+
+        Example:
+            >>> from embtable.optim import SGD
+            >>> opt = SGD([Parameter(np.zeros((3, 2)))], lr=0.1)
+            >>> opt.add_param_group({"params": [Parameter(np.zeros((5, 2)))], "lr": 0.01})
+            >>> [group["lr"] for group in opt.param_groups]
+            [0.1, 0.01]
         """
         if not isinstance(param_group, dict):
             raise OptionTypeError(
@@ -325,6 +338,17 @@ class Optimizer:
             SparseGradientError: the optimizer cannot take a gradient's layout, or its rows are
                 not sorted and unique.
             OptionError: a hyper-parameter was set out of range since the last step.
+
+        Example:
+            >>> from embtable.optim import SGD
+            >>> weight = Parameter(np.ones((3, 2)))
+            >>> opt = SGD([weight], lr=0.5)
+            >>> weight.grad = RowSparseGrad([1], np.ones((1, 2)), num_rows=3)
+            >>> opt.step()
+            >>> weight.data
+            array([[1. , 1. ],
+                   [0.5, 0.5],
+                   [1. , 1. ]])
         """
         loss = closure() if closure is not None else None
         index = 0
@@ -364,6 +388,16 @@ class Optimizer:
         Note:
             As in torch, the state arrays are the optimizer's own (not copies); copy them, or
             save them at once, before the next ``step()``.
+
+        Example:
+            >>> from embtable.optim import Adagrad
+            >>> weight = Parameter(np.ones((3, 2)))
+            >>> opt = Adagrad([weight], lr=0.1)
+            >>> weight.grad = RowSparseGrad([0], np.ones((1, 2)), num_rows=3)
+            >>> opt.step()
+            >>> saved = opt.state_dict()
+            >>> sorted(saved["state"][0]), saved["param_groups"][0]["params"]
+            (['step', 'sum'], [0])
         """
         mapping: dict[int, int] = {}
         groups = []
@@ -380,6 +414,17 @@ class Optimizer:
         Raises:
             ShapeError: the number of groups or of parameters per group differs (also a
                 ``ValueError``), or a state array does not have its parameter's shape.
+
+        Example:
+            >>> from embtable.optim import Adagrad
+            >>> weight = Parameter(np.ones((3, 2)))
+            >>> opt = Adagrad([weight], lr=0.1)
+            >>> weight.grad = RowSparseGrad([0], np.ones((1, 2)), num_rows=3)
+            >>> opt.step()
+            >>> fresh = Adagrad([weight], lr=0.1)
+            >>> fresh.load_state_dict(opt.state_dict())
+            >>> fresh.state[weight]["sum"][0].tolist()
+            [1.0, 1.0]
         """
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
             raise OptionTypeError(
