@@ -349,7 +349,15 @@ class TextEmbedding:
         **options: Any,
     ) -> TextEmbedding:
         """Pair ``vocab`` with the rows of pre-trained ``vectors`` (see
-        :meth:`Embedding.from_vectors`); ``embedding.coverage`` reports the match."""
+        :meth:`Embedding.from_vectors`); ``embedding.coverage`` reports the match.
+
+        Example:
+            >>> from embtable.vectors import Vectors
+            >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))
+            >>> text = TextEmbedding.from_vectors(vectors, build_vocab(["cat dog"]), rng=0)
+            >>> text.embedding(np.array([text.vocab.token_to_id["dog"]]))
+            array([[0., 1.]], dtype=float32)
+        """
         embedding = Embedding.from_vectors(
             vectors,
             vocab,
@@ -393,7 +401,13 @@ class TextEmbedding:
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Flat ids and offsets, for an ``EmbeddingBag`` (unknown words without ``<unk>`` are
-        left out)."""
+        left out).
+
+        Example:
+            >>> text = TextEmbedding.from_texts(["the cat", "the dog"], 3, rng=0)
+            >>> text.encode_bags(["the cat", "dog"])
+            (array([2, 3, 4]), array([0, 2]))
+        """
         ids, lengths = self.encode(texts, max_length=max_length)
         keep = (np.arange(ids.shape[1]) < lengths[:, None]) & (ids >= 0)
         return ids[keep], bag_offsets(keep.sum(axis=1))
@@ -462,7 +476,16 @@ class TextEmbedding:
         """Write ``weights.safetensors``, ``vocab.json`` and ``config.json`` to ``directory``.
 
         Raises:
-            ValueError: the tokenizer is a callable, which cannot be saved by name.
+            OptionError: the tokenizer is a callable, which cannot be saved by name, or the
+                table is a subword or hashed one (not one row per word).
+
+        Example:
+            >>> import os, tempfile
+            >>> text = TextEmbedding.from_texts(["the cat"], 3, rng=0)
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     text.save(folder)
+            ...     sorted(os.listdir(folder))
+            ['config.json', 'vocab.json', 'weights.safetensors']
         """
         layer = self.embedding
         if _is_indexed(layer) or self.vocab is None:
