@@ -107,7 +107,16 @@ class RowOptimizer(torch.nn.Module):
         self._shape: tuple[int, int] | None = None
 
     def bind_(self, weight: torch.Tensor) -> RowOptimizer:
-        """Create the state for ``weight``'s shape, dtype and device (once per optimizer)."""
+        """Create the state for ``weight``'s shape, dtype and device (once per optimizer).
+
+        A layer built with ``optimizer=`` binds it itself.
+
+        Example:
+            >>> import torch
+            >>> opt = RowOptimizer("adagrad", lr=0.1).bind_(torch.zeros(5, 3))
+            >>> tuple(opt.sum.shape)
+            (5, 3)
+        """
         shape = (int(weight.shape[0]), int(weight.shape[1]))
         if self._shape is not None:
             raise OptionError(
@@ -160,7 +169,20 @@ class RowOptimizer(torch.nn.Module):
 
     @torch.no_grad()
     def reset_state(self) -> None:
-        """Forget every step: zero moments, initial accumulators, ``step = 0``."""
+        """Forget every step: zero moments, initial accumulators, ``step = 0``.
+
+        Example:
+            >>> import torch
+            >>> from embtable.sparse import RowSparseGrad
+            >>> weight = torch.zeros(4, 2)
+            >>> opt = RowOptimizer("adam", lr=0.1).bind_(weight)
+            >>> opt.apply_rows_(weight, RowSparseGrad([1], torch.ones(1, 2).numpy(), num_rows=4))
+            >>> int(opt.step), float(opt.exp_avg.abs().sum()) > 0
+            (1, True)
+            >>> opt.reset_state()
+            >>> int(opt.step), float(opt.exp_avg.abs().sum())
+            (0, 0.0)
+        """
         self.step.zero_()
         if self.rule in ("adagrad", "rowwise_adagrad"):
             self.sum.fill_(self.initial_accumulator_value)
@@ -169,6 +191,12 @@ class RowOptimizer(torch.nn.Module):
             self.exp_avg_sq.zero_()
 
     def extra_repr(self) -> str:
+        """The rule and its settings, inside ``repr(optimizer)``.
+
+        Example:
+            >>> RowOptimizer("rowwise_adagrad", lr=0.05)
+            RowOptimizer('rowwise_adagrad', lr=0.05, eps=1e-10)
+        """
         text = f"{self.rule!r}, lr={self.lr}"
         if self.rule != "sgd":
             text += f", eps={self.eps}"
@@ -187,7 +215,17 @@ class RowOptimizer(torch.nn.Module):
         tensor), in place on ``weight`` and the state; bumps ``weight``'s version counter.
 
         The state is first checked against ``weight``: a weight replaced by one of another
-        shape or device gets a fresh state (the kernels never index past the state)."""
+        shape or device gets a fresh state (the kernels never index past the state).
+
+        Example:
+            >>> import torch
+            >>> from embtable.sparse import RowSparseGrad
+            >>> weight = torch.ones(3, 2)
+            >>> opt = RowOptimizer("sgd", lr=0.5).bind_(weight)
+            >>> opt.apply_rows_(weight, RowSparseGrad([2], torch.ones(1, 2).numpy(), num_rows=3))
+            >>> weight.tolist()
+            [[1.0, 1.0], [1.0, 1.0], [0.5, 0.5]]
+        """
         if not self._state_fits(weight):
             self._allocate(weight)
         self.step.add_(1)
