@@ -36,7 +36,7 @@ import numba as nb
 
 from ._cache import CACHE
 
-__all__ = ["FORK_SAFE_LAYERS", "PARALLEL_MIN_WORK", "pick", "serial_only", "twins"]
+__all__ = ["FORK_SAFE_LAYERS", "PARALLEL_MIN_WORK", "launch_blocks", "pick", "serial_only", "twins"]
 
 # Below this many scalar updates (ids x dim), a parallel launch costs more than it saves
 # (measured on 2 cores with OpenMP: a gather of 1024 x 64 ran 4.7 us serially, 3.8 us parallel).
@@ -98,3 +98,14 @@ def pick(kernel: tuple[Any, Any], work: int) -> Any:
         _parallel_launched = True
         return parallel
     return serial
+
+
+def launch_blocks(kernel: tuple[Any, Any], work: int, *args: Any) -> Any:
+    """Run the twin :func:`pick` chooses of a kernel scheduled by blocks: its last two arguments
+    are the number of workers (one per numba thread, or 1 serially) and the shared block counter
+    they take blocks from (:mod:`embtable.kernels._atomic`). Returns the kernel's result."""
+    import numpy as np
+
+    chosen = pick(kernel, work)
+    workers = nb.get_num_threads() if chosen is kernel[1] else 1
+    return chosen(*args, workers, np.zeros(1, dtype=np.int64))

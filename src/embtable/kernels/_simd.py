@@ -142,94 +142,85 @@ def pool_bag(
         out,
         bag,
     )
-    if True:  # keeps the code generator's indentation of the earlier per-width factory
 
-        def codegen(context, builder, signature, args):
-            w_ty, ids_ty, begin_ty, end_ty, pad_ty, psw_ty, out_ty, bag_ty = signature.args[3:]
-            args = args[3:]
-            table = context.make_array(w_ty)(context, builder, args[0])
-            id_array = context.make_array(ids_ty)(context, builder, args[1])
-            psw = context.make_array(psw_ty)(context, builder, args[5])
-            target = context.make_array(out_ty)(context, builder, args[6])
-            start = context.cast(builder, args[2], begin_ty, types.int64)
-            stop = context.cast(builder, args[3], end_ty, types.int64)
-            pad = context.cast(builder, args[4], pad_ty, types.int64)
-            bag_index = context.cast(builder, args[7], bag_ty, types.int64)
+    def codegen(context, builder, signature, args):
+        w_ty, ids_ty, begin_ty, end_ty, pad_ty, psw_ty, out_ty, bag_ty = signature.args[3:]
+        args = args[3:]
+        table = context.make_array(w_ty)(context, builder, args[0])
+        id_array = context.make_array(ids_ty)(context, builder, args[1])
+        psw = context.make_array(psw_ty)(context, builder, args[5])
+        target = context.make_array(out_ty)(context, builder, args[6])
+        start = context.cast(builder, args[2], begin_ty, types.int64)
+        stop = context.cast(builder, args[3], end_ty, types.int64)
+        pad = context.cast(builder, args[4], pad_ty, types.int64)
+        bag_index = context.cast(builder, args[7], bag_ty, types.int64)
 
-            row_stride = builder.extract_value(table.strides, 0)
-            id_stride = builder.extract_value(id_array.strides, 0)
-            psw_stride = builder.extract_value(psw.strides, 0)
-            out_row = builder.add(
-                builder.ptrtoint(target.data, _I64),
-                builder.mul(bag_index, builder.extract_value(target.strides, 0)),
-            )
-            num_ids = builder.extract_value(id_array.shape, 0)
-            last_id = builder.sub(num_ids, _I64(1))
-            elem = ir.HalfType() if half else _element(context, w_ty.dtype)
-            acc_elem = _element(context, out_ty.dtype)
-            psw_elem = _element(context, psw_ty.dtype)
-            id_elem = _element(context, ids_ty.dtype)
-            item = context.get_abi_sizeof(elem)
-            acc_item = context.get_abi_sizeof(acc_elem)
-            block = max(1, min(width, BLOCK_BYTES // acc_item))
-            prefetch_type = ir.FunctionType(ir.VoidType(), [_I8P, _I32, _I32, _I32])
-            prefetch = cgutils.get_or_insert_function(
-                builder.module, prefetch_type, "llvm.prefetch.p0"
-            )
-            count = cgutils.alloca_once_value(builder, _I64(0))
+        row_stride = builder.extract_value(table.strides, 0)
+        id_stride = builder.extract_value(id_array.strides, 0)
+        psw_stride = builder.extract_value(psw.strides, 0)
+        out_row = builder.add(
+            builder.ptrtoint(target.data, _I64),
+            builder.mul(bag_index, builder.extract_value(target.strides, 0)),
+        )
+        num_ids = builder.extract_value(id_array.shape, 0)
+        last_id = builder.sub(num_ids, _I64(1))
+        elem = ir.HalfType() if half else _element(context, w_ty.dtype)
+        acc_elem = _element(context, out_ty.dtype)
+        psw_elem = _element(context, psw_ty.dtype)
+        id_elem = _element(context, ids_ty.dtype)
+        item = context.get_abi_sizeof(elem)
+        acc_item = context.get_abi_sizeof(acc_elem)
+        block = max(1, min(width, BLOCK_BYTES // acc_item))
+        prefetch_type = ir.FunctionType(ir.VoidType(), [_I8P, _I32, _I32, _I32])
+        prefetch = cgutils.get_or_insert_function(builder.module, prefetch_type, "llvm.prefetch.p0")
+        count = cgutils.alloca_once_value(builder, _I64(0))
 
-            def load_id(position):
-                pointer = _pointer(
-                    builder, id_array.data, builder.mul(position, id_stride), id_elem
+        def load_id(position):
+            pointer = _pointer(builder, id_array.data, builder.mul(position, id_stride), id_elem)
+            return context.cast(builder, builder.load(pointer), ids_ty.dtype, types.int64)
+
+        for first in range(0, width, block):
+            lanes = min(block, width - first)
+            vector = ir.VectorType(elem, lanes)
+            acc_vector = ir.VectorType(acc_elem, lanes)
+            acc = cgutils.alloca_once_value(builder, ir.Constant(acc_vector, None))
+            builder.store(_I64(0), count)
+            column_bytes = first * item
+            with cgutils.for_range_slice(builder, start, stop, _I64(1)) as (i, _):
+                ahead = builder.add(i, _I64(PREFETCH_DISTANCE))
+                ahead = builder.select(builder.icmp_signed("<", ahead, last_id), ahead, last_id)
+                ahead_row = builder.add(
+                    builder.ptrtoint(table.data, _I64),
+                    builder.mul(load_id(ahead), row_stride),
                 )
-                return context.cast(builder, builder.load(pointer), ids_ty.dtype, types.int64)
-
-            for first in range(0, width, block):
-                lanes = min(block, width - first)
-                vector = ir.VectorType(elem, lanes)
-                acc_vector = ir.VectorType(acc_elem, lanes)
-                acc = cgutils.alloca_once_value(builder, ir.Constant(acc_vector, None))
-                builder.store(_I64(0), count)
-                column_bytes = first * item
-                with cgutils.for_range_slice(builder, start, stop, _I64(1)) as (i, _):
-                    ahead = builder.add(i, _I64(PREFETCH_DISTANCE))
-                    ahead = builder.select(builder.icmp_signed("<", ahead, last_id), ahead, last_id)
-                    ahead_row = builder.add(
-                        builder.ptrtoint(table.data, _I64),
-                        builder.mul(load_id(ahead), row_stride),
-                    )
-                    for line in range(column_bytes, column_bytes + lanes * item, _LINE):
-                        address = builder.inttoptr(builder.add(ahead_row, _I64(line)), _I8P)
-                        builder.call(prefetch, [address, _I32(0), _I32(3), _I32(1)])
-                    row = load_id(i)
-                    with builder.if_then(builder.icmp_signed("!=", row, pad), likely=True):
-                        offset = builder.add(builder.mul(row, row_stride), _I64(column_bytes))
-                        source = builder.load(
-                            _pointer(builder, table.data, offset, vector), align=item
+                for line in range(column_bytes, column_bytes + lanes * item, _LINE):
+                    address = builder.inttoptr(builder.add(ahead_row, _I64(line)), _I8P)
+                    builder.call(prefetch, [address, _I32(0), _I32(3), _I32(1)])
+                row = load_id(i)
+                with builder.if_then(builder.icmp_signed("!=", row, pad), likely=True):
+                    offset = builder.add(builder.mul(row, row_stride), _I64(column_bytes))
+                    source = builder.load(_pointer(builder, table.data, offset, vector), align=item)
+                    value = _convert(builder, source, vector, acc_vector)
+                    if weighted:
+                        scale_pointer = _pointer(
+                            builder, psw.data, builder.mul(i, psw_stride), psw_elem
                         )
-                        value = _convert(builder, source, vector, acc_vector)
-                        if weighted:
-                            scale_pointer = _pointer(
-                                builder, psw.data, builder.mul(i, psw_stride), psw_elem
-                            )
-                            scale = _convert(
-                                builder, builder.load(scale_pointer), psw_elem, acc_elem
-                            )
-                            lanes_of_scale = builder.insert_element(
-                                ir.Constant(acc_vector, ir.Undefined), scale, _I32(0)
-                            )
-                            broadcast = builder.shuffle_vector(
-                                lanes_of_scale,
-                                ir.Constant(acc_vector, ir.Undefined),
-                                ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes),
-                            )
-                            value = builder.fmul(broadcast, value)
-                        builder.store(builder.fadd(builder.load(acc), value), acc)
-                        builder.store(builder.add(builder.load(count), _I64(1)), count)
-                destination = builder.inttoptr(
-                    builder.add(out_row, _I64(first * acc_item)), acc_vector.as_pointer()
-                )
-                builder.store(builder.load(acc), destination, align=acc_item)
-            return builder.load(count)
+                        scale = _convert(builder, builder.load(scale_pointer), psw_elem, acc_elem)
+                        lanes_of_scale = builder.insert_element(
+                            ir.Constant(acc_vector, ir.Undefined), scale, _I32(0)
+                        )
+                        broadcast = builder.shuffle_vector(
+                            lanes_of_scale,
+                            ir.Constant(acc_vector, ir.Undefined),
+                            ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes),
+                        )
+                        value = builder.fmul(broadcast, value)
+                    builder.store(builder.fadd(builder.load(acc), value), acc)
+                    builder.store(builder.add(builder.load(count), _I64(1)), count)
+            destination = builder.inttoptr(
+                builder.add(out_row, _I64(first * acc_item)), acc_vector.as_pointer()
+            )
+            builder.store(builder.load(acc), destination, align=acc_item)
+        return builder.load(count)
 
-        return sig, codegen
+    return sig, codegen

@@ -28,7 +28,7 @@ import numba as nb
 import numpy as np
 
 from ._atomic import fetch_add
-from ._parallel import pick, twins
+from ._parallel import launch_blocks, pick, twins
 from ._prefetch import PREFETCH_DISTANCE, prefetch_row
 from ._simd import contiguous_rows, pool_bag
 
@@ -202,14 +202,6 @@ def _pool_kernel(width: int, weighted: bool, half: bool):
     return twins(lambda parallel: _bag_pool(parallel, width, weighted, half))
 
 
-def _launch(kernel, work, *args):
-    """Run the serial or the parallel twin of a block-scheduled kernel (see the module's
-    docstring): one worker per numba thread, taking blocks of bags from a shared counter."""
-    chosen = pick(kernel, work)
-    workers = nb.get_num_threads() if chosen is kernel[1] else 1
-    chosen(*args, workers, np.zeros(1, dtype=np.int64))
-
-
 def pools_half(weight, mode):
     """Whether :func:`bag_reduce` takes the float16 ``weight`` as it is for ``mode`` (0 sum,
     1 mean, 2 max): sum and mean on a table with contiguous rows convert each row to float32 as
@@ -250,7 +242,7 @@ def bag_reduce(
     work = ids.shape[0] * width
     half = weight.dtype == np.float16
     if mode != 2 and (half or width in WIDTHS) and contiguous_rows(out) and contiguous_rows(weight):
-        _launch(
+        launch_blocks(
             _pool_kernel(width, bool(use_weights), half),
             work,
             weight.view(np.uint16) if half else weight,
@@ -263,7 +255,7 @@ def bag_reduce(
             bag_size,
         )
         return
-    _launch(
+    launch_blocks(
         _BAG_REDUCE.get(width, _BAG_REDUCE[0]),
         work,
         weight,

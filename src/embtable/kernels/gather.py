@@ -13,7 +13,7 @@ import numpy as np
 
 from ._atomic import fetch_add
 from ._cache import CACHE
-from ._parallel import pick, twins
+from ._parallel import launch_blocks, twins
 from ._prefetch import PREFETCH_DISTANCE, prefetch_row
 
 __all__ = ["find_out_of_range", "gather_rows"]
@@ -67,6 +67,4 @@ _GATHER_ROWS = twins(_gather_rows)
 def gather_rows(weight, ids, out):
     """``out[i] = weight[ids[i]]`` for every valid id; returns the position of the first id
     outside ``0 .. len(weight) - 1`` (whose row of ``out`` is left unwritten), or -1."""
-    kernel = pick(_GATHER_ROWS, ids.shape[0] * weight.shape[1])
-    workers = nb.get_num_threads() if kernel is _GATHER_ROWS[1] else 1
-    return kernel(weight, ids, out, workers, np.zeros(1, dtype=np.int64))
+    return launch_blocks(_GATHER_ROWS, ids.shape[0] * weight.shape[1], weight, ids, out)
