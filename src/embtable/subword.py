@@ -523,6 +523,20 @@ class SubwordIndexer(Indexer, kind="subword"):
         self.mode: Mode = "mean"
 
     def index(self, tokens: Iterable[str]) -> Bags:
+        """Each token's word row (when it is a word), then its n-gram rows; ``"</s>"`` has no
+        n-grams (an empty bag unless it is a word).
+
+        Shape:
+            ``T`` tokens → ids ``(N,)`` int64 and offsets ``(T,)`` int64.
+
+        Example:
+            >>> indexer = SubwordIndexer(["cat"], minn=3, maxn=3, bucket=10)
+            >>> ids, offsets = indexer.index(["cat", "</s>", "at"])
+            >>> ids, offsets  # cat: row 0 + 3 n-grams; </s>: empty; at: 2 n-grams
+            (array([0, 8, 2, 7, 5, 7]), array([0, 4, 4]))
+            >>> np.diff(np.append(offsets, ids.size)).tolist()  # rows per token
+            [4, 0, 2]
+        """
         listed = _token_list(tokens)
         count = len(listed)
         # C-level loops: map over dict.get, and a list scan for "</s>" (rare in queries)
@@ -542,7 +556,17 @@ class SubwordIndexer(Indexer, kind="subword"):
         word_ids: NDArray[np.int64],
         with_ngrams: NDArray[np.bool_],
     ) -> Bags:
-        """:meth:`index` on tokens already encoded (see :func:`subword_bags`)."""
+        """:meth:`index` on tokens already encoded (see :func:`subword_bags`): for callers that
+        keep a corpus as one UTF-8 buffer and look the word ids up themselves.
+
+        Example:
+            >>> indexer = SubwordIndexer(["cat"], minn=3, maxn=3, bucket=10)
+            >>> buffer, begins, ends = encode_tokens(["cat", "at"], marks=True)
+            >>> word_ids = np.array([0, -1])  # "at" is not a word
+            >>> with_ngrams = np.array([False, True])  # "cat": its word row only
+            >>> indexer.index_encoded(buffer, begins, ends, word_ids, with_ngrams)
+            (array([0, 5, 7]), array([0, 1]))
+        """
         return subword_bags(
             buffer,
             begins,
@@ -569,6 +593,15 @@ class SubwordIndexer(Indexer, kind="subword"):
         return rows
 
     def config(self) -> dict[str, Any]:
+        """The n-gram settings; the words are saved beside them (``words=`` when rebuilding).
+
+        Example:
+            >>> indexer = SubwordIndexer(["cat"], minn=3, maxn=3, bucket=10)
+            >>> indexer.config()
+            {'kind': 'subword', 'minn': 3, 'maxn': 3, 'bucket': 10}
+            >>> indexer_from_config(indexer.config(), words=["cat"])
+            SubwordIndexer(words=1, minn=3, maxn=3, bucket=10)
+        """
         return {"kind": self.kind, "minn": self.minn, "maxn": self.maxn, "bucket": self.bucket}
 
     def __repr__(self) -> str:
@@ -622,7 +655,18 @@ class HashIndexer(Indexer, kind="hash"):
         return encode_tokens(_token_list(listed), marks=False)
 
     def index(self, tokens: Any) -> Bags:
-        """Rows of string tokens, or of integer tokens (a list or an integer array)."""
+        """Rows of string tokens, or of integer tokens (a list or an integer array).
+
+        Shape:
+            ``T`` tokens → ids ``(T * num_hashes,)`` int64 and offsets ``(T,)`` int64.
+
+        Example:
+            >>> indexer = HashIndexer(1000, num_hashes=2)
+            >>> indexer.index(["cat", "dog"])  # two rows per token
+            (array([759, 671, 203, 592]), array([0, 2]))
+            >>> indexer.index([7, 10**12])[0]  # integer ids (a list or an array)
+            array([267, 602, 348, 666])
+        """
         buffer, begins, ends = self._encode(tokens)
         count = begins.shape[0]
         rows = np.empty(count * self.num_hashes, dtype=np.int64)
@@ -632,6 +676,16 @@ class HashIndexer(Indexer, kind="hash"):
         return rows, np.arange(count, dtype=np.int64) * self.num_hashes
 
     def config(self) -> dict[str, Any]:
+        """All the settings: :func:`indexer_from_config` rebuilds the same rows from them.
+
+        Example:
+            >>> indexer = HashIndexer(1000, num_hashes=2, seed=7)
+            >>> indexer.config()
+            {'kind': 'hash', 'num_buckets': 1000, 'num_hashes': 2, 'seed': 7}
+            >>> rebuilt = indexer_from_config(indexer.config())
+            >>> bool(np.array_equal(rebuilt.index(["cat"])[0], indexer.index(["cat"])[0]))
+            True
+        """
         return {
             "kind": self.kind,
             "num_buckets": self.num_buckets,
@@ -681,6 +735,11 @@ class QuotientRemainderIndexer(Indexer, kind="quotient-remainder"):
         Raises:
             EmbeddingIndexError: an id outside ``0 .. num_ids - 1``.
             OptionTypeError: ids that are not integers.
+
+        Example:
+            >>> indexer = QuotientRemainderIndexer(10, num_collisions=4)
+            >>> indexer.split([[0, 5], [9, 3]])  # flattened
+            (array([0, 1, 2, 0]), array([0, 1, 1, 3]))
         """
         array = np.asarray(ids)
         if array.size and array.dtype.kind not in "iu":
@@ -695,6 +754,13 @@ class QuotientRemainderIndexer(Indexer, kind="quotient-remainder"):
         return flat // self.num_collisions, flat % self.num_collisions
 
     def index(self, tokens: ArrayLike) -> Bags:
+        """Two rows per id: its quotient row, then ``num_quotients +`` its remainder.
+
+        Example:
+            >>> indexer = QuotientRemainderIndexer(10, num_collisions=4)  # 3 quotient rows
+            >>> indexer.index([5, 9])  # 5: rows 1 and 3 + 1; 9: rows 2 and 3 + 1
+            (array([1, 4, 2, 4]), array([0, 2]))
+        """
         quotients, remainders = self.split(tokens)
         rows = np.empty(2 * quotients.size, dtype=np.int64)
         rows[0::2] = quotients
@@ -702,6 +768,15 @@ class QuotientRemainderIndexer(Indexer, kind="quotient-remainder"):
         return rows, np.arange(quotients.size, dtype=np.int64) * 2
 
     def config(self) -> dict[str, Any]:
+        """All the settings, for :func:`indexer_from_config`.
+
+        Example:
+            >>> indexer = QuotientRemainderIndexer(10, num_collisions=4)
+            >>> indexer.config()
+            {'kind': 'quotient-remainder', 'num_ids': 10, 'num_collisions': 4}
+            >>> indexer_from_config(indexer.config())
+            QuotientRemainderIndexer(num_ids=10, num_collisions=4)
+        """
         return {
             "kind": self.kind,
             "num_ids": self.num_ids,
