@@ -719,7 +719,16 @@ class DiskEmbedding(Embedding):
     # -- training -------------------------------------------------------------------------------
 
     def forward(self, ids: ArrayLike) -> NDArray[Any]:
-        """Look up ``ids``; with ``max_norm`` the renormalised rows are journaled first."""
+        """Look up ``ids``; with ``max_norm`` the renormalised rows are journaled first.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "t"
+            >>> with create_table(path, 4, 2, init=np.arange(8.0).reshape(4, 2)) as emb:
+            ...     emb.forward(np.array([[3, 0]]))
+            array([[[6., 7.],
+                    [0., 1.]]], dtype=float32)
+        """
         if self.max_norm is not None and self._journal_on:
             from .functional import check_ids
 
@@ -729,7 +738,16 @@ class DiskEmbedding(Embedding):
 
     def backward(self, ids: ArrayLike, grad_output: ArrayLike) -> None:
         """Accumulate the row-sparse gradient (as :meth:`Embedding.backward`), then journal
-        its rows: the rows the next optimizer step changes."""
+        its rows: the rows the next optimizer step changes.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> with create_table(pathlib.Path(tempfile.mkdtemp()) / "t", 10, 2) as emb:
+            ...     emb.backward(np.array([4, 1, 4]), np.ones((3, 2), np.float32))
+            ...     emb.weight.grad.rows, emb.weight.grad.values
+            (array([1, 4]), array([[1., 1.],
+                   [2., 2.]], dtype=float32))
+        """
         super().backward(ids, grad_output)
         grad = self.weight.grad
         if isinstance(grad, RowSparseGrad):
@@ -752,6 +770,15 @@ class DiskEmbedding(Embedding):
                 optimizer does not hold this table's weight, or it already has state for it;
                 SGD with momentum.
             FrozenWeightError: the table is open read-only.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from embtable.optim import SparseAdam
+            >>> with create_table(pathlib.Path(tempfile.mkdtemp()) / "t", 10, 2) as emb:
+            ...     opt = SparseAdam(emb.parameters(), lr=0.01)
+            ...     emb.attach(opt)
+            ...     sorted(p.name for p in emb.path.glob("optim.*"))
+            ['optim.exp_avg.safetensors', 'optim.exp_avg_sq.safetensors']
         """
         if self.mode != "r+":
             raise FrozenWeightError(
@@ -866,6 +893,21 @@ class DiskEmbedding(Embedding):
             FrozenWeightError: the table is open read-only.
             OptionError: the attached optimizer's state arrays were replaced (e.g. by
                 ``load_state_dict``), so they no longer live on disk.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from embtable.optim import SGD
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "t"
+            >>> emb = create_table(path, 10, 2, init="zeros")
+            >>> opt = emb.make_optimizer(SGD, lr=1.0)
+            >>> emb.backward(np.array([2]), np.ones((1, 2), np.float32))
+            >>> opt.step()
+            >>> emb.checkpoint(metadata={"epoch": 1})
+            1
+            >>> emb.close(checkpoint=False)
+            >>> with open_table(path, mode="r") as again:
+            ...     again.checkpoints, again.metadata, again(np.array([2]))
+            (1, {'epoch': 1}, array([[-1., -1.]], dtype=float32))
         """
         if self.mode != "r+":
             raise FrozenWeightError(
@@ -927,7 +969,24 @@ class DiskEmbedding(Embedding):
 
     def close(self, *, checkpoint: bool = True) -> None:
         """Checkpoint (``mode="r+"``, unless ``checkpoint=False``: then the next open rolls
-        back to the last checkpoint), unmap the files and release the lock."""
+        back to the last checkpoint), unmap the files and release the lock.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from embtable.optim import SGD
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "t"
+            >>> emb = create_table(path, 10, 2, init="zeros")
+            >>> emb.weight.data[5] = 1.0      # by hand: not journaled, not checkpointed
+            >>> emb.close()                   # checkpoints: the change is kept
+            >>> emb = open_table(path)
+            >>> opt = emb.make_optimizer(SGD, lr=1.0)
+            >>> emb.backward(np.array([5]), np.ones((1, 2), np.float32))
+            >>> opt.step()
+            >>> emb.close(checkpoint=False)   # the step rolls back on the next open
+            >>> with open_table(path, mode="r") as again:
+            ...     again(np.array([5]))
+            array([[1., 1.]], dtype=float32)
+        """
         if self._lock < 0:
             return
         try:
