@@ -93,12 +93,38 @@ class Embedding(torch.nn.Embedding):
 
     def reset_parameters(self) -> None:
         """Redraw the weight from N(0, 1) (torch's ``init.normal_``), zero the padding row, and
-        reset the optimizer state."""
+        reset the optimizer state.
+
+        Example:
+            >>> emb = Embedding(4, 3, padding_idx=1)
+            >>> with torch.no_grad():
+            ...     _ = emb.weight.fill_(7.0)
+            >>> emb.reset_parameters()
+            >>> bool((emb.weight[1] == 0).all()), bool((emb.weight != 7).all())
+            (True, True)
+        """
         super().reset_parameters()
         if getattr(self, "optimizer", None) is not None:
             self.optimizer.reset_state()  # type: ignore[union-attr]
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Row ``input[...]`` of the weight, as :func:`embtable.torch.functional.embedding`.
+
+        Args:
+            input: integer ids of any shape.
+
+        Returns:
+            ``(*input.shape, embedding_dim)``; differentiable in the weight.
+
+        Example:
+            >>> emb = Embedding.from_pretrained(torch.arange(8.0).reshape(4, 2))
+            >>> emb(torch.tensor([[3, 0], [1, 1]]))
+            tensor([[[6., 7.],
+                     [0., 1.]],
+            <BLANKLINE>
+                    [[2., 3.],
+                     [2., 3.]]])
+        """
         weight = self.weight
         if self.max_norm is None and F._fast_case(input, weight):  # the common call, lean
             return F.embedding_fast(
@@ -134,7 +160,17 @@ class Embedding(torch.nn.Embedding):
         optimizer: RowOptimizer | None = None,
     ) -> Embedding:
         """torch's ``from_pretrained`` (the weight shares ``embeddings``' storage, the padding
-        row is kept as given), plus ``optimizer``."""
+        row is kept as given), plus ``optimizer``.
+
+        Example:
+            >>> table = torch.arange(6.0).reshape(3, 2)
+            >>> emb = Embedding.from_pretrained(table, padding_idx=0)
+            >>> emb, emb.weight.requires_grad
+            (Embedding(3, 2, padding_idx=0), False)
+            >>> emb(torch.tensor([0, 2]))
+            tensor([[0., 1.],
+                    [4., 5.]])
+        """
         module = super().from_pretrained(
             embeddings, freeze, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse
         )
@@ -159,6 +195,20 @@ class Embedding(torch.nn.Embedding):
 
         The same as :meth:`embtable.Embedding.from_vectors` (``oov`` rule, zero padding row at
         the vocabulary's ``<pad>``, ``coverage`` attribute), as a torch module.
+
+        Example:
+            >>> from embtable.text import Vocab
+            >>> from embtable.vectors import Vectors
+            >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+            >>> vocab = Vocab.build([["cat", "Dog", "emu"]])
+            >>> emb = Embedding.from_vectors(vectors, vocab, oov="zeros")
+            >>> emb
+            Embedding(5, 2, padding_idx=1)
+            >>> emb.coverage.matched, emb.coverage.lowercase_matched, emb.coverage.missing_tokens
+            (1, 1, ('emu',))
+            >>> emb(torch.tensor([2, 3]))
+            tensor([[1., 2.],
+                    [3., 4.]])
         """
         from .text import embedding_from_vectors
 
@@ -237,7 +287,16 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
         _attach(self, optimizer)
 
     def reset_parameters(self) -> None:
-        """As :meth:`Embedding.reset_parameters`."""
+        """As :meth:`Embedding.reset_parameters`.
+
+        Example:
+            >>> bag = EmbeddingBag(4, 3, mode="sum", padding_idx=2)
+            >>> with torch.no_grad():
+            ...     _ = bag.weight.fill_(7.0)
+            >>> bag.reset_parameters()
+            >>> bool((bag.weight[2] == 0).all()), bool((bag.weight != 7).all())
+            (True, True)
+        """
         super().reset_parameters()
         if getattr(self, "optimizer", None) is not None:
             self.optimizer.reset_state()  # type: ignore[union-attr]
@@ -248,6 +307,26 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
         offsets: torch.Tensor | None = None,
         per_sample_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """One reduced row per bag, as :func:`embtable.torch.functional.embedding_bag`.
+
+        Args:
+            input: 1-D ids with ``offsets`` (bag ``b`` starts at ``offsets[b]``), or 2-D ids
+                ``(B, N)``, one bag per row.
+            offsets: bag starts for 1-D ``input``.
+            per_sample_weights: one weight per id (``mode="sum"`` only).
+
+        Returns:
+            ``(B, embedding_dim)``.
+
+        Example:
+            >>> bag = EmbeddingBag.from_pretrained(torch.arange(8.0).reshape(4, 2), mode="sum")
+            >>> bag(torch.tensor([0, 1, 3]), torch.tensor([0, 2]))
+            tensor([[2., 4.],
+                    [6., 7.]])
+            >>> bag(torch.tensor([[0, 1], [3, 3]]))
+            tensor([[ 2.,  4.],
+                    [12., 14.]])
+        """
         return F.embedding_bag(
             input,
             self.weight,
@@ -278,7 +357,15 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
         *,
         optimizer: RowOptimizer | None = None,
     ) -> EmbeddingBag:
-        """torch's ``from_pretrained``, plus ``optimizer``."""
+        """torch's ``from_pretrained``, plus ``optimizer``.
+
+        Example:
+            >>> bag = EmbeddingBag.from_pretrained(torch.arange(6.0).reshape(3, 2))
+            >>> bag, bag.mode, bag.weight.requires_grad
+            (EmbeddingBag(3, 2, mode='mean'), 'mean', False)
+            >>> bag(torch.tensor([[0, 2]]))
+            tensor([[2., 3.]])
+        """
         module = super().from_pretrained(
             embeddings,
             freeze,
