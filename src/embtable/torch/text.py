@@ -51,7 +51,22 @@ def embedding_from_vectors(
     lowercase_fallback: bool = True,
     **options: Any,
 ) -> Embedding:
-    """``cls.from_pretrained`` on ``vectors.align(vocab, ...)``; see ``Embedding.from_vectors``."""
+    """``cls.from_pretrained`` on ``vectors.align(vocab, ...)``; see ``Embedding.from_vectors``.
+
+    Example:
+        >>> from embtable.torch import EmbeddingBag
+        >>> from embtable.vectors import Vectors
+        >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))
+        >>> vocab = Vocab.build([["cat", "dog", "cow"]])
+        >>> bag = embedding_from_vectors(EmbeddingBag, vectors, vocab, oov="zeros", mode="sum")
+        >>> bag
+        EmbeddingBag(5, 2, mode='sum', padding_idx=1)
+        >>> bag.coverage.missing_tokens
+        ('cow',)
+        >>> bag(torch.tensor([[2, 3], [4, 3]]))
+        tensor([[1., 1.],
+                [0., 1.]])
+    """
     matrix, padding_idx, coverage = aligned_rows(
         vectors,
         vocab,
@@ -139,7 +154,16 @@ class TextEmbedding(torch.nn.Module):
         specials: Sequence[str] = ("<unk>", "<pad>"),
         **options: Any,
     ) -> TextEmbedding:
-        """Build the vocabulary from ``texts`` and a fresh table for it."""
+        """Build the vocabulary from ``texts`` and a fresh table for it.
+
+        Example:
+            >>> _ = torch.manual_seed(0)
+            >>> unit = TextEmbedding.from_texts(["the cat sat", "the dog"], 4)
+            >>> unit.vocab.id_to_token
+            ['<unk>', '<pad>', 'the', 'cat', 'sat', 'dog']
+            >>> unit.embedding
+            Embedding(6, 4, padding_idx=1)
+        """
         vocab = build_vocab(
             texts, tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, specials=specials
         )
@@ -159,7 +183,21 @@ class TextEmbedding(torch.nn.Module):
         **options: Any,
     ) -> TextEmbedding:
         """Pair ``vocab`` with the rows of pre-trained ``vectors``; ``embedding.coverage``
-        reports how many tokens were found."""
+        reports how many tokens were found.
+
+        Example:
+            >>> from embtable.vectors import Vectors
+            >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))
+            >>> vocab = Vocab.build([["cat", "dog", "cow"]])
+            >>> unit = TextEmbedding.from_vectors(vectors, vocab, oov="zeros")
+            >>> unit.embedding.coverage.matched, unit.embedding.coverage.missing_tokens
+            (2, ('cow',))
+            >>> unit(["dog cat"])
+            tensor([[[0., 1.],
+                     [1., 0.]]])
+            >>> unit.embedding.weight.requires_grad  # frozen unless freeze=False
+            False
+        """
         embedding = Embedding.from_vectors(
             vectors,
             vocab,
@@ -181,7 +219,19 @@ class TextEmbedding(torch.nn.Module):
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded ids ``(B, L)`` and lengths ``(B,)`` as ``LongTensor`` on the table's device:
-        ``<unk>`` for unknown words and ``<pad>`` for padding, or ``-1`` without them."""
+        ``<unk>`` for unknown words and ``<pad>`` for padding, or ``-1`` without them.
+
+        Example:
+            >>> unit = TextEmbedding.from_texts(["the cat sat"], 2)
+            >>> ids, lengths = unit.encode(["the cat", "a cat sat"])
+            >>> ids  # "a" is <unk> (0); the short text is padded with <pad> (1)
+            tensor([[2, 3, 1],
+                    [0, 3, 4]])
+            >>> lengths
+            tensor([2, 3])
+            >>> unit.encode(["a cat sat"], max_length=2)[0]
+            tensor([[0, 3]])
+        """
         ids, lengths = encode_padded(self._vocab(), token_lists(texts, self.tokenizer, max_length))
         device = self.embedding.weight.device
         return torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device)
@@ -190,7 +240,18 @@ class TextEmbedding(torch.nn.Module):
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Flat ids and offsets as ``LongTensor``, for an ``EmbeddingBag`` (unknown words
-        without ``<unk>`` left out)."""
+        without ``<unk>`` left out).
+
+        Example:
+            >>> from embtable.torch import EmbeddingBag
+            >>> unit = TextEmbedding.from_texts(["the cat", "the dog"], 3)
+            >>> ids, offsets = unit.encode_bags(["the cat", "dog"])
+            >>> ids, offsets
+            (tensor([2, 3, 4]), tensor([0, 2]))
+            >>> bag = EmbeddingBag.from_pretrained(unit.embedding.weight, mode="sum")
+            >>> bag(ids, offsets).shape
+            torch.Size([2, 3])
+        """
         ids, lengths = encode_padded(self._vocab(), token_lists(texts, self.tokenizer, max_length))
         keep = (np.arange(ids.shape[1]) < lengths[:, None]) & (ids >= 0)
         device = self.embedding.weight.device
@@ -218,7 +279,21 @@ class TextEmbedding(torch.nn.Module):
         self, texts: Iterable[str | Sequence[str]], *, max_length: int | None = None
     ) -> torch.Tensor:
         """The vectors of a batch of texts, ``(B, L, D)``: see the rule for unknown words and
-        padding in :mod:`embtable.text.text_embedding`."""
+        padding in :mod:`embtable.text.text_embedding`.
+
+        Example:
+            >>> from embtable.vectors import Vectors
+            >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+            >>> unit = TextEmbedding.from_vectors(vectors, Vocab.build([["cat", "dog"]]))
+            >>> unit(["dog cat", "cat"])  # the short text is padded with the zero <pad> row
+            tensor([[[3., 4.],
+                     [1., 2.]],
+            <BLANKLINE>
+                    [[1., 2.],
+                     [0., 0.]]])
+            >>> unit(["cat dog cat"], max_length=2).shape
+            torch.Size([1, 2, 2])
+        """
         lists = token_lists(texts, self.tokenizer, max_length)
         if not isinstance(self.embedding, IndexedEmbedding):
             ids, _ = encode_padded(self._vocab(), lists)
@@ -239,7 +314,19 @@ class TextEmbedding(torch.nn.Module):
         max_length: int | None = None,
     ) -> torch.Tensor:
         """One vector per text, ``(B, D)``: the mean (or sum) of its words' vectors, padding and
-        zero-vector unknown words left out; an empty text gives zeros."""
+        zero-vector unknown words left out; an empty text gives zeros.
+
+        Example:
+            >>> from embtable.vectors import Vectors
+            >>> vectors = Vectors(["cat", "dog"], np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+            >>> unit = TextEmbedding.from_vectors(vectors, Vocab.build([["cat", "dog"]]))
+            >>> unit.pool(["dog cat", "cat", ""])
+            tensor([[2., 3.],
+                    [1., 2.],
+                    [0., 0.]])
+            >>> unit.pool(["dog cat"], mode="sum")
+            tensor([[4., 6.]])
+        """
         if mode not in ("mean", "sum"):
             raise OptionError(f"mode must be 'mean' or 'sum', got {mode!r}")
         lists = token_lists(texts, self.tokenizer, max_length)
@@ -256,7 +343,20 @@ class TextEmbedding(torch.nn.Module):
         return out
 
     def save(self, directory: str | os.PathLike[str]) -> None:
-        """Write the table directory (``weights.safetensors``, ``vocab.json``, ``config.json``)."""
+        """Write the table directory (``weights.safetensors``, ``vocab.json``, ``config.json``).
+
+        Raises:
+            OptionError: the table is a subword or hashed one (not one row per word), or
+                bfloat16.
+
+        Example:
+            >>> import os, tempfile
+            >>> unit = TextEmbedding.from_texts(["the cat"], 3)
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     unit.save(folder)
+            ...     sorted(os.listdir(folder))
+            ['config.json', 'vocab.json', 'weights.safetensors']
+        """
         from ..io.tables import save_table
 
         layer = self.embedding
@@ -289,6 +389,25 @@ class TextEmbedding(torch.nn.Module):
                 is never modified, and the layer is frozen.
             tokenizer: override the saved tokenizer.
             device: move the table there (a copy, unless it is the CPU).
+
+        Example:
+            >>> import tempfile
+            >>> unit = TextEmbedding.from_texts(["the cat", "the dog"], 3)
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     unit.save(folder)
+            ...     back = TextEmbedding.load(folder)
+            ...     mapped = TextEmbedding.load(folder, mmap=True)  # copy-on-write, frozen
+            ...     torch.equal(mapped.embedding.weight, unit.embedding.weight)
+            ...     mapped.embedding.weight.requires_grad
+            True
+            False
+            >>> back
+            TextEmbedding(
+              vocab=5 tokens, tokenizer='regex'
+              (embedding): Embedding(5, 3, padding_idx=1)
+            )
+            >>> torch.equal(back(["the dog"]), unit(["the dog"]))
+            True
         """
         weight, vocab, config = read_text_embedding(directory, mmap=mmap)
         if mmap:
@@ -319,5 +438,17 @@ class TextEmbedding(torch.nn.Module):
         )
 
     def extra_repr(self) -> str:
+        """The vocabulary size and the tokenizer, shown in ``repr(unit)``.
+
+        Example:
+            >>> unit = TextEmbedding.from_texts(["the cat"], 3)
+            >>> unit.extra_repr()
+            "vocab=4 tokens, tokenizer='regex'"
+            >>> unit
+            TextEmbedding(
+              vocab=4 tokens, tokenizer='regex'
+              (embedding): Embedding(4, 3, padding_idx=1)
+            )
+        """
         words = "none" if self.vocab is None else f"{len(self.vocab)} tokens"
         return f"vocab={words}, tokenizer={self.tokenizer!r}"
