@@ -118,19 +118,58 @@ class IndexedEmbedding(torch.nn.Module):
         return self.indexer.mode
 
     def reset_parameters(self) -> None:
-        """Redraw the table from N(0, 1) (``torch.nn.init.normal_``)."""
+        """Redraw the table from N(0, 1) (``torch.nn.init.normal_``) and clear the optimizer's
+        state, if any.
+
+        Example:
+            >>> import embtable.torch as et
+            >>> from embtable.subword import VocabIndexer
+            >>> layer = IndexedEmbedding(
+            ...     VocabIndexer(["a", "b"]), 2, optimizer=et.RowOptimizer("adagrad", lr=0.1)
+            ... )
+            >>> layer(["a"]).sum().backward()  # one step: the state of row 0 grows
+            >>> int(layer.optimizer.step)
+            1
+            >>> _ = torch.manual_seed(0)
+            >>> layer.reset_parameters()
+            >>> int(layer.optimizer.step), layer.optimizer.sum.abs().sum().item()
+            (0, 0.0)
+        """
         with torch.no_grad():
             torch.nn.init.normal_(self.weight)
         if getattr(self, "optimizer", None) is not None:
             self.optimizer.reset_state()  # type: ignore[union-attr]
 
     def bags(self, tokens: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """The indexer's ``(ids, offsets)`` as ``LongTensor`` on the table's device."""
+        """The indexer's ``(ids, offsets)`` as ``LongTensor`` on the table's device.
+
+        Example:
+            >>> from embtable.subword import HashIndexer
+            >>> layer = IndexedEmbedding(HashIndexer(64, num_hashes=2), 3)
+            >>> layer.bags(["a", "b"])  # two rows per token
+            (tensor([50, 40,  3,  7]), tensor([0, 2]))
+        """
         ids, offsets = self.indexer.index(tokens)
         device = self.weight.device
         return torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device)
 
     def forward(self, tokens: Any) -> torch.Tensor:
+        """The vector of each token: its bag of rows, pooled by the indexer's ``mode``.
+
+        Shape:
+            ``T`` tokens → ``(T, D)``.
+
+        Example:
+            >>> from embtable.subword import HashIndexer
+            >>> _ = torch.manual_seed(0)
+            >>> layer = IndexedEmbedding(HashIndexer(64, num_hashes=2), 3)
+            >>> out = layer(["a", "b", "a"])
+            >>> out.shape
+            torch.Size([3, 3])
+            >>> ids, _ = layer.bags(["a"])  # "a" is the sum of its two rows
+            >>> torch.allclose(out[0], layer.weight[ids].sum(0))
+            True
+        """
         ids, offsets = self.bags(tokens)
         return F.embedding_bag(
             ids,
@@ -145,6 +184,13 @@ class IndexedEmbedding(torch.nn.Module):
         )
 
     def extra_repr(self) -> str:
+        """The indexer and the width, inside ``repr(layer)``.
+
+        Example:
+            >>> from embtable.subword import HashIndexer
+            >>> IndexedEmbedding(HashIndexer(64, num_hashes=2), 3)
+            IndexedEmbedding(HashIndexer(num_buckets=64, num_hashes=2, seed=0), 3)
+        """
         return f"{self.indexer!r}, {self.embedding_dim}"
 
 
@@ -173,6 +219,16 @@ class SubwordEmbedding(IndexedEmbedding):
         )
 
     def reset_parameters(self) -> None:
+        """Redraw the table uniformly in ``±1 / embedding_dim`` (fastText's initialisation) and
+        clear the optimizer's state, if any.
+
+        Example:
+            >>> layer = SubwordEmbedding(["hi"], 4, minn=2, maxn=2, bucket=10)
+            >>> _ = torch.manual_seed(0)
+            >>> layer.reset_parameters()
+            >>> layer.weight.shape, bool(layer.weight.abs().max() <= 0.25)
+            (torch.Size([11, 4]), True)
+        """
         bound = 1.0 / max(self.embedding_dim, 1)
         with torch.no_grad():
             torch.nn.init.uniform_(self.weight, -bound, bound)
@@ -182,7 +238,20 @@ class SubwordEmbedding(IndexedEmbedding):
     @classmethod
     def from_fasttext(cls, source: Any, *, freeze: bool = True, **options: Any) -> SubwordEmbedding:
         """The layer of a fastText ``.bin`` (a path or :class:`~embtable.fasttext.FastTextVectors`):
-        its input matrix, copied into a tensor."""
+        its input matrix, copied into a float32 tensor; frozen unless ``freeze=False``.
+
+        Example:
+            >>> from embtable.fasttext import FastTextVectors
+            >>> model = FastTextVectors(  # 1 word + 10 buckets of 2-grams
+            ...     ["hi"], np.arange(22.0).reshape(11, 2), minn=2, maxn=2, bucket=10
+            ... )
+            >>> layer = SubwordEmbedding.from_fasttext(model)
+            >>> layer, layer.weight.requires_grad
+            (SubwordEmbedding(words=1, embedding_dim=2, minn=2, maxn=2, bucket=10), False)
+            >>> out = layer(["hi", "ho"])  # "ho" is unknown: its n-grams answer
+            >>> bool(np.allclose(out[1].numpy(), model["ho"]))
+            True
+        """
         from ..fasttext import FastTextVectors
 
         model = source if isinstance(source, FastTextVectors) else FastTextVectors.load_bin(source)
@@ -200,6 +269,12 @@ class SubwordEmbedding(IndexedEmbedding):
         )
 
     def extra_repr(self) -> str:
+        """The vocabulary size, width and n-gram settings, inside ``repr(layer)``.
+
+        Example:
+            >>> SubwordEmbedding(["hi", "ho"], 8, minn=2, maxn=3, bucket=50).extra_repr()
+            'words=2, embedding_dim=8, minn=2, maxn=3, bucket=50'
+        """
         indexer = self.indexer
         assert isinstance(indexer, SubwordIndexer)
         return (
@@ -232,11 +307,31 @@ class HashEmbedding(IndexedEmbedding):
         )
 
     def forward(self, tokens: Any) -> torch.Tensor:
+        """The vector of each token: strings, or integer ids (a list, an array or a tensor,
+        taken flat).
+
+        Shape:
+            ``T`` tokens → ``(T, D)``.
+
+        Example:
+            >>> _ = torch.manual_seed(0)
+            >>> layer = HashEmbedding(100, 4, num_hashes=2)
+            >>> layer(["user:42", "user:7"]).shape
+            torch.Size([2, 4])
+            >>> torch.equal(layer(torch.tensor([3, 7])), layer([3, 7]))  # a tensor of ids
+            True
+        """
         if isinstance(tokens, torch.Tensor):
             tokens = tokens.detach().cpu().numpy()
         return super().forward(tokens)
 
     def extra_repr(self) -> str:
+        """The buckets, width and hashing, inside ``repr(layer)``.
+
+        Example:
+            >>> HashEmbedding(100, 4, num_hashes=3, seed=1)
+            HashEmbedding(100, 4, num_hashes=3, seed=1)
+        """
         indexer = self.indexer
         assert isinstance(indexer, HashIndexer)
         return (
@@ -284,7 +379,17 @@ class QuotientRemainderEmbedding(torch.nn.Module):
 
     def reset_parameters(self) -> None:
         """As the NumPy twin: ``"add"`` both N(0, 1/2); ``"mult"`` quotient N(0, 1), remainder
-        ones."""
+        ones (so each id starts at its quotient row).
+
+        Example:
+            >>> _ = torch.manual_seed(0)
+            >>> layer = QuotientRemainderEmbedding(100, 2, num_collisions=8)
+            >>> layer.reset_parameters()
+            >>> layer.remainder.weight.unique().tolist()  # "mult": remainders start at 1
+            [1.0]
+            >>> torch.equal(layer(torch.tensor([19])), layer.quotient.weight[19 // 8][None])
+            True
+        """
         self.quotient.reset_parameters()
         self.remainder.reset_parameters()
         with torch.no_grad():
@@ -295,6 +400,21 @@ class QuotientRemainderEmbedding(torch.nn.Module):
                 self.remainder.weight.fill_(1.0)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """The vector of each id: its quotient row times (or plus) its remainder row.
+
+        Shape:
+            ids ``(*)`` → ``(*, D)``.
+
+        Example:
+            >>> _ = torch.manual_seed(0)
+            >>> layer = QuotientRemainderEmbedding(100, 2, num_collisions=8, operation="add")
+            >>> out = layer(torch.tensor([[19, 99]]))
+            >>> out.shape
+            torch.Size([1, 2, 2])
+            >>> q, r = layer.quotient.weight, layer.remainder.weight
+            >>> torch.allclose(out[0, 0], q[19 // 8] + r[19 % 8])
+            True
+        """
         quotients, remainders = self.indexer.split(ids.detach().cpu().numpy())
         device = self.quotient.weight.device
         q = self.quotient(torch.from_numpy(quotients).to(device))
@@ -303,6 +423,12 @@ class QuotientRemainderEmbedding(torch.nn.Module):
         return out.reshape(*ids.shape, self.embedding_dim)
 
     def extra_repr(self) -> str:
+        """The size, width and combination, inside ``repr(layer)``.
+
+        Example:
+            >>> QuotientRemainderEmbedding(1000, 4, num_collisions=32).extra_repr()
+            "1000, 4, num_collisions=32, operation='mult'"
+        """
         return (
             f"{self.num_embeddings}, {self.embedding_dim}, "
             f"num_collisions={self.indexer.num_collisions}, operation={self.operation!r}"
