@@ -82,7 +82,24 @@ class patch:  # noqa: N801 - used like a function: ``with embtable.torch.patch()
         return self._saved is not None
 
     def start(self) -> patch:
-        """Install embtable's classes and functions into ``torch.nn``; returns ``self``."""
+        """Install embtable's classes and functions into ``torch.nn``; returns ``self``.
+
+        Raises:
+            OptionError: this patch is already active.
+
+        Example:
+            >>> import torch, embtable.torch as et
+            >>> original = torch.nn.Embedding
+            >>> p = et.patch().start()
+            >>> p.active, torch.nn.Embedding is et.Embedding
+            (True, True)
+            >>> layer = torch.nn.Embedding(4, 2)  # code that builds torch layers gets embtable's
+            >>> type(layer).__module__
+            'embtable.torch.modules'
+            >>> p.stop()
+            >>> torch.nn.Embedding is original
+            True
+        """
         if self._saved is not None:
             raise OptionError("this patch is already active; call stop() first")
         targets = _targets()
@@ -92,7 +109,27 @@ class patch:  # noqa: N801 - used like a function: ``with embtable.torch.patch()
         return self
 
     def stop(self) -> None:
-        """Put back the objects that :meth:`start` replaced (in reverse order)."""
+        """Put back the objects that :meth:`start` replaced (in reverse order).
+
+        Raises:
+            OptionError: this patch is not active.
+
+        Example:
+            >>> import torch, embtable.torch as et
+            >>> original = torch.nn.functional.embedding
+            >>> outer = et.patch().start()
+            >>> inner = et.patch().start()  # patches nest
+            >>> inner.stop()  # restores what inner found: outer's patch
+            >>> torch.nn.functional.embedding is et.functional.embedding
+            True
+            >>> outer.stop()
+            >>> torch.nn.functional.embedding is original, outer.active
+            (True, False)
+            >>> outer.stop()
+            Traceback (most recent call last):
+                ...
+            embtable._errors.OptionError: this patch is not active; call start() first
+        """
         if self._saved is None:
             raise OptionError("this patch is not active; call start() first")
         for owner, name, original in reversed(self._saved):
