@@ -227,6 +227,17 @@ def test_torch_quotient_remainder_gradients_match_numpy():
     assert_allclose(layer.remainder.weight.grad.numpy(), numpy_layer.weight_remainder.grad)
 
 
+def test_torch_quotient_remainder_refuses_a_list_as_torch_does():
+    torch = pytest.importorskip("torch")
+    from embtable.torch.subword import QuotientRemainderEmbedding as TorchQR
+
+    layer = TorchQR(30, 2, num_collisions=4)
+    with pytest.raises(OptionTypeError, match="got list") as info:
+        layer([3, 4])
+    assert isinstance(info.value, TypeError)
+    assert layer(torch.tensor([3, 4])).shape == (2, 2)
+
+
 def test_from_fasttext_gives_the_model_vectors():
     from pathlib import Path
 

@@ -414,7 +414,15 @@ class QuotientRemainderEmbedding(torch.nn.Module):
             >>> q, r = layer.quotient.weight, layer.remainder.weight
             >>> torch.allclose(out[0, 0], q[19 // 8] + r[19 % 8])
             True
+
+        Raises:
+            OptionTypeError: ``ids`` is not a tensor (a ``TypeError``, as torch's).
         """
+        if not isinstance(ids, torch.Tensor):
+            raise OptionTypeError(
+                f"QuotientRemainderEmbedding: ids must be a torch.Tensor of integer ids, got "
+                f"{type(ids).__name__} (as torch.nn.Embedding; wrap them in torch.tensor(...))"
+            )
         quotients, remainders = self.indexer.split(ids.detach().cpu().numpy())
         device = self.quotient.weight.device
         q = self.quotient(torch.from_numpy(quotients).to(device))
