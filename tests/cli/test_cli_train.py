@@ -44,6 +44,8 @@ def latin1(tmp_path) -> Path:
     ("option", "message"),
     [
         (["--negative", "0"], "negative must be an integer >= 1, got 0"),
+        (["--negative", "0"], "embtable train --hs"),
+        (["--hs", "--shared-negatives"], "hs (hierarchical softmax) is not implemented with"),
         (["--alpha", "0"], "alpha must be a finite number in (0.0, 10.0], got 0.0"),
         (["--threads", "999"], "threads must be an integer in 1.."),
         (["--min-alpha", "1"], "min_alpha must be a finite number in [0.0, 0.025], got 1.0"),
@@ -248,6 +250,7 @@ def test_subwords_write_a_fasttext_bin(tmp_path, capsys):
         (["--buckets", "10"], "--buckets goes with --subwords"),
         (["--subwords", "6-3"], "1 <= minn <= maxn"),
         (["--subwords", "3-6", "--shared-negatives"], "shared_negatives"),
+        (["--subwords", "3-6", "--hs"], "not implemented with subwords"),
         (["--subwords", "3-6", "--checkpoint-every", "5"], "--checkpoint-every is not available"),
     ],
 )
@@ -258,3 +261,18 @@ def test_bad_subword_options_fail_before_the_corpus_is_read(
     err = capsys.readouterr().err
     assert status == 1 and message in err and "latin1" not in err, err
     assert not (tmp_path / "out.bin").exists()
+
+
+def test_hs_with_negative_zero_trains_hierarchical_softmax_alone(tmp_path, capsys):
+    out = tmp_path / "hs"
+    status = main(["train", str(LEE), "-o", str(out), *SMALL, "--hs", "--negative", "0"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["model"] == "skipgram hierarchical softmax"
+    assert meta["hyperparameters"]["hs"] is True and meta["hyperparameters"]["negative"] == 0
+    model = SkipGramModel.load(out)
+    assert model.output_hs is not None and model.output_hs.weight.data.any()
+    assert not model.output.weight.data.any()
+    assert main(["train", "--resume", str(out), "--hs"]) == 1
+    assert "drop --hs" in capsys.readouterr().err

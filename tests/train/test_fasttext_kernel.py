@@ -10,6 +10,15 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from embtable.train.sgns import _to_threshold, alias_table, keep_probabilities
 
+NO_HS = (
+    False,
+    np.zeros(1, np.int64),
+    np.zeros(0, np.uint8),
+    np.zeros(0, np.int32),
+    np.zeros((0, 1), np.float32),
+)
+"""train_sgns_block's hierarchical-softmax arguments when it is off."""
+
 _MASK = (1 << 64) - 1
 
 
@@ -292,6 +301,7 @@ def test_cbow_with_one_row_bags_is_word2vec_cbow_bit_for_bit(rng):
         True,
         True,
         False,
+        *NO_HS,
     )
     assert got == (int(rng_state[0]), float(loss[0]), int(pairs[0]), int(read[0]))
     assert_array_equal(ours_in, w_in)

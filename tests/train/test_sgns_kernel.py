@@ -12,6 +12,15 @@ from embtable.train.sgns import _to_threshold, alias_table, keep_probabilities
 
 _MASK = (1 << 64) - 1
 
+NO_HS = (
+    False,
+    np.zeros(1, np.int64),
+    np.zeros(0, np.uint8),
+    np.zeros(0, np.int32),
+    np.zeros((0, 1), np.float32),
+)
+"""The kernel's hierarchical-softmax arguments when it is off."""
+
 
 def _lcg(state: int) -> tuple[int, int]:
     state = (state * 25214903917 + 11) & _MASK
@@ -47,10 +56,57 @@ def sgns_block_twin(
     min_alpha,
     total_words,
     state,
+    *,
+    hs=None,
+    cbow=False,
+    cbow_mean=True,
 ):
-    """One thread, the whole corpus, one call: the kernel's loop in plain Python."""
+    """One thread, the whole corpus, one call: the kernel's loop in plain Python.
+
+    ``hs``: ``(offsets, codes, points, table)`` trains hierarchical softmax too (first, as
+    word2vec.c does); ``negative=0`` skips negative sampling.
+    """
     one = np.float32(1.0)
     vocab_size = w_in.shape[0]
+
+    def sigmoid_step(source, row, label, lr):
+        score = min(max(_dot(source, row), np.float32(-30)), np.float32(30))
+        if label:
+            odds = np.float32(math.exp(-float(score)))
+            return lr * odds / (one + odds), math.log1p(float(odds))
+        odds = np.float32(math.exp(float(score)))
+        return -lr * odds / (one + odds), math.log1p(float(odds))
+
+    def update(source, centre, lr, state):
+        """Output-layer updates against ``source``; return ``(grad of source, loss, state)``."""
+        hidden = np.zeros(w_in.shape[1], np.float32)
+        pair_loss = 0.0
+        if hs is not None:
+            hs_offsets, hs_codes, hs_points, table = hs
+            for k in range(int(hs_offsets[centre]), int(hs_offsets[centre + 1])):
+                row = table[hs_points[k]]
+                grad, step_loss = sigmoid_step(source, row, hs_codes[k] == 0, lr)
+                pair_loss += step_loss
+                hidden += grad * row
+                row += grad * source
+        for d in range(negative + 1 if negative > 0 else 0):
+            if d == 0:
+                target = centre
+            else:
+                state, bits = _lcg(state)
+                target = (bits * vocab_size) >> 32
+                state, bits = _lcg(state)
+                if bits >= int(accept[target]):
+                    target = int(alias[target])
+                if target == centre:
+                    continue
+            row = w_out[target]
+            grad, step_loss = sigmoid_step(source, row, d == 0, lr)
+            pair_loss += step_loss
+            hidden += grad * row
+            row += grad * source
+        return hidden, pair_loss, state
+
     loss = 0.0
     pairs = 0
     read = 0
@@ -70,34 +126,29 @@ def sgns_block_twin(
         for i, centre in enumerate(sentence):
             state, bits = _lcg(state)
             reach = window - ((bits * window) >> 32)
-            for j in range(max(0, i - reach), min(len(sentence), i + reach + 1)):
-                if j == i:
+            span = [
+                j for j in range(max(0, i - reach), min(len(sentence), i + reach + 1)) if j != i
+            ]
+            if cbow:
+                if not span:
                     continue
+                mean = np.zeros(w_in.shape[1], np.float32)
+                for j in span:
+                    mean += w_in[sentence[j]]
+                inverse = one / np.float32(len(span))
+                if cbow_mean:
+                    mean *= inverse
+                hidden, pair_loss, state = update(mean, centre, lr, state)
+                if not cbow_mean:
+                    hidden *= inverse
+                for j in span:
+                    w_in[sentence[j]] += hidden
+                loss += pair_loss
+                pairs += 1
+                continue
+            for j in span:
                 context = w_in[sentence[j]]
-                hidden = np.zeros(w_in.shape[1], np.float32)
-                pair_loss = 0.0
-                for d in range(negative + 1):
-                    if d == 0:
-                        target = centre
-                    else:
-                        state, bits = _lcg(state)
-                        target = (bits * vocab_size) >> 32
-                        state, bits = _lcg(state)
-                        if bits >= int(accept[target]):
-                            target = int(alias[target])
-                        if target == centre:
-                            continue
-                    row = w_out[target]
-                    score = min(max(_dot(context, row), np.float32(-30)), np.float32(30))
-                    if d == 0:
-                        odds = np.float32(math.exp(-float(score)))
-                        grad = lr * odds / (one + odds)
-                    else:
-                        odds = np.float32(math.exp(float(score)))
-                        grad = -lr * odds / (one + odds)
-                    pair_loss += math.log1p(float(odds))
-                    hidden += grad * row
-                    row += grad * context
+                hidden, pair_loss, state = update(context, centre, lr, state)
                 context += hidden
                 loss += pair_loss
                 pairs += 1
@@ -159,6 +210,7 @@ def test_kernel_matches_python_twin(rng, window, negative, scale):
         True,
         True,
         False,
+        *NO_HS,
     )
     state, twin_loss, twin_pairs, twin_read = sgns_block_twin(
         ids,
@@ -182,6 +234,96 @@ def test_kernel_matches_python_twin(rng, window, negative, scale):
     assert_allclose(loss[0], twin_loss, rtol=1e-5)
     assert_allclose(w_in, twin_in, rtol=1e-5, atol=1e-7)
     assert_allclose(w_out, twin_out, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("cbow", "cbow_mean", "window", "negative", "scale"),
+    [
+        (False, True, 2, 0, 1.0),
+        (False, True, 3, 4, 1.0),
+        (True, True, 3, 0, 1.0),
+        (True, False, 2, 3, 1.0),
+        (False, True, 2, 0, 300.0),
+    ],
+)
+def test_hierarchical_softmax_kernel_matches_python_twin(
+    rng, cbow, cbow_mean, window, negative, scale
+):
+    """``hs`` alone (negative 0) and with negative sampling, skip-gram and CBOW (mean, sum):
+    the kernel and the twin agree to float32 rounding, and the inner-node rows learn."""
+    from embtable.kernels.sgns import train_sgns_block
+    from embtable.train.huffman import huffman_codes
+
+    ids, offsets, keep, accept, alias, w_in, w_out = _inputs(rng)
+    vocab_size, dim = w_in.shape
+    w_in *= np.float32(scale)
+    hs_offsets, hs_codes, hs_points = huffman_codes(np.bincount(ids, minlength=vocab_size))
+    table = (rng.random((vocab_size - 1, dim), dtype=np.float32) - 0.5) * np.float32(0.2 * scale)
+    twin_in, twin_out, twin_table, initial = w_in.copy(), w_out.copy(), table.copy(), table.copy()
+    rng_state = np.array([4321], np.uint64)
+    next_sentence = np.zeros(1, np.int64)
+    loss, pairs, read = np.zeros(1), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    train_sgns_block(
+        ids,
+        offsets,
+        np.arange(4),
+        27,
+        next_sentence,
+        np.array([4], np.int64),
+        10**9,
+        keep,
+        accept,
+        alias,
+        w_in,
+        w_out,
+        window,
+        negative,
+        np.float32(0.05),
+        np.float32(0.001),
+        0,
+        2 * len(ids),
+        rng_state,
+        loss,
+        pairs,
+        read,
+        cbow,
+        cbow_mean,
+        True,
+        False,
+        True,
+        hs_offsets,
+        hs_codes,
+        hs_points,
+        table,
+    )
+    state, twin_loss, twin_pairs, twin_read = sgns_block_twin(
+        ids,
+        offsets,
+        keep,
+        accept,
+        alias,
+        twin_in,
+        twin_out,
+        window,
+        negative,
+        0.05,
+        0.001,
+        2 * len(ids),
+        4321,
+        hs=(hs_offsets, hs_codes, hs_points, twin_table),
+        cbow=cbow,
+        cbow_mean=cbow_mean,
+    )
+    assert int(rng_state[0]) == state
+    assert (int(pairs[0]), int(read[0])) == (twin_pairs, twin_read)
+    assert twin_pairs > 0 and np.isfinite(loss[0])
+    assert_allclose(loss[0], twin_loss, rtol=1e-5)
+    assert_allclose(w_in, twin_in, rtol=1e-5, atol=1e-6 * scale)
+    assert_allclose(table, twin_table, rtol=1e-5, atol=1e-6 * scale)
+    assert_allclose(w_out, twin_out, rtol=1e-5, atol=1e-7)
+    assert not np.array_equal(table, initial)
+    if negative == 0:  # hierarchical softmax alone leaves the negative-sampling table as it was
+        assert_array_equal(w_out, twin_out)
 
 
 def test_kernel_follows_the_order_stops_after_words_per_thread_and_resumes(rng):
@@ -215,6 +357,7 @@ def test_kernel_follows_the_order_stops_after_words_per_thread_and_resumes(rng):
             True,
             True,
             False,
+            *NO_HS,
         )
         assert int(position[0]) == after
         reads.append(int(read[0]))
@@ -326,6 +469,7 @@ def test_shared_negatives_kernel_matches_python_twin(rng, window, negative):
         True,
         True,
         True,
+        *NO_HS,
     )
     state, twin_loss, twin_pairs = shared_window_twin(
         ids, offsets, keep, accept, alias, twin_in, twin_out, window, negative, lr, 99

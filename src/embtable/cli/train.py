@@ -29,6 +29,7 @@ examples:
   embtable train                                     # the bundled corpus, into out/default
   embtable train news.txt.gz books/*.txt -o out/news --dim 300 --epochs 10 --threads 4
   embtable train corpus.txt -o out/c --architecture cbow --word2vec-binary out/c.bin
+  embtable train corpus.txt -o out/hs --hs --negative 0   # hierarchical softmax
   zcat big.txt.gz | embtable train - -o out/big --checkpoint-every 30
   embtable train --resume out/big                    # continue after Ctrl-C or a crash
   embtable train corpus.txt -o out/ft.bin --subwords 3-6 --buckets 2000000   # fastText
@@ -51,7 +52,12 @@ _TRAINING: dict[str, tuple[Any, str]] = {
         "skip-gram: one set of noise words per window, as a small matrix product (faster; "
         "Ji et al. 2016); default: word2vec's per-pair rule",
     ),
-    "negative": (5, "noise words per example (>= 1)"),
+    "negative": (5, "noise words per example (>= 1; 0 with --hs: hierarchical softmax alone)"),
+    "hs": (
+        False,
+        "also train hierarchical softmax (word2vec's -hs 1, gensim's hs=1); with --negative 0 "
+        "it is the only output layer",
+    ),
     "ns_exponent": (0.75, "exponent of the noise distribution (-1..1)"),
     "sample": (1e-3, "sub-sampling threshold of frequent words (0: off)"),
     "epochs": (5, "passes over the corpus"),
@@ -108,7 +114,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train",
         help="train word2vec (skip-gram or CBOW) embeddings on text",
-        description="Train word2vec embeddings with negative sampling (skip-gram or CBOW).",
+        description="Train word2vec embeddings (skip-gram or CBOW) with negative sampling "
+        "and/or hierarchical softmax, or fastText's with --subwords.",
         epilog=_EXAMPLE,
         formatter_class=HelpFormatter,
     )
@@ -288,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
         "dim": training["dim"],
         "window": training["window"],
         "negative": training["negative"],
+        "hs": training["hs"],
         "ns_exponent": training["ns_exponent"],
         "sample": training["sample"],
         "shrink_windows": not training["no_shrink_windows"],
@@ -309,6 +317,7 @@ def run(args: argparse.Namespace) -> int:
                 "architecture": training["architecture"],
                 "cbow_mean": not training["cbow_sum"],
                 "shared_negatives": training["shared_negatives"],
+                "hs": training["hs"],
             },
             None,
         )

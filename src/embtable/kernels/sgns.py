@@ -1,4 +1,5 @@
-"""Compiled word2vec training kernel: skip-gram or CBOW, with negative sampling.
+"""Compiled word2vec training kernel: skip-gram or CBOW, with negative sampling and/or
+hierarchical softmax.
 
 The kernel is a plain loop in the shape of ``word2vec.c``'s ``TrainModelThread``: for each
 sentence it drops sub-sampled words, then for every centre word it draws a shrunk window
@@ -6,7 +7,9 @@ sentence it drops sub-sampled words, then for every centre word it draws a shrun
 makes one positive and ``negative`` noise updates; the context word's input row is the one that
 learns (``word2vec.c`` and gensim do the same). For CBOW the mean (or sum) of the window's
 context rows makes one positive and ``negative`` noise updates, and its gradient goes to every
-context row (gensim's ``cbow_mean`` rule).
+context row (gensim's ``cbow_mean`` rule). With hierarchical softmax (``hs``) the same input
+(context row or window mean) first updates the inner nodes on the centre word's Huffman path
+(:func:`_update_hs`); ``negative=0`` then skips negative sampling.
 Updates are lock-free (Hogwild): the threads of the ``prange`` write the shared tables
 without locks, which is how word2vec and gensim train, and which converges because each update
 touches few rows.
@@ -154,6 +157,43 @@ def _update_targets(
 
 
 @njit(cache=CACHE, nogil=True, inline="always")
+def _update_hs(
+    source, word, weight_hs, hidden_grad, hs_offsets, hs_codes, hs_points, lr
+):  # pragma: no cover - compiled
+    """Hierarchical softmax: update the inner-node rows on ``word``'s Huffman path against
+    ``source``.
+
+    ``word2vec.c``'s rule: for each inner node ``p`` on the path, with bit ``c`` of the code,
+    ``f = sigmoid(source . weight_hs[p])`` and ``g = lr * (1 - c - f)``; ``g * weight_hs[p]``
+    goes into ``hidden_grad`` and ``g * source`` into ``weight_hs[p]``. Sigmoids are exact, as in
+    :func:`_update_targets` (no ``MAX_EXP`` skip). Returns the loss
+    ``-sum log sigmoid((1 - 2c) f)``.
+    """
+    loss = 0.0
+    loss_product = 1.0
+    for k in range(hs_offsets[word], hs_offsets[word + 1]):
+        node_row = weight_hs[hs_points[k]]
+        score = dot_rows(source, node_row)
+        if score > _SCORE_CLIP:
+            score = _SCORE_CLIP
+        elif score < -_SCORE_CLIP:
+            score = -_SCORE_CLIP
+        if hs_codes[k] == 0:  # label 1: g = lr * (1 - sigmoid(score))
+            odds = np.float32(math.exp(-score))
+            grad = lr * odds / (_ONE + odds)
+        else:  # label 0: g = -lr * sigmoid(score)
+            odds = np.float32(math.exp(score))
+            grad = -lr * odds / (_ONE + odds)
+        loss_product *= 1.0 + np.float64(odds)
+        if loss_product > 1e250:  # only on paths of dozens of nodes
+            loss += math.log(loss_product)
+            loss_product = 1.0
+        axpy_row(grad, node_row, hidden_grad)
+        axpy_row(grad, source, node_row)
+    return loss + math.log(loss_product)
+
+
+@njit(cache=CACHE, nogil=True, inline="always")
 def _shared_window(
     buffer,
     i,
@@ -272,6 +312,11 @@ def _train_sgns_block(parallel):
         cbow_mean,
         shrink_windows,
         shared_negatives,
+        hs,
+        hs_offsets,
+        hs_codes,
+        hs_points,
+        weight_hs,
     ):  # pragma: no cover - compiled
         """Train on the next ``words_per_thread`` corpus words of each thread's run of sentences.
 
@@ -311,6 +356,14 @@ def _train_sgns_block(parallel):
             shared_negatives: skip-gram draws one set of noise words per centre word, shared by
                 all its context words, and updates the window as one small matrix product
                 (:func:`_shared_window`); else each pair draws its own (word2vec's rule).
+            hs: also train hierarchical softmax (:func:`_update_hs`, before the noise words,
+                as ``word2vec.c`` orders them); with ``negative == 0`` it is the only output
+                layer. Not with ``shared_negatives``.
+            hs_offsets: ``int64 (V + 1,)``, hs_codes ``uint8`` and hs_points ``int32``: the
+                Huffman codes of :func:`embtable.train.huffman.huffman_codes` (word ``w``'s
+                path is ``hs_offsets[w]:hs_offsets[w + 1]``); empty without ``hs``.
+            weight_hs: ``float32 (V - 1, D)``, updated in place: a row per inner node of the
+                tree (``(0, D)`` without ``hs``).
         """
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
@@ -373,18 +426,32 @@ def _train_sgns_block(parallel):
                                 continue
                             context_row = weight_in[buffer[j]]
                             hidden_grad[:] = _ZERO
-                            state, pair_loss = _update_targets(
-                                context_row,
-                                centre,
-                                weight_out,
-                                hidden_grad,
-                                negative,
-                                state,
-                                vocab_size,
-                                alias_threshold,
-                                alias_index,
-                                lr,
-                            )
+                            pair_loss = 0.0
+                            if hs:
+                                pair_loss += _update_hs(
+                                    context_row,
+                                    centre,
+                                    weight_hs,
+                                    hidden_grad,
+                                    hs_offsets,
+                                    hs_codes,
+                                    hs_points,
+                                    lr,
+                                )
+                            if negative > 0:
+                                state, noise_loss = _update_targets(
+                                    context_row,
+                                    centre,
+                                    weight_out,
+                                    hidden_grad,
+                                    negative,
+                                    state,
+                                    vocab_size,
+                                    alias_threshold,
+                                    alias_index,
+                                    lr,
+                                )
+                                pair_loss += noise_loss
                             axpy_row(_ONE, hidden_grad, context_row)
                             thread_loss += pair_loss
                             thread_pairs += 1
@@ -403,18 +470,32 @@ def _train_sgns_block(parallel):
                         for k in range(dim):
                             hidden[k] *= inverse
                     hidden_grad[:] = _ZERO
-                    state, pair_loss = _update_targets(
-                        hidden,
-                        centre,
-                        weight_out,
-                        hidden_grad,
-                        negative,
-                        state,
-                        vocab_size,
-                        alias_threshold,
-                        alias_index,
-                        lr,
-                    )
+                    pair_loss = 0.0
+                    if hs:
+                        pair_loss += _update_hs(
+                            hidden,
+                            centre,
+                            weight_hs,
+                            hidden_grad,
+                            hs_offsets,
+                            hs_codes,
+                            hs_points,
+                            lr,
+                        )
+                    if negative > 0:
+                        state, noise_loss = _update_targets(
+                            hidden,
+                            centre,
+                            weight_out,
+                            hidden_grad,
+                            negative,
+                            state,
+                            vocab_size,
+                            alias_threshold,
+                            alias_index,
+                            lr,
+                        )
+                        pair_loss += noise_loss
                     if not cbow_mean:  # gensim: a summed input shares its error among the rows
                         for k in range(dim):
                             hidden_grad[k] *= inverse

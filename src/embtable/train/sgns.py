@@ -1,4 +1,5 @@
-"""word2vec with negative sampling (skip-gram or CBOW), trained by a compiled Hogwild kernel.
+"""word2vec (skip-gram or CBOW) with negative sampling and/or hierarchical softmax, trained by
+a compiled Hogwild kernel.
 
 The pieces follow ``word2vec.c`` (Mikolov et al., 2013) and gensim 4:
 
@@ -10,7 +11,11 @@ The pieces follow ``word2vec.c`` (Mikolov et al., 2013) and gensim 4:
 - noise words drawn from the unigram distribution raised to the power ``ns_exponent`` (0.75),
   by Walker's alias method (exact, O(1) per draw, two arrays of ``V`` entries);
 - a learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs' words;
-- input rows initialised uniform in ``(-0.5 / D, 0.5 / D)`` and output rows at zero.
+- input rows initialised uniform in ``(-0.5 / D, 0.5 / D)`` and output rows at zero;
+- with ``hs=True``, hierarchical softmax on gensim's Huffman tree
+  (:func:`~embtable.train.huffman.huffman_codes`, rebuilt from the vocabulary's counts, so also
+  on a resume), its inner-node rows in :attr:`SkipGramModel.output_hs`, alone (``negative=0``)
+  or beside negative sampling.
 
 With ``subwords=(minn, maxn)`` the model is fastText's (:mod:`embtable.kernels.fasttext_train`):
 the input table has ``V + buckets`` rows (words, then hashed character n-grams, the layout of
@@ -35,7 +40,7 @@ run without a break.
 
 Checkpoints (:func:`train_word2vec` with ``checkpoint_dir``; :func:`resume_training`): the output
 directory holds the input table (a normal table directory, loadable at any time), the output
-table (``output.safetensors``), the optimizer position in ``meta.json`` (epoch, position in the
+table (``output.safetensors``; with ``hs`` also ``output_hs.safetensors``), the optimizer position in ``meta.json`` (epoch, position in the
 epoch, words done, every thread's generator state, the epoch's loss so far) and the training
 record ``training.csv``; each save swaps the whole directory in atomically.
 """
@@ -140,6 +145,7 @@ def check_training_options(
     dim: int = 100,
     window: int = 5,
     negative: int = 5,
+    hs: bool = False,
     ns_exponent: float = 0.75,
     sample: float = 1e-3,
     shrink_windows: bool = True,
@@ -157,17 +163,20 @@ def check_training_options(
 
     Raises:
         OptionError: a value out of range (the message names the option, the value and the range):
-            ``negative=0`` (there is no hierarchical softmax to train instead, as gensim also
-            refuses), ``alpha=0``, ``window=0``, more threads than ``NUMBA_NUM_THREADS``, ...
+            ``negative=0`` without ``hs=True`` (no output layer would learn; gensim also
+            refuses), ``hs`` with ``shared_negatives``, ``alpha=0``, ``window=0``, more threads
+            than ``NUMBA_NUM_THREADS``, ...
         OptionTypeError: a value of the wrong type.
 
     Example:
         >>> check_training_options(dim=8, threads=1)["dim"]
         8
+        >>> check_training_options(negative=0, hs=True, threads=1)["negative"]
+        0
         >>> check_training_options(negative=0)
         Traceback (most recent call last):
         ...
-        embtable._errors.OptionError: negative must be an integer >= 1, got 0 (negative sampling is the only output layer: hierarchical softmax is not implemented)
+        embtable._errors.OptionError: negative must be an integer >= 1, got 0 (with negative=0 no output layer learns; pass hs=True, or embtable train --hs, to train hierarchical softmax instead)
     """
     import numba
 
@@ -177,6 +186,7 @@ def check_training_options(
         ("cbow_mean", cbow_mean),
         ("shrink_windows", shrink_windows),
         ("shared_negatives", shared_negatives),
+        ("hs", hs),
     ):
         if not isinstance(flag, (bool, np.bool_)):
             raise OptionTypeError(f"{name} must be True or False, got {flag!r}")
@@ -185,10 +195,21 @@ def check_training_options(
             "shared_negatives is a skip-gram rule; CBOW already makes one example (one set of "
             "noise words) per window"
         )
-    if isinstance(negative, (int, np.integer)) and not isinstance(negative, bool) and negative < 1:
+    if hs and shared_negatives:
         raise OptionError(
-            f"negative must be an integer >= 1, got {negative!r} (negative sampling is the only "
-            "output layer: hierarchical softmax is not implemented)"
+            "hs (hierarchical softmax) is not implemented with shared_negatives; drop one "
+            "(hs trains with word2vec's per-pair rule)"
+        )
+    if (
+        not hs
+        and isinstance(negative, (int, np.integer))
+        and not isinstance(negative, bool)
+        and negative < 1
+    ):
+        raise OptionError(
+            f"negative must be an integer >= 1, got {negative!r} (with negative=0 no output "
+            "layer learns; pass hs=True, or embtable train --hs, to train hierarchical softmax "
+            "instead)"
         )
     alpha = 0.025 if alpha is None else alpha
     options: dict[str, Any] = {
@@ -196,7 +217,8 @@ def check_training_options(
         "cbow_mean": bool(cbow_mean),
         "dim": _check_int("dim", dim, 1, 1 << 20),
         "window": _check_int("window", window, 1, 1 << 16),
-        "negative": _check_int("negative", negative, 1, 1000),
+        "negative": _check_int("negative", negative, 0 if hs else 1, 1000),
+        "hs": bool(hs),
         "ns_exponent": _check_float("ns_exponent", ns_exponent, -1.0, 1.0),
         "sample": _check_float("sample", sample, 0.0, 1.0),
         "shrink_windows": bool(shrink_windows),
@@ -320,6 +342,9 @@ class SkipGramModel:
         history: the training record, one dict per chunk with the keys of :data:`CSV_COLUMNS`.
         state: the optimizer position (see the module's docstring); ``state["complete"]`` is
             true once every epoch has run.
+        counts: the vocabulary's counts (kept for a fastText ``.bin``), or ``None``.
+        output_hs: with ``config["hs"]``, the hierarchical-softmax table: one row per inner
+            node of the Huffman tree (``max(V - 1, 1)`` rows; gensim's ``syn1``), else ``None``.
     """
 
     vocab: Vocab
@@ -331,6 +356,7 @@ class SkipGramModel:
     history: list[dict[str, Any]] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     counts: NDArray[np.int64] | None = None
+    output_hs: Embedding | None = None
 
     @property
     def subwords(self) -> tuple[int, int, int] | None:
@@ -445,15 +471,16 @@ class SkipGramModel:
         swapped in whole: a reader (or a kill) sees the old one or the new one. Each word2vec
         file is written atomically too.
 
+        A subword (fastText) model saves the same way, as a checkpoint: ``weights.safetensors``
+        then holds its word vectors as fastText composes them (the mean of each word's row and
+        n-gram rows, a table usable at once), ``input.safetensors`` the whole input table
+        (``V + buckets`` rows: words, then n-gram buckets) that training continues from, and
+        ``meta.json`` the n-gram settings; :meth:`save_bin` writes the fastText ``.bin``.
+
         Raises:
             OutputError: an output cannot be written (checked before anything is written).
         """
         from safetensors.numpy import save as safetensors_bytes
-
-        if self.subwords is not None:
-            raise OptionError(
-                "a subword (fastText) model saves as fastText .bin: use save_bin(path)"
-            )
 
         from embtable.io._atomic import check_output
         from embtable.io.tables import save_table
@@ -471,7 +498,7 @@ class SkipGramModel:
                 check_output(extra, "file")
         meta = {
             "format_version": FORMAT_VERSION,
-            "model": f"{self.config.get('architecture', 'skipgram')} negative sampling",
+            "model": _model_name(self.config),
             "trainer": "embtable.train.train_word2vec",
             "hyperparameters": self.config,
             "corpus": self.stats["corpus"],
@@ -486,6 +513,14 @@ class SkipGramModel:
             "meta.json": (json.dumps(meta, indent=2) + "\n").encode("utf-8"),
             "training.csv": self.training_csv().encode("utf-8"),
         }
+        if self.output_hs is not None:
+            files["output_hs.safetensors"] = safetensors_bytes(
+                {"weight": np.ascontiguousarray(self.output_hs.weight.data)}
+            )
+        table = self.input.weight.data
+        if self.subwords is not None:
+            files["input.safetensors"] = safetensors_bytes({"weight": np.ascontiguousarray(table)})
+            table = np.ascontiguousarray(self.fasttext_vectors().matrix, dtype=np.float32)
         picture = _training_png(self.history)
         if picture is not None:
             files["training.png"] = picture
@@ -495,11 +530,11 @@ class SkipGramModel:
             self.vectors().save(word2vec_binary, format="word2vec-binary")
         save_table(
             directory,
-            self.input.weight.data,
+            table,
             self.vocab,
             {
                 "num_embeddings": len(self.vocab),
-                "embedding_dim": int(self.input.weight.data.shape[1]),
+                "embedding_dim": int(table.shape[1]),
                 "tokenizer": self.config.get("tokenizer"),
             },
             extra_files=files,
@@ -558,21 +593,67 @@ class SkipGramModel:
                 f"{weight.shape} {weight.dtype}; both must be the same float32 shape"
             )
         rows, dim = weight.shape
+        output_hs = None
+        if meta["hyperparameters"].get("hs"):
+            output_hs = _load_weight(path / "output_hs.safetensors", (max(rows - 1, 1), dim))
+        inputs = np.array(weight, dtype=np.float32)
+        if meta["hyperparameters"].get("subwords"):
+            buckets = meta["hyperparameters"].get("buckets")
+            if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
+                raise VectorFormatError(
+                    f"{meta_path}: buckets must be an integer >= 1, got {buckets!r}"
+                )
+            inputs = _load_weight(path / "input.safetensors", (rows + buckets, dim))
         history = []
         csv_path = path / "training.csv"
         if csv_path.is_file():
             for row in csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))):
                 history.append(_csv_row(row, csv_path))
+        counts = None
+        if meta["hyperparameters"].get("subwords"):
+            counts = np.asarray(vocab.counts, dtype=np.int64)
         return cls(
             vocab,
-            Embedding(rows, dim, _weight=np.array(weight, dtype=np.float32)),
+            Embedding(inputs.shape[0], dim, _weight=inputs),
             Embedding(rows, dim, _weight=np.array(output, dtype=np.float32)),
             dict(meta["hyperparameters"]),
             {"corpus": meta.get("corpus", {}), "training": meta.get("training", {})},
             [float(x) for x in meta.get("epoch_losses", [])],
             history,
             dict(meta.get("state") or {"complete": True}),
+            counts=counts,
+            output_hs=None if output_hs is None else Embedding(*output_hs.shape, _weight=output_hs),
         )
+
+
+def _model_name(config: dict[str, Any]) -> str:
+    """``meta.json``'s ``model``: the architecture and its output layers."""
+    layers = []
+    if config.get("hs"):
+        layers.append("hierarchical softmax")
+    if int(config.get("negative", 1)) > 0:
+        layers.append("negative sampling")
+    return f"{config.get('architecture', 'skipgram')} " + " + ".join(layers)
+
+
+def _load_weight(path: Path, shape: tuple[int, int]) -> NDArray[np.float32]:
+    """The ``weight`` tensor of a checkpoint's safetensors file, checked to be float32 ``shape``."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        weight = load_file(str(path))["weight"]
+    except FileNotFoundError:
+        raise VectorFormatError(
+            f"{path}: missing; the checkpoint's configuration needs it to continue training"
+        ) from None
+    except (SafetensorError, KeyError, OSError) as err:
+        raise VectorFormatError(f"{path}: unreadable ({err})") from None
+    if weight.shape != shape or weight.dtype != np.float32:
+        raise VectorFormatError(
+            f"{path}: the table is {weight.shape} {weight.dtype}; expected float32 {shape}"
+        )
+    return np.array(weight, dtype=np.float32)
 
 
 def _csv_row(row: dict[str, str], path: Path) -> dict[str, Any]:
@@ -650,6 +731,7 @@ def train_word2vec(
     dim: int = 100,
     window: int = 5,
     negative: int = 5,
+    hs: bool = False,
     ns_exponent: float = 0.75,
     sample: float = 1e-3,
     shrink_windows: bool = True,
@@ -666,7 +748,8 @@ def train_word2vec(
     subwords: tuple[int, int] | None = None,
     buckets: int = 2_000_000,
 ) -> SkipGramModel:
-    """Train word2vec embeddings (skip-gram or CBOW, negative sampling) on ``corpus``.
+    """Train word2vec embeddings (skip-gram or CBOW; negative sampling and/or hierarchical
+    softmax) on ``corpus``.
 
     Args:
         corpus: a :class:`Corpus`.
@@ -675,7 +758,13 @@ def train_word2vec(
         cbow_mean: CBOW averages the context vectors (``False``: sums them).
         dim: the embedding dimension ``D``.
         window: the largest context window.
-        negative: noise words per example (at least 1).
+        negative: noise words per example (at least 1; 0 with ``hs`` trains hierarchical
+            softmax alone).
+        hs: also train hierarchical softmax (Morin and Bengio, 2005; word2vec's ``-hs 1``,
+            gensim's ``hs=1``): each example updates the inner nodes on its target word's
+            Huffman path (:func:`embtable.train.huffman.huffman_codes`, gensim's tree), in the
+            table :attr:`SkipGramModel.output_hs`. Not with ``shared_negatives`` or
+            ``subwords``.
         ns_exponent: the noise distribution is the unigram counts to this power (in -1..1).
         sample: the sub-sampling threshold (0 disables sub-sampling).
         shrink_windows: each centre word draws its window from ``1 .. window`` (word2vec's
@@ -703,8 +792,8 @@ def train_word2vec(
             (:class:`~embtable.subword.SubwordEmbedding`'s layout), and every one of those rows
             learns. The model then gives vectors for unseen words
             (:meth:`SkipGramModel.fasttext_vectors`) and saves as fastText ``.bin``
-            (:meth:`SkipGramModel.save_bin`). Not with ``shared_negatives``,
-            ``cbow_mean=False`` or checkpoints.
+            (:meth:`SkipGramModel.save_bin`); checkpoints and :func:`resume_training` work as
+            for words. Not with ``shared_negatives``, ``cbow_mean=False`` or ``hs``.
         buckets: n-gram rows with ``subwords`` (fastText's default, 2,000,000).
 
     Returns:
@@ -740,6 +829,7 @@ def train_word2vec(
         dim=dim,
         window=window,
         negative=negative,
+        hs=hs,
         ns_exponent=ns_exponent,
         sample=sample,
         shrink_windows=shrink_windows,
@@ -751,7 +841,7 @@ def train_word2vec(
         seed=seed,
     )
     every = _check_checkpointing(checkpoint_dir, checkpoint_every)
-    subword_options = _check_subwords(subwords, buckets, options, checkpoint_dir)
+    subword_options = _check_subwords(subwords, buckets, options)
     if not isinstance(corpus, Corpus):
         raise OptionTypeError(
             f"corpus must be an embtable.train.Corpus, got {type(corpus).__name__}"
@@ -801,12 +891,13 @@ def train_word2vec(
         },
     )
     model.counts = np.asarray(corpus.counts, dtype=np.int64).copy()
+    if options["hs"]:
+        inner = max(vocab_size - 1, 1)
+        model.output_hs = Embedding(inner, dim, _weight=np.zeros((inner, dim), np.float32))
     return _run(model, corpus, progress, callbacks, checkpoint_dir, every)
 
 
-def _check_subwords(
-    subwords: object, buckets: object, options: dict[str, Any], checkpoint_dir: object
-) -> dict[str, Any]:
+def _check_subwords(subwords: object, buckets: object, options: dict[str, Any]) -> dict[str, Any]:
     """Check the fastText options; return the config entries they add (none without them)."""
     if subwords is None:
         return {}
@@ -824,13 +915,16 @@ def _check_subwords(
     bucket = _check_int("buckets", buckets, 1, (1 << 31) - 1)
     if options["shared_negatives"]:
         raise OptionError("shared_negatives is not implemented with subwords")
+    if options.get("hs"):
+        raise OptionError(
+            "hs (hierarchical softmax) is not implemented with subwords; train fastText with "
+            "negative sampling"
+        )
     if options["architecture"] == "cbow" and not options["cbow_mean"]:
         raise OptionError(
             "subword CBOW averages the context (fastText's rule): cbow_mean=False is not "
             "implemented with subwords"
         )
-    if checkpoint_dir is not None:
-        raise OptionError("checkpoints are not implemented with subwords (save with save_bin)")
     return {"subwords": [minn, maxn], "buckets": bucket}
 
 
@@ -962,6 +1056,7 @@ def resume_training(
             )
     if corpus.vocab.id_to_token != model.vocab.id_to_token:
         raise CorpusError("the corpus's vocabulary differs from the checkpoint's")
+    model.counts = np.asarray(corpus.counts, dtype=np.int64).copy()
     return _run(model, corpus, progress, callbacks, directory, every)
 
 
@@ -1003,6 +1098,7 @@ def _run(
         bool(config["cbow_mean"]),
         bool(config["shrink_windows"]),
         bool(config.get("shared_negatives", False)),
+        *_hs_arrays(model, counts),
     )
     if model.subwords is not None:
         from embtable.kernels.fasttext_train import train_fasttext_block
@@ -1175,6 +1271,26 @@ def _run(
     _finish_stats(model, corpus)
     save_checkpoint()
     return model
+
+
+def _hs_arrays(model: SkipGramModel, counts: NDArray[np.int64]) -> tuple[Any, ...]:
+    """The kernel's hierarchical-softmax arguments: ``(hs, offsets, codes, points, table)``;
+    the Huffman codes are rebuilt from the vocabulary's counts (on a resume too), and the
+    arrays are empty without ``hs``."""
+    if not model.config.get("hs"):
+        dim = int(model.input.weight.data.shape[1])
+        return (
+            False,
+            np.zeros(1, np.int64),
+            np.zeros(0, np.uint8),
+            np.zeros(0, np.int32),
+            np.zeros((0, dim), np.float32),
+        )
+    from embtable.train.huffman import huffman_codes
+
+    assert model.output_hs is not None
+    offsets, codes, points = huffman_codes(counts)
+    return True, offsets, codes, points, model.output_hs.weight.data
 
 
 def _subword_bags(model: SkipGramModel) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
