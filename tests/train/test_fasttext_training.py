@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from embtable._errors import OptionError, OptionTypeError
-from embtable.train import Corpus, train_word2vec
+from embtable.train import Corpus, SkipGramModel, train_word2vec
 
 _STEMS = ["walk", "talk", "jump", "paint", "climb", "kick", "cook", "clean", "count", "print"]
 _SUFFIXES = ["", "s", "ed", "er"]
@@ -118,11 +118,13 @@ def test_bad_subword_options_are_refused(tmp_path):
         train_word2vec(corpus, subwords=(3, 6), shared_negatives=True, **common)
     with pytest.raises(OptionError, match="cbow_mean"):
         train_word2vec(corpus, subwords=(3, 6), architecture="cbow", cbow_mean=False, **common)
-    with pytest.raises(OptionError, match="checkpoints"):
-        train_word2vec(corpus, subwords=(3, 6), checkpoint_dir=tmp_path / "run", **common)
+    with pytest.raises(OptionError, match="hierarchical softmax"):
+        train_word2vec(corpus, subwords=(3, 6), hs=True, **common)
     plain = train_word2vec(corpus, **common)
     with pytest.raises(OptionError, match="without subwords"):
         plain.save_bin(tmp_path / "x.bin")
     sub = train_word2vec(corpus, subwords=(2, 3), buckets=10, **common)
-    with pytest.raises(OptionError, match="save_bin"):
-        sub.save(tmp_path / "table")
+    sub.save(tmp_path / "table")  # a checkpoint: the whole input table, n-gram rows included
+    assert_array_equal(
+        SkipGramModel.load(tmp_path / "table").input.weight.data, sub.input.weight.data
+    )
