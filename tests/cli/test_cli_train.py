@@ -251,7 +251,6 @@ def test_subwords_write_a_fasttext_bin(tmp_path, capsys):
         (["--subwords", "6-3"], "1 <= minn <= maxn"),
         (["--subwords", "3-6", "--shared-negatives"], "shared_negatives"),
         (["--subwords", "3-6", "--hs"], "not implemented with subwords"),
-        (["--subwords", "3-6", "--checkpoint-every", "5"], "--checkpoint-every is not available"),
     ],
 )
 def test_bad_subword_options_fail_before_the_corpus_is_read(
@@ -276,3 +275,44 @@ def test_hs_with_negative_zero_trains_hierarchical_softmax_alone(tmp_path, capsy
     assert not model.output.weight.data.any()
     assert main(["train", "--resume", str(out), "--hs"]) == 1
     assert "drop --hs" in capsys.readouterr().err
+
+
+class _InterruptAfter:
+    """Wraps a kernel; raises SIGINT (as Ctrl-C would) after ``calls`` kernel calls."""
+
+    def __init__(self, kernel, calls: int) -> None:
+        self.kernel, self.calls, self.count = kernel, calls, 0
+
+    def __call__(self, *args):
+        self.kernel(*args)
+        if args[2].shape[0]:  # not the compiling warm-up call
+            self.count += 1
+            if self.count == self.calls:
+                signal.raise_signal(signal.SIGINT)
+
+
+def test_subword_run_checkpoints_on_ctrl_c_and_resumes_to_the_same_bin(
+    tmp_path, capsys, monkeypatch
+):
+    import embtable.kernels.fasttext_train as kernels
+    import embtable.train.sgns as trainer
+
+    monkeypatch.setattr(trainer, "_BLOCK_WORDS", 9_000)  # several chunks per epoch
+    options = [*SMALL, "--epochs", "2", "--subwords", "3-5", "--buckets", "2000"]
+    whole = tmp_path / "whole.bin"
+    assert main(["train", str(LEE), "-o", str(whole), *options]) == 0
+    assert whole.is_file() and not Path(str(whole) + ".checkpoint").exists()
+    monkeypatch.setattr(
+        kernels, "train_fasttext_block", _InterruptAfter(kernels.train_fasttext_block, 4)
+    )
+    out = tmp_path / "ft.bin"
+    checkpoint = tmp_path / "ft.bin.checkpoint"
+    assert main(["train", str(LEE), "-o", str(out), *options]) == 130
+    err = capsys.readouterr().err
+    assert f"continue with: embtable train --resume {checkpoint}" in err
+    assert not out.exists() and SkipGramModel.load(checkpoint).subwords == (3, 5, 2000)
+    monkeypatch.setattr(kernels, "train_fasttext_block", kernels.train_fasttext_block.kernel)
+    assert main(["train", "--resume", str(checkpoint), "--progress", "off"]) == 0
+    assert str(out) in capsys.readouterr().out
+    assert out.read_bytes() == whole.read_bytes()
+    assert not checkpoint.exists()

@@ -33,10 +33,14 @@ examples:
   zcat big.txt.gz | embtable train - -o out/big --checkpoint-every 30
   embtable train --resume out/big                    # continue after Ctrl-C or a crash
   embtable train corpus.txt -o out/ft.bin --subwords 3-6 --buckets 2000000   # fastText
+  embtable train --resume out/ft.bin.checkpoint      # continue it after Ctrl-C
 
 With --subwords MIN-MAX the model is fastText's (skip-gram or CBOW on character n-grams, so
 unseen words get vectors) and -o names the fastText .bin file to write (written atomically at
-the end; no checkpoints or --resume), which fastText and gensim's load_facebook_model read.
+the end), which fastText and gensim's load_facebook_model read. Its checkpoints (every
+--checkpoint-every minutes, on Ctrl-C) go to the directory OUTPUT.checkpoint (both tables, the
+n-gram buckets included, and the optimizer position), removed once the .bin is written;
+--resume OUTPUT.checkpoint continues and writes OUTPUT (or -o FILE).
 """
 
 # Training options: name -> (default, help). Their defaults are applied after parsing, so that
@@ -272,8 +276,6 @@ def run(args: argparse.Namespace) -> int:
                 "--resume continues with the checkpoint's own options; drop "
                 + ", ".join("--" + name.replace("_", "-") for name in given)
             )
-        if args.output is not None and os.path.abspath(args.output) != os.path.abspath(args.resume):
-            return fail("--resume DIR writes into DIR; drop -o or give the same directory")
         return _resume(args, paths, progress, every)
 
     training = {name: default for name, (default, _) in _TRAINING.items()} | _given(args, _TRAINING)
@@ -284,8 +286,6 @@ def run(args: argparse.Namespace) -> int:
         args.output = DEFAULT_OUTPUT + (".bin" if subwords else "")
     if subwords is None and "buckets" in _given(args, _TRAINING):
         return fail("--buckets goes with --subwords MIN-MAX")
-    if subwords is not None and every is not None:
-        return fail("--checkpoint-every is not available with --subwords (fastText .bin output)")
     corpus_options = {name: default for name, (default, _) in _CORPUS.items()} | _given(
         args, _CORPUS
     )
@@ -319,9 +319,9 @@ def run(args: argparse.Namespace) -> int:
                 "shared_negatives": training["shared_negatives"],
                 "hs": training["hs"],
             },
-            None,
         )
         _check_file_output(args.output, "-o")
+        check_output(_checkpoint_of(args.output), "directory")
     else:
         check_output(args.output, "directory")
     tokenizer = corpus_options["tokenizer"]
@@ -348,26 +348,59 @@ def run(args: argparse.Namespace) -> int:
             corpus,
             **options,
             progress=progress,
-            checkpoint_dir=None if subwords else args.output,
+            checkpoint_dir=_checkpoint_of(args.output) if subwords else args.output,
             checkpoint_every=every,
             subwords=subwords,
             buckets=training["buckets"],
         )
     except KeyboardInterrupt:
-        if subwords:
-            raise
-        return _interrupted(args.output)
+        return _interrupted(_checkpoint_of(args.output) if subwords else args.output)
     if subwords:
-        model.save_bin(args.output)
+        _write_bin(model, args.output, _checkpoint_of(args.output))
     return _finish(model, args)
+
+
+_CHECKPOINT_SUFFIX = ".checkpoint"
+"""A fastText run's checkpoint directory is its ``.bin`` path plus this."""
+
+
+def _checkpoint_of(bin_path: str) -> str:
+    """The checkpoint directory of the fastText run that writes ``bin_path``."""
+    return bin_path + _CHECKPOINT_SUFFIX
+
+
+def _write_bin(model: Any, bin_path: str, checkpoint: str) -> None:
+    """Write the finished fastText model, then drop its checkpoint ``BIN.checkpoint`` (the .bin
+    holds it all; a checkpoint directory of another name is left as it is)."""
+    import shutil
+
+    model.save_bin(bin_path)
+    if os.path.abspath(checkpoint) == os.path.abspath(_checkpoint_of(bin_path)):
+        shutil.rmtree(checkpoint)
 
 
 def _resume(
     args: argparse.Namespace, paths: list[str], progress: bool | None, every: float | None
 ) -> int:
+    from embtable.io._atomic import check_output
     from embtable.train import Corpus, SkipGramModel, resume_training
 
     saved = SkipGramModel.load(args.resume)
+    bin_path = None
+    if saved.subwords is not None:  # -o names the fastText .bin to write at the end
+        bin_path = args.output
+        if bin_path is None:
+            directory = os.path.normpath(args.resume)
+            if not directory.endswith(_CHECKPOINT_SUFFIX):
+                return fail(
+                    f"{args.resume} holds a fastText (subword) run: give -o FILE.bin, the file "
+                    "to write at the end"
+                )
+            bin_path = directory[: -len(_CHECKPOINT_SUFFIX)]
+        _check_file_output(bin_path, "-o")
+    elif args.output is not None and os.path.abspath(args.output) != os.path.abspath(args.resume):
+        return fail("--resume DIR writes into DIR; drop -o or give the same directory")
+    check_output(args.resume, "directory")
     corpus = None
     if paths:
         config = saved.config
@@ -381,13 +414,17 @@ def _resume(
             progress=progress,
         )
     del saved
-    args.output = args.resume
     try:
         model = resume_training(
             args.resume, corpus, progress=progress, checkpoint_every=every, temp_dir=args.temp_dir
         )
     except KeyboardInterrupt:
         return _interrupted(args.resume)
+    if bin_path is not None:
+        _write_bin(model, bin_path, args.resume)
+        args.output = bin_path
+    else:
+        args.output = args.resume
     return _finish(model, args)
 
 
