@@ -114,7 +114,15 @@ def _number(text: str) -> float:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    """Add the ``train`` sub-command to ``commands``."""
+    """Add the ``train`` sub-command to ``commands``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="embtable")
+        >>> add_parser(parser.add_subparsers())
+        >>> args = parser.parse_args(["train", "text.txt", "-o", "out", "--hs", "--negative", "0"])
+        >>> args.corpus, args.output, args.hs, args.negative, args.run is run
+        (['text.txt'], 'out', True, 0, True)
+    """
     parser = commands.add_parser(
         "train",
         help="train word2vec (skip-gram or CBOW) embeddings on text",
@@ -244,7 +252,24 @@ def _check_file_output(path: str, option: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check every option and output, read the corpus, train and save; return the exit status."""
+    """Check every option and output, read the corpus, train and save; return the exit status.
+
+    Example:
+        >>> import contextlib, io, pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "corpus.txt").write_text("the cat sat on the mat\\n" * 50)
+        >>> parser = argparse.ArgumentParser(prog="embtable")
+        >>> add_parser(parser.add_subparsers())
+        >>> args = parser.parse_args(["train", str(folder / "corpus.txt"), "-o",
+        ...     str(folder / "out"), "--min-count", "1", "--dim", "4", "--epochs", "1",
+        ...     "--threads", "1", "--progress", "off"])
+        >>> with contextlib.redirect_stdout(io.StringIO()) as summary:
+        ...     status = run(args)
+        >>> status, summary.getvalue().startswith("trained 5 x 4 skipgram vectors on 300 words")
+        (0, True)
+        >>> sorted(p.name for p in (folder / "out").iterdir())[:3]
+        ['config.json', 'meta.json', 'output.safetensors']
+    """
     from embtable.io._atomic import check_input_file, check_output
     from embtable.train import bundled_corpus, check_training_options
 

@@ -313,6 +313,16 @@ class EpochEnd:
         learning_rate: the learning rate reached.
         seconds: training time so far.
         model: the model being trained (its tables are live: copy what you keep).
+
+    Example:
+        >>> corpus = Corpus.from_sentences([["a", "b", "c", "d"]] * 30, min_count=1)
+        >>> seen = []
+        >>> _ = train_word2vec(corpus, dim=4, epochs=2, sample=0, threads=1, progress=False,
+        ...                    callbacks=[seen.append])
+        >>> [(end.epoch, end.epochs, end.words_done) for end in seen]
+        [(1, 2, 120), (2, 2, 240)]
+        >>> seen[0].loss > seen[1].loss > 0
+        True
     """
 
     epoch: int
@@ -345,6 +355,15 @@ class SkipGramModel:
         counts: the vocabulary's counts (kept for a fastText ``.bin``), or ``None``.
         output_hs: with ``config["hs"]``, the hierarchical-softmax table: one row per inner
             node of the Huffman tree (``max(V - 1, 1)`` rows; gensim's ``syn1``), else ``None``.
+
+    Example:
+        >>> corpus = Corpus.from_sentences([["a", "b", "c", "d"]] * 30, min_count=1)
+        >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, progress=False,
+        ...                        hs=True, negative=0)
+        >>> model.vocab.id_to_token, model.input, model.output_hs
+        (['a', 'b', 'c', 'd'], Embedding(4, 4), Embedding(3, 4))
+        >>> model.config["hs"], model.complete
+        (True, True)
     """
 
     vocab: Vocab
@@ -371,6 +390,15 @@ class SkipGramModel:
 
         A subword model gives :class:`~embtable.fasttext.FastTextVectors`: each word's vector
         is the mean of its word and n-gram rows, and unseen words get one from their n-grams.
+
+        Example:
+            >>> corpus = Corpus.from_sentences([["a", "b", "c"]] * 30, min_count=1)
+            >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, progress=False)
+            >>> vectors = model.vectors()
+            >>> vectors.tokens, vectors["b"].shape
+            (['a', 'b', 'c'], (4,))
+            >>> bool(np.shares_memory(vectors.matrix, model.input.weight.data))
+            True
         """
         if self.subwords is not None:
             return self.fasttext_vectors()
@@ -431,6 +459,18 @@ class SkipGramModel:
 
         Raises:
             OptionError: the model was trained without subwords.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from embtable.fasttext import FastTextVectors
+            >>> corpus = Corpus.from_sentences([["walk", "walked", "walks"]] * 30, min_count=1)
+            >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, sample=0,
+            ...                        subwords=(3, 4), buckets=50, progress=False)
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.bin"
+            >>> model.save_bin(path)
+            >>> again = FastTextVectors.load_bin(path)
+            >>> again.tokens == model.vocab.id_to_token, again.subwords.bucket
+            (True, 50)
         """
         self.fasttext_vectors().save_bin(path)
 
@@ -479,6 +519,17 @@ class SkipGramModel:
 
         Raises:
             OutputError: an output cannot be written (checked before anything is written).
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> corpus = Corpus.from_sentences([["a", "b", "c"]] * 30, min_count=1)
+            >>> model = train_word2vec(corpus, dim=4, epochs=1, threads=1, progress=False)
+            >>> folder = pathlib.Path(tempfile.mkdtemp())
+            >>> model.save(folder / "model", word2vec_text=folder / "vectors.txt")
+            >>> sorted(p.name for p in (folder / "model").iterdir() if p.suffix != ".png")
+            ['config.json', 'meta.json', 'output.safetensors', 'training.csv', 'vocab.json', 'weights.safetensors']
+            >>> (folder / "vectors.txt").read_text().splitlines()[0]
+            '3 4'
         """
         from safetensors.numpy import save as safetensors_bytes
 
