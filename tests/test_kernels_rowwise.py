@@ -13,6 +13,12 @@ from embtable.kernels import load
 numba = pytest.importorskip("numba")
 
 
+@pytest.fixture(autouse=True)
+def _parallel_whatever_the_load(monkeypatch):
+    """The parallel twins run here even on a loaded machine (see kernels/_parallel.py)."""
+    monkeypatch.setattr("embtable.kernels._parallel.ADAPT_TO_LOAD", False)
+
+
 def explicit(weight, state, ids, offsets, grad_output, mode, lr, eps, psw=None, pad=None):
     """The rule written out with a dense gradient, row by row."""
     starts = np.append(offsets, len(ids))

@@ -15,6 +15,13 @@ import embtable.torch as et
 from embtable._errors import OptionError
 from embtable.torch._rowwise import rowwise_adagrad_rows_, rowwise_adagrad_rows_reference
 
+
+@pytest.fixture(autouse=True)
+def _parallel_whatever_the_load(monkeypatch):
+    """The parallel twins run here even on a loaded machine (see kernels/_parallel.py)."""
+    monkeypatch.setattr("embtable.kernels._parallel.ADAPT_TO_LOAD", False)
+
+
 BATCHES = [
     torch.tensor([[1, 2, 2], [0, 7, 1]]),
     torch.tensor([[3, 3, 3], [1, 9, 0]]),

@@ -6,10 +6,13 @@ import math
 
 import numba as nb
 
+from ._atomic import fetch_add
 from ._cache import CACHE
-from ._parallel import pick, twins
+from ._parallel import launch_blocks, twins
 
 __all__ = ["renorm_rows_"]
+
+_BLOCK = 64  # rows per block of work handed to a thread (from a shared counter: _atomic)
 
 
 @nb.njit(cache=CACHE, nogil=True, inline="always")
@@ -44,17 +47,23 @@ def _row_norm(weight, row, norm_type):
 
 
 def _renorm_rows(parallel):
-    def renorm_rows_(weight, rows, max_norm, norm_type):
+    def renorm_rows_(weight, rows, max_norm, norm_type, workers, next_block):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         dim = weight.shape[1]
-        for k in nb.prange(rows.shape[0]):
-            row = rows[k]
-            norm = _row_norm(weight, row, norm_type)
-            if norm > max_norm:
-                scale = max_norm / (norm + 1e-7)
-                for d in range(dim):
-                    weight[row, d] *= scale
+        count = rows.shape[0]
+        num_blocks = (count + _BLOCK - 1) // _BLOCK
+        for _worker in nb.prange(workers):  # one per thread; blocks handed out below
+            block = fetch_add(next_block, 0, 1)
+            while block < num_blocks:
+                for k in range(block * _BLOCK, min(count, (block + 1) * _BLOCK)):
+                    row = rows[k]
+                    norm = _row_norm(weight, row, norm_type)
+                    if norm > max_norm:
+                        scale = max_norm / (norm + 1e-7)
+                        for d in range(dim):
+                            weight[row, d] *= scale
+                block = fetch_add(next_block, 0, 1)
 
     return renorm_rows_
 
@@ -68,4 +77,4 @@ def renorm_rows_(weight, rows, max_norm, norm_type):
 
     ``rows`` must be unique, so no two threads touch the same row.
     """
-    pick(_RENORM_ROWS, rows.shape[0] * weight.shape[1])(weight, rows, max_norm, norm_type)
+    launch_blocks(_RENORM_ROWS, rows.shape[0] * weight.shape[1], weight, rows, max_norm, norm_type)

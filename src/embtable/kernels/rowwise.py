@@ -10,8 +10,8 @@ mean of the squared gradient over the row's features) and updates only the rows 
 The positions are grouped by row first (:func:`embtable.kernels.scatter.group_rows`, a counting
 sort for small tables, else an 11-bit LSD radix sort); then each unique row's gradient is summed,
 in input order, into a small per-thread buffer and the rule is applied while the buffer is in
-cache. One row is written by one thread only, so the step is race-free and deterministic for any
-thread count. As in :mod:`embtable.kernels.bag`, each common width (:data:`~.bag.WIDTHS`) has
+cache. Threads take blocks of 64 groups from a shared counter (:mod:`~._atomic`). One row is
+written by one thread only, so the step is race-free and deterministic for any thread count. As in :mod:`embtable.kernels.bag`, each common width (:data:`~.bag.WIDTHS`) has
 a kernel of its own (the width a closure constant), and the kernel prefetches the weight and
 state rows :data:`~._prefetch.PREFETCH_DISTANCE` groups ahead and the first gradient row of the
 group ``_GRAD_AHEAD`` ahead.
@@ -27,8 +27,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._atomic import fetch_add
 from ._cache import CACHE
-from ._parallel import pick, twins
+from ._parallel import launch_blocks, twins
 from ._prefetch import PREFETCH_DISTANCE, prefetch_bytes, prefetch_row
 from .bag import WIDTHS
 
@@ -41,7 +42,19 @@ _GRAD_AHEAD = 4  # groups ahead whose first gradient row is prefetched
 
 def _bag_rowwise_adagrad_(parallel, width=0):
     def bag_rowwise_adagrad_(
-        weight, state, order, unique_rows, bounds, bag_of, grad_output, scale, use_scale, lr, eps
+        weight,
+        state,
+        order,
+        unique_rows,
+        bounds,
+        bag_of,
+        grad_output,
+        scale,
+        use_scale,
+        lr,
+        eps,
+        workers,
+        next_block,
     ):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
@@ -52,57 +65,60 @@ def _bag_rowwise_adagrad_(parallel, width=0):
         inverse_dim = weight.dtype.type(1) / weight.dtype.type(max(dim, 1))
         count = unique_rows.shape[0]
         blocks = (count + 63) // 64
-        for block in nb.prange(blocks):
+        for _worker in nb.prange(workers):  # one per thread; blocks handed out below
             g = np.empty(dim, dtype=weight.dtype)
             partial = np.empty(_LANES, dtype=weight.dtype)
-            for u in range(block * 64, min(count, (block + 1) * 64)):
-                # the rows updated a few groups ahead: their misses overlap with this update
-                prefetch_row(weight, unique_rows, u + PREFETCH_DISTANCE, row_bytes)
-                prefetch_bytes(state, unique_rows[min(u + PREFETCH_DISTANCE, count - 1)], 0)
-                ahead = bag_of[order[bounds[2 * min(u + _GRAD_AHEAD, count - 1)]]]
-                for line in range(0, grad_bytes, 64):
-                    prefetch_bytes(grad_output, ahead, line)
-                row = unique_rows[u]
-                begin = bounds[2 * u]
-                end = bounds[2 * u + 1]
-                # the first position initialises g (no zero fill), the others add in input order
-                i = order[begin]
-                source = grad_output[bag_of[i]]
-                if use_scale:
-                    s = scale[i]
-                    for d in range(dim):
-                        g[d] = s * source[d]
-                    for t in range(begin + 1, end):
-                        i = order[t]
-                        source = grad_output[bag_of[i]]
+            block = fetch_add(next_block, 0, 1)
+            while block < blocks:
+                for u in range(block * 64, min(count, (block + 1) * 64)):
+                    # the rows updated a few groups ahead: their misses overlap with this update
+                    prefetch_row(weight, unique_rows, u + PREFETCH_DISTANCE, row_bytes)
+                    prefetch_bytes(state, unique_rows[min(u + PREFETCH_DISTANCE, count - 1)], 0)
+                    ahead = bag_of[order[bounds[2 * min(u + _GRAD_AHEAD, count - 1)]]]
+                    for line in range(0, grad_bytes, 64):
+                        prefetch_bytes(grad_output, ahead, line)
+                    row = unique_rows[u]
+                    begin = bounds[2 * u]
+                    end = bounds[2 * u + 1]
+                    # the first position initialises g (no zero fill), the others add in order
+                    i = order[begin]
+                    source = grad_output[bag_of[i]]
+                    if use_scale:
                         s = scale[i]
                         for d in range(dim):
-                            g[d] += s * source[d]
-                else:
-                    for d in range(dim):
-                        g[d] = source[d]
-                    for t in range(begin + 1, end):
-                        source = grad_output[bag_of[order[t]]]
+                            g[d] = s * source[d]
+                        for t in range(begin + 1, end):
+                            i = order[t]
+                            source = grad_output[bag_of[i]]
+                            s = scale[i]
+                            for d in range(dim):
+                                g[d] += s * source[d]
+                    else:
                         for d in range(dim):
-                            g[d] += source[d]
-                # sum of squares in _LANES partial sums (vectorised; FBGEMM sums in lanes too)
-                for lane in range(_LANES):
-                    partial[lane] = zero
-                full = dim - dim % _LANES
-                for d0 in range(0, full, _LANES):
+                            g[d] = source[d]
+                        for t in range(begin + 1, end):
+                            source = grad_output[bag_of[order[t]]]
+                            for d in range(dim):
+                                g[d] += source[d]
+                    # sum of squares in _LANES partial sums (vectorised; FBGEMM sums in lanes too)
                     for lane in range(_LANES):
-                        partial[lane] += g[d0 + lane] * g[d0 + lane]
-                square = zero
-                for lane in range(_LANES):
-                    square += partial[lane]
-                for d in range(full, dim):
-                    square += g[d] * g[d]
-                total = state[row] + square * inverse_dim
-                state[row] = total
-                step = lr / (np.sqrt(total) + eps)
-                target = weight[row]
-                for d in range(dim):
-                    target[d] -= step * g[d]
+                        partial[lane] = zero
+                    full = dim - dim % _LANES
+                    for d0 in range(0, full, _LANES):
+                        for lane in range(_LANES):
+                            partial[lane] += g[d0 + lane] * g[d0 + lane]
+                    square = zero
+                    for lane in range(_LANES):
+                        square += partial[lane]
+                    for d in range(full, dim):
+                        square += g[d] * g[d]
+                    total = state[row] + square * inverse_dim
+                    state[row] = total
+                    step = lr / (np.sqrt(total) + eps)
+                    target = weight[row]
+                    for d in range(dim):
+                        target[d] -= step * g[d]
+                block = fetch_add(next_block, 0, 1)
 
     return bag_rowwise_adagrad_
 
@@ -135,7 +151,9 @@ def bag_rowwise_adagrad_(weight, state, ids, bag_starts, grad_output, scale, pad
     order, unique_rows, bounds = group_rows(ids, weight.shape[0], padding_idx)
     bag_of = _bag_of(bag_starts, ids.shape[0])
     kernel = _BAG_ROWWISE_ADAGRAD_.get(weight.shape[1], _BAG_ROWWISE_ADAGRAD_[0])
-    pick(kernel, ids.shape[0] * weight.shape[1])(
+    launch_blocks(
+        kernel,
+        ids.shape[0] * weight.shape[1],
         weight,
         state,
         order,

@@ -1,11 +1,13 @@
 """Scatter-adds: the embedding (and bag) backward, dense and row-sparse.
 
-Both are deterministic and race-free. The dense kernel splits the *output* rows into one range per
-thread; each thread scans all ids and adds only the positions that fall in its range, in input
-order, so a row's sum is accumulated in the same order as torch's ``index_add_`` and the result
-does not depend on the thread count. The row-sparse kernel works on ids grouped by row (a stable
-counting sort, or a stable radix sort when the table is larger than the batch), one group per
-output row, so each output row is written by one thread only.
+Both are deterministic and race-free. The dense kernel splits the *output* rows into
+:data:`_PARTS_PER_THREAD` ranges per thread; a thread takes the next range from a shared counter
+(:mod:`embtable.kernels._atomic`), scans all ids and adds only the positions that fall in its
+range, in input order, so a row's sum is accumulated in the same order as torch's ``index_add_``
+and the result does not depend on the thread count. The row-sparse kernel works on ids grouped by
+row (a stable counting sort, or a stable radix sort when the table is larger than the batch), one
+group per output row, threads taking blocks of groups from a shared counter, so each output row is
+written by one thread only.
 
 A source row is ``src[src_index[i]]`` (``src[i]`` when ``use_src_index`` is false: the embedding
 backward, where ``src`` is ``grad_output``; the bag backward maps positions to bags) times
@@ -17,35 +19,53 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._atomic import fetch_add
 from ._cache import CACHE
-from ._parallel import pick, twins
+from ._parallel import launch_blocks, twins
 
 __all__ = ["group_rows", "scatter_add_rows", "segment_sum_rows"]
+
+_BLOCK = 64  # groups per block of work handed to a thread (segment_sum_rows)
+_PARTS_PER_THREAD = 2  # output-row ranges per thread (scatter_add_rows): a spare for a slow thread
 
 
 def _scatter_add_rows(parallel):
     def scatter_add_rows(
-        ids, src, src_index, use_src_index, scale, use_scale, padding_idx, num_parts, out
+        ids,
+        src,
+        src_index,
+        use_src_index,
+        scale,
+        use_scale,
+        padding_idx,
+        out,
+        workers,
+        next_part,
     ):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         num_rows = out.shape[0]
         dim = out.shape[1]
-        for part in nb.prange(num_parts):
-            lo = part * num_rows // num_parts
-            hi = (part + 1) * num_rows // num_parts
-            for i in range(ids.shape[0]):
-                row = ids[i]
-                if row < lo or row >= hi or row == padding_idx:
-                    continue
-                j = src_index[i] if use_src_index else i
-                if use_scale:
-                    s = scale[i]
-                    for d in range(dim):
-                        out[row, d] += s * src[j, d]
-                else:
-                    for d in range(dim):
-                        out[row, d] += src[j, d]
+        # one part serially; in parallel _PARTS_PER_THREAD per thread (each part scans all ids)
+        num_parts = 1 if workers == 1 else max(1, min(_PARTS_PER_THREAD * workers, num_rows))
+        for _worker in nb.prange(workers):  # one per thread; parts handed out below
+            part = fetch_add(next_part, 0, 1)
+            while part < num_parts:
+                lo = part * num_rows // num_parts
+                hi = (part + 1) * num_rows // num_parts
+                for i in range(ids.shape[0]):
+                    row = ids[i]
+                    if row < lo or row >= hi or row == padding_idx:
+                        continue
+                    j = src_index[i] if use_src_index else i
+                    if use_scale:
+                        s = scale[i]
+                        for d in range(dim):
+                            out[row, d] += s * src[j, d]
+                    else:
+                        for d in range(dim):
+                            out[row, d] += src[j, d]
+                part = fetch_add(next_part, 0, 1)
 
     return scatter_add_rows
 
@@ -58,11 +78,9 @@ def scatter_add_rows(ids, src, src_index, scale, padding_idx, out):
 
     ``src_index`` and ``scale`` may be ``None`` (identity and 1).
     """
-    kernel = pick(_SCATTER_ADD_ROWS, ids.shape[0] * out.shape[1])
-    num_parts = (
-        1 if kernel is _SCATTER_ADD_ROWS[0] else max(1, min(nb.get_num_threads(), out.shape[0]))
-    )
-    kernel(
+    launch_blocks(
+        _SCATTER_ADD_ROWS,
+        ids.shape[0] * out.shape[1],
         ids,
         src,
         src_index if src_index is not None else np.empty(0, np.int64),
@@ -70,7 +88,6 @@ def scatter_add_rows(ids, src, src_index, scale, padding_idx, out):
         scale if scale is not None else np.empty(0, out.dtype),
         scale is not None,
         padding_idx,
-        num_parts,
         out,
     )
 
@@ -204,28 +221,44 @@ def group_rows(ids, num_rows, padding_idx):
 
 def _segment_sum_rows(parallel):
     def segment_sum_rows(
-        order, bounds, src, src_index, use_src_index, scale, use_scale, divide_by_count, out
+        order,
+        bounds,
+        src,
+        src_index,
+        use_src_index,
+        scale,
+        use_scale,
+        divide_by_count,
+        out,
+        workers,
+        next_block,
     ):
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
         dim = out.shape[1]
-        for g in nb.prange(out.shape[0]):
-            begin = bounds[2 * g]
-            end = bounds[2 * g + 1]
-            for t in range(begin, end):
-                i = order[t]
-                j = src_index[i] if use_src_index else i
-                if use_scale:
-                    s = scale[i]
-                    for d in range(dim):
-                        out[g, d] += s * src[j, d]
-                else:
-                    for d in range(dim):
-                        out[g, d] += src[j, d]
-            if divide_by_count:
-                inv = 1.0 / (end - begin)
-                for d in range(dim):
-                    out[g, d] *= inv
+        groups = out.shape[0]
+        num_blocks = (groups + _BLOCK - 1) // _BLOCK
+        for _worker in nb.prange(workers):  # one per thread; blocks handed out below
+            block = fetch_add(next_block, 0, 1)
+            while block < num_blocks:
+                for g in range(block * _BLOCK, min(groups, (block + 1) * _BLOCK)):
+                    begin = bounds[2 * g]
+                    end = bounds[2 * g + 1]
+                    for t in range(begin, end):
+                        i = order[t]
+                        j = src_index[i] if use_src_index else i
+                        if use_scale:
+                            s = scale[i]
+                            for d in range(dim):
+                                out[g, d] += s * src[j, d]
+                        else:
+                            for d in range(dim):
+                                out[g, d] += src[j, d]
+                    if divide_by_count:
+                        inv = 1.0 / (end - begin)
+                        for d in range(dim):
+                            out[g, d] *= inv
+                block = fetch_add(next_block, 0, 1)
 
     return segment_sum_rows
 
@@ -239,7 +272,9 @@ def segment_sum_rows(order, bounds, src, src_index, scale, divide_by_count, out)
     ``bounds`` holds ``(begin, end)`` pairs from :func:`group_rows`. With ``divide_by_count``
     each group's sum is divided by its size (``scale_grad_by_freq``).
     """
-    pick(_SEGMENT_SUM_ROWS, order.shape[0] * out.shape[1])(
+    launch_blocks(
+        _SEGMENT_SUM_ROWS,
+        order.shape[0] * out.shape[1],
         order,
         bounds,
         src,
