@@ -19,12 +19,15 @@ Reported, per tool:
   the 30,000 most frequent words), the mean over seeds;
 - **peak RSS** of the process (``VmHWM``), whose maximum over seeds is shown.
 
+``--hs`` trains both with hierarchical softmax instead (``hs=1, negative=0``; embtable
+``hs=True, negative=0``), skip-gram and CBOW, without the shared-negatives variant.
+
 ``--busy`` repeats the measurement with one extra busy process (``python -c 'while 1: pass'``)
 competing for the cores, killed afterwards.
 
 Usage:
     python bench/word2vec.py [--quick] [--seeds 3] [--epochs 5] [--threads 2] [--busy]
-        [--architectures skipgram,cbow] [--corpus FILE]
+        [--architectures skipgram,cbow] [--corpus FILE] [--hs]
 
 ``--quick`` trains one seed for one epoch of dimension 50 on the first 20 addresses, skip-gram
 only: a smoke test (seconds), not a measurement.
@@ -286,13 +289,14 @@ def _worker(job: dict) -> dict:
             sample=0,
             progress=False,
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         model = train_word2vec(
             corpus,
             architecture=job["architecture"],
             dim=options["dim"],
             window=5,
-            negative=5,
+            negative=0 if options.get("hs") else 5,
+            hs=bool(options.get("hs")),
             sample=1e-3,
             epochs=options["epochs"],
             threads=options["threads"],
@@ -301,6 +305,7 @@ def _worker(job: dict) -> dict:
             progress=False,
         )
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         counts = corpus.counts
         kept = len(corpus)
         effective = float((counts * keep_probabilities(counts, 1e-3)).sum()) * options["epochs"]
@@ -313,8 +318,8 @@ def _worker(job: dict) -> dict:
         model = Word2Vec(
             vector_size=options["dim"],
             sg=int(sg),
-            hs=0,
-            negative=5,
+            hs=int(bool(options.get("hs"))),
+            negative=0 if options.get("hs") else 5,
             window=5,
             min_count=5,
             sample=1e-3,
@@ -327,16 +332,18 @@ def _worker(job: dict) -> dict:
         model.build_vocab(sentences)
         scan = time.perf_counter() - started
         kept = int(sum(model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         effective, _ = model.train(
             sentences, total_words=model.corpus_total_words, epochs=options["epochs"]
         )
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         tokens, matrix = list(model.wv.index_to_key), model.wv.vectors
     result = {
         "seconds": seconds,
         "scan_seconds": scan,
         "kept_words_per_second": kept * options["epochs"] / seconds,
+        "kept_words_per_cpu_second": kept * options["epochs"] / cpu,
         "effective_words_per_second": float(effective) / seconds,
         "peak_rss_mb": _peak_rss_bytes() / 2**20,
         "kept": kept,
@@ -411,7 +418,8 @@ def _run_job(job: dict) -> dict:
 def _measure(corpus: str, options: dict, seeds: list[int], architectures: list[str]) -> dict:
     results: dict = {}
     for architecture in architectures:
-        tools = ["gensim", "embtable"] + (["embtable-shared"] if architecture == "skipgram" else [])
+        shared = architecture == "skipgram" and not options.get("hs")
+        tools = ["gensim", "embtable"] + (["embtable-shared"] if shared else [])
         rows: dict[str, list[dict]] = {tool: [] for tool in tools}
         for seed in seeds:
             order = tools if seed % 2 else tools[::-1]
@@ -459,6 +467,14 @@ def _table(results: dict, title: str) -> None:
                 f"{a:,.0f} | {b:,.0f} | x{a / b:.2f} |"
             )
             a, b = (
+                median(ours, "kept_words_per_cpu_second"),
+                median(theirs, "kept_words_per_cpu_second"),
+            )
+            print(
+                f"| {label}: kept words x epochs / CPU s, all threads (median) | "
+                f"{a:,.0f} | {b:,.0f} | x{a / b:.2f} |"
+            )
+            a, b = (
                 median(ours, "effective_words_per_second"),
                 median(theirs, "effective_words_per_second"),
             )
@@ -494,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--architectures", default="skipgram,cbow", help="comma-separated")
     parser.add_argument("--corpus", default=None, help="text file (default: the bundled one)")
     parser.add_argument("--busy", action="store_true", help="also measure next to a busy process")
+    parser.add_argument(
+        "--hs", action="store_true", help="hierarchical softmax (hs=1, negative=0) for both tools"
+    )
     parser.add_argument(
         "--reading",
         nargs="*",
@@ -539,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
 
-    options = {"dim": 100, "epochs": args.epochs, "threads": args.threads}
+    options = {"dim": 100, "epochs": args.epochs, "threads": args.threads, "hs": args.hs}
     seeds = list(range(1, args.seeds + 1))
     architectures = args.architectures.split(",")
     if args.quick:
@@ -565,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
                 spinner.kill()
                 spinner.wait()
     sample = quiet[architectures[0]]["embtable"][0]
-    print(f"# word2vec with negative sampling: embtable vs gensim {gensim.__version__}")
+    layer = "hierarchical softmax (hs=1, negative=0)" if args.hs else "negative sampling"
+    print(f"# word2vec with {layer}: embtable vs gensim {gensim.__version__}")
     print()
     print(
         f"corpus: {args.corpus or 'bundled State of the Union'}, {sample['kept']:,} words kept "
