@@ -40,9 +40,12 @@ run without a break.
 
 Checkpoints (:func:`train_word2vec` with ``checkpoint_dir``; :func:`resume_training`): the output
 directory holds the input table (a normal table directory, loadable at any time), the output
-table (``output.safetensors``; with ``hs`` also ``output_hs.safetensors``), the optimizer position in ``meta.json`` (epoch, position in the
-epoch, words done, every thread's generator state, the epoch's loss so far) and the training
-record ``training.csv``; each save swaps the whole directory in atomically.
+table (``output.safetensors``; with ``hs`` also ``output_hs.safetensors``), the optimizer
+position in ``meta.json`` (epoch, position in the epoch, words done, every thread's generator
+state, the epoch's loss so far) and the training record ``training.csv``; each save swaps the
+whole directory in atomically. A subword model's directory holds its word vectors as fastText
+composes them as the table, and the whole input table (words, then n-gram buckets) in
+``input.safetensors``; the n-gram settings are in ``meta.json``.
 """
 
 from __future__ import annotations
