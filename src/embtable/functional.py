@@ -148,6 +148,27 @@ def _frozen(array: NDArray[Any]) -> NDArray[Any]:
     return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
 
 
+_NEW_BYTES: list[Any] = []
+
+
+def _fresh_frozen(count: int, dtype: np.dtype[Any]) -> NDArray[Any]:
+    """A read-only array of ``count`` uninitialised elements backed by a new ``bytes`` object,
+    for one kernel to fill before anything else can see it (:func:`embtable.kernels.bounds.
+    writable`): the copy and the check of :func:`plan_bags` in one pass, where :func:`_frozen`
+    would copy once more. Afterwards it is as immutable as :func:`_frozen`'s arrays."""
+    nbytes = count * dtype.itemsize
+    if nbytes < 2:  # CPython shares its 0- and 1-byte bytes objects: never fill those
+        return np.frombuffer(bytes(nbytes), dtype=dtype)
+    if not _NEW_BYTES:
+        import ctypes  # imported on first use: `import embtable` stays light
+
+        new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+        new_bytes.restype = ctypes.py_object
+        new_bytes.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
+        _NEW_BYTES.append(new_bytes)
+    return np.frombuffer(_NEW_BYTES[0](None, nbytes), dtype=dtype)
+
+
 def _immutable(array: NDArray[Any]) -> bool:
     """Whether ``array``'s memory is an immutable ``bytes`` object (made by :func:`_frozen`)."""
     base: Any = array
@@ -468,7 +489,27 @@ def embedding(
 
 _KERNEL_ID_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _NATIVE_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_INT64 = np.dtype(np.int64)
 _GATHER: list[Any] = []
+_BAG: list[Any] = []
+_PLAN_KERNEL: list[Any] = []
+# placeholders for the bag kernel's unused arguments (never written), by the table's item size
+_NO_WEIGHTS = {4: np.empty(0, np.float32), 8: np.empty(0, np.float64)}
+_NO_ARGMAX = np.empty((0, 0), np.int64)
+
+
+def _bag() -> Any:
+    """The bag kernel module, loaded once (numba is imported on first use only)."""
+    if not _BAG:
+        _BAG.append(kernels.load("bag"))
+    return _BAG[0]
+
+
+def _plan_kernel() -> Any:
+    """:func:`embtable.kernels.bounds.plan_offset_bags`, loaded once."""
+    if not _PLAN_KERNEL:
+        _PLAN_KERNEL.append(_bounds().plan_offset_bags)
+    return _PLAN_KERNEL[0]
 
 
 def _gather() -> Any:
@@ -696,15 +737,14 @@ class BagPlan:
     ) -> BagPlan:
         """A plan from arrays :func:`plan_bags` has frozen and checked (no second check)."""
         plan = object.__new__(cls)
-        for name, value in (
-            ("ids", ids),
-            ("bag_starts", bag_starts),
-            ("per_sample_weights", per_sample_weights),
-            ("mode", mode),
-            ("padding_idx", padding_idx),
-            ("num_embeddings", num_embeddings),
-        ):
-            object.__setattr__(plan, name, value)
+        plan.__dict__.update(
+            ids=ids,
+            bag_starts=bag_starts,
+            per_sample_weights=per_sample_weights,
+            mode=mode,
+            padding_idx=padding_idx,
+            num_embeddings=num_embeddings,
+        )
         return plan
 
     def _check_intact(self) -> None:
@@ -919,6 +959,34 @@ def plan_bags(
         >>> plan.bag_starts
         array([0, 2, 5])
     """
+    if (
+        type(ids) is np.ndarray
+        and type(offsets) is np.ndarray
+        and per_sample_weights is None
+        and not sparse
+        and not scale_grad_by_freq
+        and type(mode) is str
+        and mode in _MODES
+        and type(num_embeddings) is int
+        and num_embeddings >= 0
+        and ids.ndim == 1
+        and offsets.ndim == 1
+        and offsets.size
+        and ids.dtype in _KERNEL_ID_DTYPES
+        and offsets.dtype in _KERNEL_ID_DTYPES
+    ):
+        # The common call: one kernel copies the ids and offsets into fresh immutable arrays
+        # and checks the copies. When anything is wrong the checks below run from the start,
+        # in torch's order, to raise the right error.
+        include_last_offset = bool(include_last_offset)
+        frozen_ids = _fresh_frozen(ids.size, ids.dtype)
+        starts = _fresh_frozen(offsets.size + (not include_last_offset), _INT64)
+        plan_kernel = _plan_kernel()
+        if plan_kernel(ids, offsets, num_embeddings, include_last_offset, frozen_ids, starts) < 0:
+            pad = padding_idx
+            if pad is not None:
+                pad = check_padding_idx(pad, num_embeddings, wording="embedding_bag")
+            return BagPlan._checked(frozen_ids, starts, None, mode, pad, num_embeddings)  # type: ignore[arg-type]
     num_embeddings = _check_num_embeddings(num_embeddings)
     array = _as_ids(ids)
     psw = None
@@ -1017,12 +1085,41 @@ def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating],
         (array([[2., 4.],
                [6., 7.]]), array([2, 1]))
     """
+    if (
+        type(plan) is BagPlan
+        and type(weight) is np.ndarray
+        and weight.ndim == 2
+        and weight.dtype in _NATIVE_KERNEL_DTYPES
+        and plan.mode != "max"
+        and plan.per_sample_weights is None
+    ):
+        # the common call: a float32/float64 table, sum or mean, no per-sample weights
+        _check_plan_weight(plan, weight)
+        starts = plan.bag_starts
+        num_bags = starts.shape[0] - 1
+        out = np.empty((num_bags, weight.shape[1]), dtype=weight.dtype)  # all rows written
+        bag_size = np.empty(num_bags, dtype=np.int64)  # so is every bag's size
+        if num_bags:
+            pad = plan.padding_idx
+            _bag().bag_reduce(
+                weight,
+                plan.ids,
+                starts,
+                _NO_WEIGHTS[weight.dtype.itemsize],
+                False,
+                _MODES[plan.mode],
+                _NO_PADDING if pad is None else pad,
+                out,
+                bag_size,
+                _NO_ARGMAX,
+            )
+        return out, BagState(bag_size, None)
     if not isinstance(plan, BagPlan):
         raise OptionTypeError(f"plan must be a BagPlan from plan_bags, got {type(plan).__name__}")
     weight = _as_weight(weight)
     check_float_weight(weight, "embedding_bag")
     _check_plan_weight(plan, weight)
-    bag = kernels.load("bag")
+    bag = _bag()
     if bag.pools_half(weight, _MODES[plan.mode]):  # float16 rows widened in registers
         table, ids, rows = weight, plan.ids, None
         pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
