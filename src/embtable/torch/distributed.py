@@ -52,6 +52,7 @@ from .._errors import (
     DistributedError,
     EmbtableError,
     OptionError,
+    OptionTypeError,
     ShapeError,
     VectorFormatError,
     WeightDTypeError,
@@ -389,11 +390,16 @@ class _ShardedBase(torch.nn.Module):
                 values[rows == local_pad] = 0
             if self.optimizer is not None:
                 self.optimizer.apply_rows_(
-                    weight, torch.sparse_coo_tensor(rows.unsqueeze(0), values, shard)
+                    weight,
+                    torch.sparse_coo_tensor(
+                        rows.unsqueeze(0), values, shard, check_invariants=False
+                    ),
                 )
                 return None
         if self.sparse:
-            return torch.sparse_coo_tensor(rows.unsqueeze(0), values, shard).coalesce()
+            return torch.sparse_coo_tensor(
+                rows.unsqueeze(0), values, shard, check_invariants=False
+            ).coalesce()
         dense = torch.zeros_like(weight)
         dense.index_copy_(0, rows.to(dense.device), values.to(dense.device))
         return dense
@@ -642,6 +648,29 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
     return document
 
 
+def _check_table_names(tables: Any) -> None:
+    """Each name must name a ``ModuleDict`` entry and a checkpoint folder under ``save``'s."""
+    if not isinstance(tables, Mapping):
+        raise OptionTypeError(
+            f"tables must be a mapping of name -> ShardedEmbeddingBag arguments, "
+            f"got {type(tables).__name__}"
+        )
+    container = torch.nn.ModuleDict()
+    for name in tables:
+        if not isinstance(name, str):
+            raise OptionTypeError(f"table names must be strings, got {name!r}")
+        if not name or any(c in name for c in "./\\"):
+            raise OptionError(
+                f"table name {name!r} must be non-empty and hold no '.', '/' or '\\' "
+                "(it names a submodule and a checkpoint folder)"
+            )
+        if hasattr(container, name):
+            raise OptionError(
+                f"table name {name!r} clashes with the attribute torch.nn.ModuleDict.{name} "
+                f"(the tables are a ModuleDict); rename it, e.g. {name + '_table'!r}"
+            )
+
+
 def _as_ids_tensor(value: Any, what: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         value = torch.as_tensor(np.asarray(value))
@@ -680,6 +709,26 @@ class ShardedEmbedding(_ShardedBase):
 
     Shape:
         ids of any shape ``[*]`` (int32/int64, each rank its own batch) → ``[*, D]``.
+
+    Example:
+        >>> import tempfile, torch, torch.distributed as dist
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> started = not dist.is_initialized()  # a world of one process; the tests run 2 and 3
+        >>> if started:
+        ...     dist.init_process_group(
+        ...         "gloo", init_method=f"file://{folder.name}/store", rank=0, world_size=1
+        ...     )
+        >>> emb = ShardedEmbedding(10, 4, padding_idx=0)
+        >>> emb
+        ShardedEmbedding(10, 4, sharding='row', rows=0..9 on rank 0 of 1, padding_idx=0)
+        >>> emb.weight.shape  # this rank's rows: all of them in a world of one
+        torch.Size([10, 4])
+        >>> ids = torch.tensor([[1, 2], [2, 0]])
+        >>> torch.equal(emb(ids), torch.nn.functional.embedding(ids, emb.initial_table()))
+        True
+        >>> if started:
+        ...     dist.destroy_process_group()
+        >>> folder.cleanup()
     """
 
     def __init__(
@@ -714,6 +763,38 @@ class ShardedEmbedding(_ShardedBase):
         )
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Look up this rank's ``input`` ids (any shape) in the sharded table (a collective).
+
+        Raises:
+            EmbeddingIndexError: an id of this rank lies outside ``0 .. V - 1``.
+            DistributedError: another rank's ids were bad (raised on every other rank).
+
+        Example:
+            >>> import tempfile, torch, torch.distributed as dist
+            >>> folder = tempfile.TemporaryDirectory()
+            >>> started = not dist.is_initialized()  # a world of one process; the tests run 2 and 3
+            >>> if started:
+            ...     dist.init_process_group(
+            ...         "gloo", init_method=f"file://{folder.name}/store", rank=0, world_size=1
+            ...     )
+            >>> emb = ShardedEmbedding(10, 2, padding_idx=0, sparse=True,
+            ...                        _weight=torch.arange(20.0).reshape(10, 2))
+            >>> out = emb(torch.tensor([[1, 2], [2, 0]]))
+            >>> out.detach()
+            tensor([[[2., 3.],
+                     [4., 5.]],
+            <BLANKLINE>
+                    [[4., 5.],
+                     [0., 1.]]])
+            >>> out.sum().backward()  # the owners get the row gradients (none for padding)
+            >>> emb.weight.grad.to_dense()[:3]
+            tensor([[0., 0.],
+                    [1., 1.],
+                    [2., 2.]])
+            >>> if started:
+            ...     dist.destroy_process_group()
+            >>> folder.cleanup()
+        """
         ids = _as_ids_tensor(input, "input")
         error = _validate(lambda: NF.check_ids(ids.detach().cpu().numpy(), self.num_embeddings))
         fetched, inverse, padding = self._fetch(ids, error)
@@ -728,10 +809,14 @@ class ShardedEmbeddingBag(_ShardedBase):
     ``"max"``) and ``include_last_offset``; the forward takes ``(input, offsets,
     per_sample_weights)`` as ``nn.EmbeddingBag`` does, each rank its own bags.
 
-    Example (one process, a world of one; the tests run 2 and 3 processes):
+    Example:
         >>> import tempfile, torch, torch.distributed as dist
-        >>> store = tempfile.mkdtemp() + "/store"
-        >>> dist.init_process_group("gloo", init_method="file://" + store, rank=0, world_size=1)
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> started = not dist.is_initialized()  # a world of one process; the tests run 2 and 3
+        >>> if started:
+        ...     dist.init_process_group(
+        ...         "gloo", init_method=f"file://{folder.name}/store", rank=0, world_size=1
+        ...     )
         >>> from embtable.torch import RowOptimizer
         >>> bag = ShardedEmbeddingBag(10, 4, mode="sum",
         ...                           optimizer=RowOptimizer("rowwise_adagrad", lr=0.1))
@@ -741,7 +826,9 @@ class ShardedEmbeddingBag(_ShardedBase):
         >>> out.sum().backward()          # the owner of each row steps it; no .grad
         >>> bag.weight.grad is None
         True
-        >>> dist.destroy_process_group()
+        >>> if started:
+        ...     dist.destroy_process_group()
+        >>> folder.cleanup()
     """
 
     def __init__(
@@ -786,6 +873,35 @@ class ShardedEmbeddingBag(_ShardedBase):
         offsets: torch.Tensor | None = None,
         per_sample_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """Pool this rank's bags (``input`` and ``offsets`` as in ``nn.EmbeddingBag``, or a 2-D
+        ``input`` of equal bags) from the sharded table (a collective).
+
+        Raises:
+            BagIndexError: an id of this rank lies outside ``0 .. V - 1``.
+            OffsetsError: this rank's offsets are malformed.
+            DistributedError: another rank's batch was bad (raised on every other rank).
+
+        Example:
+            >>> import tempfile, torch, torch.distributed as dist
+            >>> folder = tempfile.TemporaryDirectory()
+            >>> started = not dist.is_initialized()  # a world of one process; the tests run 2 and 3
+            >>> if started:
+            ...     dist.init_process_group(
+            ...         "gloo", init_method=f"file://{folder.name}/store", rank=0, world_size=1
+            ...     )
+            >>> bag = ShardedEmbeddingBag(10, 2, mode="sum",
+            ...                           _weight=torch.arange(20.0).reshape(10, 2))
+            >>> out = bag(torch.tensor([1, 2, 2, 7]), torch.tensor([0, 3]),
+            ...           per_sample_weights=torch.tensor([1.0, 0.5, 0.5, 2.0]))
+            >>> out.detach()
+            tensor([[ 6.,  8.],
+                    [28., 30.]])
+            >>> bag(torch.tensor([[1, 2], [7, 7]])).shape  # two bags of two
+            torch.Size([2, 2])
+            >>> if started:
+            ...     dist.destroy_process_group()
+            >>> folder.cleanup()
+        """
         ids = _as_ids_tensor(input, "input")
         offsets_t = None if offsets is None else _as_ids_tensor(offsets, "offsets")
 
@@ -830,6 +946,34 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
     The forward takes name → ``(input, offsets)`` (or ``(input, offsets, per_sample_weights)``)
     for every table and returns name → pooled ``(B, D)``; every rank passes every table (an
     empty batch is fine).
+
+    Raises:
+        OptionError: a table name cannot name a submodule and a checkpoint folder (empty, with
+            ``.``, ``/`` or ``\\``, or a ``torch.nn.ModuleDict`` attribute such as ``items``).
+
+    Example:
+        >>> import tempfile, torch, torch.distributed as dist
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> started = not dist.is_initialized()  # a world of one process; the tests run 2 and 3
+        >>> if started:
+        ...     dist.init_process_group(
+        ...         "gloo", init_method=f"file://{folder.name}/store", rank=0, world_size=1
+        ...     )
+        >>> from embtable.torch import RowOptimizer
+        >>> tables = ShardedEmbeddingBagCollection({
+        ...     "user": {"num_embeddings": 100, "embedding_dim": 4, "mode": "sum"},
+        ...     "item": {"num_embeddings": 50, "embedding_dim": 8,
+        ...              "optimizer": RowOptimizer("rowwise_adagrad", lr=0.1)},
+        ... })
+        >>> tables.tables["user"]
+        ShardedEmbeddingBag(100, 4, sharding='table', rows=0..99 on rank 0 of 1)
+        >>> out = tables({"user": (torch.tensor([3, 99, 5]), torch.tensor([0, 2])),
+        ...               "item": (torch.tensor([7]), torch.tensor([0]))})
+        >>> {name: tuple(pooled.shape) for name, pooled in out.items()}
+        {'user': (2, 4), 'item': (1, 8)}
+        >>> if started:
+        ...     dist.destroy_process_group()
+        >>> folder.cleanup()
     """
 
     def __init__(
@@ -840,6 +984,7 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         process_group: dist.ProcessGroup | None = None,
     ) -> None:
         super().__init__()
+        _check_table_names(tables)
         _, world = _group_rank_world(process_group)
         load = [0] * world
         owners: dict[str, int] = {}
@@ -866,6 +1011,43 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
     def forward(
         self, batches: Mapping[str, Sequence[torch.Tensor | None]]
     ) -> dict[str, torch.Tensor]:
+        """Pool each table's bags: name → ``(input, offsets[, per_sample_weights])`` in, name →
+        ``(B, D)`` out (a collective: every rank names every table).
+
+        Raises:
+            OptionError: ``batches`` does not name every table exactly.
+
+        Example:
+            >>> import tempfile, torch, torch.distributed as dist
+            >>> folder = tempfile.TemporaryDirectory()
+            >>> started = not dist.is_initialized()  # a world of one process; the tests run 2 and 3
+            >>> if started:
+            ...     dist.init_process_group(
+            ...         "gloo", init_method=f"file://{folder.name}/store", rank=0, world_size=1
+            ...     )
+            >>> tables = ShardedEmbeddingBagCollection({
+            ...     "user": {"num_embeddings": 10, "embedding_dim": 2, "mode": "sum",
+            ...              "_weight": torch.arange(20.0).reshape(10, 2)},
+            ...     "item": {"num_embeddings": 5, "embedding_dim": 2, "mode": "max",
+            ...              "_weight": torch.ones(5, 2)},
+            ... })
+            >>> nothing = torch.tensor([], dtype=torch.long)
+            >>> out = tables({"user": (torch.tensor([1, 2, 3]), torch.tensor([0, 1])),
+            ...               "item": (nothing, nothing)})
+            >>> out["user"].detach()
+            tensor([[ 2.,  3.],
+                    [10., 12.]])
+            >>> out["item"].shape  # an empty batch: no bags
+            torch.Size([0, 2])
+            >>> tables({"user": (torch.tensor([1]), torch.tensor([0]))})
+            Traceback (most recent call last):
+            ...
+            embtable._errors.OptionError: the batch must name every table exactly: missing \
+['item'], unknown []
+            >>> if started:
+            ...     dist.destroy_process_group()
+            >>> folder.cleanup()
+        """
         missing = sorted(set(self.tables) - set(batches))
         extra = sorted(set(batches) - set(self.tables))
         if missing or extra:
@@ -875,11 +1057,61 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         return {name: self.tables[name](*batches[name]) for name in self.tables}
 
     def save(self, directory: str | os.PathLike[str]) -> None:
-        """One checkpoint directory per table under ``directory`` (a collective)."""
+        """One checkpoint directory per table under ``directory`` (a collective).
+
+        Example:
+            >>> import tempfile, torch, torch.distributed as dist
+            >>> folder = tempfile.TemporaryDirectory()
+            >>> started = not dist.is_initialized()  # a world of one process; the tests run 2 and 3
+            >>> if started:
+            ...     dist.init_process_group(
+            ...         "gloo", init_method=f"file://{folder.name}/store", rank=0, world_size=1
+            ...     )
+            >>> import os
+            >>> tables = ShardedEmbeddingBagCollection({
+            ...     "user": {"num_embeddings": 10, "embedding_dim": 2},
+            ...     "item": {"num_embeddings": 5, "embedding_dim": 2},
+            ... })
+            >>> tables.save(f"{folder.name}/checkpoint")
+            >>> sorted(os.listdir(f"{folder.name}/checkpoint"))
+            ['item', 'user']
+            >>> [name for name in sorted(os.listdir(f"{folder.name}/checkpoint/user"))
+            ...  if not name.startswith("shard-")]
+            ['manifest.json']
+            >>> if started:
+            ...     dist.destroy_process_group()
+            >>> folder.cleanup()
+        """
         for name, table in self.tables.items():
             table.save(Path(directory) / name)
 
     def load(self, directory: str | os.PathLike[str]) -> None:
-        """Load :meth:`save`'s checkpoint into any world size (a collective)."""
+        """Load :meth:`save`'s checkpoint into any world size (a collective).
+
+        Example:
+            >>> import tempfile, torch, torch.distributed as dist
+            >>> folder = tempfile.TemporaryDirectory()
+            >>> started = not dist.is_initialized()  # a world of one process; the tests run 2 and 3
+            >>> if started:
+            ...     dist.init_process_group(
+            ...         "gloo", init_method=f"file://{folder.name}/store", rank=0, world_size=1
+            ...     )
+            >>> from embtable.torch import RowOptimizer
+            >>> spec = {"user": {"num_embeddings": 10, "embedding_dim": 2, "mode": "sum",
+            ...                  "optimizer": RowOptimizer("rowwise_adagrad", lr=0.1)}}
+            >>> trained = ShardedEmbeddingBagCollection(spec)
+            >>> out = trained({"user": (torch.tensor([1, 2]), torch.tensor([0]))})
+            >>> out["user"].sum().backward()  # one rowwise_adagrad step on rows 1 and 2
+            >>> trained.save(f"{folder.name}/checkpoint")
+            >>> spec["user"]["optimizer"] = RowOptimizer("rowwise_adagrad", lr=0.1)
+            >>> resumed = ShardedEmbeddingBagCollection(spec, sharding="row")
+            >>> resumed.load(f"{folder.name}/checkpoint")  # rows and optimizer state
+            >>> user = resumed.tables["user"]
+            >>> torch.equal(user.weight, trained.tables["user"].weight), int(user.optimizer.step)
+            (True, 1)
+            >>> if started:
+            ...     dist.destroy_process_group()
+            >>> folder.cleanup()
+        """
         for name, table in self.tables.items():
             table.load(Path(directory) / name)
