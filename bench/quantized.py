@@ -78,7 +78,7 @@ def vectorisation_report(dim: int) -> None:
         head = (table.data, table._scale_bias(), halves)
         out = np.zeros((len(starts) - 1, dim), np.float32)
         size = np.zeros(len(starts) - 1, np.int64)
-        kernel(*head, ids, starts, np.empty(0, np.float32), False, False, -1, out, size)
+        kernel(*head, ids, starts, True, np.empty(0, np.float32), False, False, -1, out, size)
         asm = kernel.inspect_asm(kernel.signatures[0])
         print(
             f"| {scheme} sum, D={dim} | {len(re.findall('zmm', asm))} | "

@@ -100,6 +100,8 @@ _CHUNK_ROWS = 1 << 16
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 _MODES = {"sum": 0, "mean": 1, "max": 2}
 _NO_PADDING = -1
+_NO_WEIGHTS = np.empty(0, np.float32)
+_KERNEL_INTS = (np.dtype(np.int64), np.dtype(np.int32))
 
 _kernel_module: ModuleType | None = None
 _half_table: NDArray[np.float32] | None = None
@@ -159,6 +161,55 @@ def row_bytes(scheme: Scheme, embedding_dim: int, scale_dtype: str | None = None
     if scheme == "int8":
         return embedding_dim + sb_bytes
     return (embedding_dim + 1) // 2 + sb_bytes
+
+
+def _fast_padding(padding_idx: object, num_embeddings: int) -> int | None:
+    """``padding_idx`` normalised for the kernels (``-1``: none) when it is plainly valid, or
+    ``None`` to leave it to :func:`embtable.functional.check_padding_idx` (and its error)."""
+    if padding_idx is None:
+        return _NO_PADDING
+    if type(padding_idx) is int and -num_embeddings <= padding_idx < num_embeddings:
+        return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+    return None
+
+
+def _fast_bag_arrays(
+    ids: object, offsets: object, per_sample_weights: object, include_last_offset: bool
+) -> tuple[NDArray[np.integer], NDArray[np.integer], bool, NDArray[np.float32]] | None:
+    """``(ids, offsets, include_last, weights)`` for the bag kernels, taken from the caller's
+    arrays without a copy, or ``None`` when they need converting or are malformed (left to
+    :func:`embtable.functional.plan_bags`). 2-D ids get offsets ``0, N, 2N, ...`` and their
+    end (``include_last``). Their values are not checked here: the kernels check them."""
+    if type(ids) is not np.ndarray or ids.dtype not in _KERNEL_INTS or not ids.flags.c_contiguous:
+        return None
+    last = bool(include_last_offset)
+    if ids.ndim == 1:
+        if (
+            type(offsets) is not np.ndarray
+            or offsets.ndim != 1
+            or offsets.dtype not in _KERNEL_INTS
+            or not offsets.flags.c_contiguous
+            or offsets.shape[0] <= int(last)
+        ):
+            return None
+        bounds = offsets
+    elif ids.ndim == 2 and offsets is None and ids.shape[0] and ids.shape[1]:
+        bounds = np.arange(0, ids.size + 1, ids.shape[1], dtype=np.int64)
+        last = True
+    else:
+        return None
+    weights = _NO_WEIGHTS
+    if per_sample_weights is not None:
+        psw = per_sample_weights
+        if (
+            type(psw) is not np.ndarray
+            or psw.dtype != np.float32
+            or psw.shape != ids.shape
+            or not psw.flags.c_contiguous
+        ):
+            return None
+        weights = psw.reshape(-1)
+    return ids.reshape(-1), bounds, last, weights
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,7 +565,28 @@ class QuantizedTable:
             array([[1., 2.],
                    [6., 7.]], dtype=float32)
         """
-        plan = F.plan_bags(
+        if type(mode) is str and mode in _MODES and mode != "max":
+            pad = _fast_padding(padding_idx, self.num_embeddings)
+            if pad is not None:
+                out = self._bag_fast(
+                    ids, offsets, mode, per_sample_weights, include_last_offset, padding_idx, pad
+                )  # fmt: skip
+                if out is not None:
+                    return out
+        return self._pool(self._plan(ids, offsets, mode, per_sample_weights, include_last_offset,
+                                     padding_idx))  # fmt: skip
+
+    def _plan(
+        self,
+        ids: ArrayLike,
+        offsets: ArrayLike | None,
+        mode: str,
+        per_sample_weights: ArrayLike | None,
+        include_last_offset: bool,
+        padding_idx: int | None,
+    ) -> F.BagPlan:
+        """Every check of :func:`embtable.functional.plan_bags`, raising its errors."""
+        return F.plan_bags(
             ids,
             self.num_embeddings,
             offsets,
@@ -524,27 +596,62 @@ class QuantizedTable:
             padding_idx=padding_idx,
             weight_dtype=np.float32,
         )
-        return self._pool(plan)
+
+    def _bag_fast(
+        self,
+        ids: ArrayLike,
+        offsets: ArrayLike | None,
+        mode: str,
+        per_sample_weights: ArrayLike | None,
+        include_last_offset: bool,
+        padding_idx: int | None,
+        pad: int,
+    ) -> NDArray[np.float32] | None:
+        """A sum or mean straight from the caller's arrays, when they are what the kernels
+        take (int32/int64 ids and offsets, float32 weights, contiguous) and the width has its
+        own kernel, which checks every bound and id as it reads it (one pass, no copy): the
+        result, or ``None`` for the general path. ``pad`` is a normalised ``padding_idx``
+        (``-1``: none). An invalid bag sends the call through :func:`plan_bags`, whose error
+        is the one raised."""
+        kernels = _kernels()
+        dim = self.embedding_dim
+        if dim not in kernels.SPECIALISED_WIDTHS:
+            return None
+        arrays = _fast_bag_arrays(ids, offsets, per_sample_weights, include_last_offset)
+        if arrays is None:
+            return None
+        flat, bounds, last, weights = arrays
+        num_bags = bounds.shape[0] - int(last)
+        out = np.zeros((num_bags, dim), dtype=np.float32)
+        bag_size = np.empty(num_bags, dtype=np.int64)
+        half = _halves() if self._scale_dtype == "float16" else kernels._NO_HALVES
+        bad = kernels.bag_reduce(
+            self._scheme, self.data, self._scale_bias(), half, flat, bounds, last, weights,
+            per_sample_weights is not None, _MODES[mode], pad, out, bag_size,
+        )  # fmt: skip
+        if bad:
+            plan = self._plan(
+                ids, offsets, mode, per_sample_weights, include_last_offset, padding_idx
+            )  # fmt: skip
+            return self._pool(plan)  # not reached: plan_bags raises what the kernel found
+        return out
 
     def _pool(self, plan: F.BagPlan) -> NDArray[np.float32]:
         out = np.zeros((plan.num_bags, self.embedding_dim), dtype=np.float32)
         if not plan.num_bags or not self.embedding_dim:
             return out
-        bag_size = np.zeros(plan.num_bags, dtype=np.int64)
+        bag_size = np.empty(plan.num_bags, dtype=np.int64)
         psw = plan.per_sample_weights
-        weights = psw if psw is not None else np.empty(0, np.float32)
+        weights = psw if psw is not None else _NO_WEIGHTS
         pad = _NO_PADDING if plan.padding_idx is None else plan.padding_idx
         kernels = _kernels()
-        if self._scheme == "int8":
-            kernels.bag_reduce_int8(
-                self.data, self._scale_bias(), plan.ids, plan.bag_starts, weights,
-                psw is not None, _MODES[plan.mode], pad, out, bag_size, self._half_table(),
-            )  # fmt: skip
-        else:
-            kernels.bag_reduce_int4(
-                self.data, self._scale_bias(), _halves(), plan.ids, plan.bag_starts, weights,
-                psw is not None, _MODES[plan.mode], pad, out, bag_size,
-            )  # fmt: skip
+        half = _halves() if self._scale_dtype == "float16" else kernels._NO_HALVES
+        bad = kernels.bag_reduce(
+            self._scheme, self.data, self._scale_bias(), half, plan.ids, plan.bag_starts, True,
+            weights, psw is not None, _MODES[plan.mode], pad, out, bag_size,
+        )  # fmt: skip
+        if bad:  # pragma: no cover - a plan's bags and ids are valid
+            raise AssertionError(f"{bad} bags of a checked plan were refused by the kernel")
         return out
 
     def to_vectors(self, tokens: Sequence[str], *, dtype: DTypeLike = np.float32) -> Any:

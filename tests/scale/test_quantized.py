@@ -203,19 +203,15 @@ def test_width_specialised_kernels_equal_the_generic_loop(rng, scheme, mode, dim
     starts = np.concatenate([[0, 0], np.sort(rng.integers(0, 200, 20)), [200]])  # empty bags
     weights = rng.standard_normal(200).astype(np.float32)
     results = []
-    for special in (True, False):
+    head = (table.data, table._scale_bias(), K._NO_HALVES if scheme == "int8" else _halves())
+    for generic in (False, True):
         out = np.zeros((len(starts) - 1, dim), np.float32)
         size = np.zeros(len(starts) - 1, np.int64)
-        args = (ids, starts, weights, True, int(mode == "mean"), 2, out, size)
-        sb = table._scale_bias()
-        if special:
-            kernel = K.bag_sum_kernel(scheme, dim)[0]
-            head = (table.data, sb, K._NO_HALVES if scheme == "int8" else _halves())
-            kernel(*head, ids, starts, weights, True, mode == "mean", 2, out, size)
-        else:
-            generic = (K._BAG_REDUCE_INT8 if scheme == "int8" else K._BAG_REDUCE_INT4)[0]
-            head = (table.data, sb, K._NO_HALVES if scheme == "int8" else _halves())
-            generic(*head, *args)
+        code = int(mode == "mean")
+        bad = K.bag_reduce(
+            scheme, *head, ids, starts, True, weights, True, code, 2, out, size, generic=generic
+        )  # fmt: skip
+        assert bad == 0
         results.append((out, size))
     assert_array_equal(results[0][1], results[1][1])
     _close(results[0][0], results[1][0])
@@ -271,6 +267,79 @@ def test_errors_are_functionals(rng, scheme):
     with pytest.raises(ModeError, match="mode has to be one of sum, mean or max"):
         table.embedding_bag([1, 2], [0], mode="median")
     assert_array_equal(table.data, before)
+
+
+def _outcome(function, *args, **kwargs):
+    """A call's result, or the type and message of what it raised (compared by the caller)."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as err:
+        return type(err), str(err)
+
+
+def _same_outcome(got, expected):
+    if isinstance(expected, tuple):
+        assert got == expected
+    else:
+        assert not isinstance(got, tuple), got
+        _close(got, expected)
+
+
+BAD_BAGS = [
+    # (ids, offsets, include_last_offset): each breaks one rule the kernels check
+    ([1, 2, 10], [0, 1], False),  # an id past the end
+    ([1, -1, 3], [0, 2], False),  # a negative id (-1 is also the kernels' "no padding")
+    ([1, 2, 3], [1, 2], False),  # offsets[0] != 0
+    ([1, 2, 3], [0, 2, 1], False),  # decreasing
+    ([1, 2, 3], [0, 4], False),  # a start past the end
+    ([1, 2, 3], [0, 1, 4], True),  # a last offset past the end
+    ([1, 2, 3], [0, 3, 2], True),  # a decrease into the last offset
+    ([1, 2, 3], [0], True),  # include_last_offset with one offset: no bag
+    ([1, 2, 3], [], False),  # no offsets
+    ([], [0, 0], True),  # no ids, one empty bag
+    ([1, 2, 3], [0, 1, 2], True),  # a last offset below len(ids): the last bag runs to the end
+]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize(("ids", "offsets", "include_last"), BAD_BAGS)
+def test_width_kernels_check_bags_as_functional(scheme, dtype, ids, offsets, include_last):
+    # at width 16 the call goes straight to the width's kernel, which checks bounds and ids as it
+    # pools; what it refuses and what it returns must be exactly functional's
+    weight = np.arange(160, dtype=np.float32).reshape(10, 16) / 7
+    table = quantize(weight, scheme)
+    ids, offsets = np.array(ids, dtype), np.array(offsets, dtype)
+    for mode in ("sum", "mean"):
+        options = dict(mode=mode, include_last_offset=include_last)
+        got = _outcome(table.embedding_bag, ids, offsets, **options)
+        expected = _outcome(F.embedding_bag, ids, table.dequantize(), offsets, **options)
+        _same_outcome(got, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(SCHEMES),
+    st.lists(st.integers(-2, 12), max_size=30),
+    st.lists(st.integers(-1, 31), max_size=6),
+    st.booleans(),
+    st.sampled_from([None, 0, 3, -1]),
+    st.booleans(),
+)  # fmt: skip
+def test_law_checked_kernels_agree_with_functional(
+    scheme, ids, offsets, include_last, padding_idx, weighted
+):
+    weight = np.linspace(-3, 5, 12 * 17, dtype=np.float32).reshape(12, 17)
+    table = quantize(weight, scheme)
+    flat = np.array(ids, np.int64)
+    bounds = np.array(offsets, np.int64)
+    psw = np.linspace(-1, 2, flat.size, dtype=np.float32) if weighted else None
+    options = dict(
+        per_sample_weights=psw, include_last_offset=include_last, padding_idx=padding_idx
+    )
+    got = _outcome(table.embedding_bag, flat, bounds, **options)
+    expected = _outcome(F.embedding_bag, flat, table.dequantize(), bounds, mode="sum", **options)
+    _same_outcome(got, expected)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -511,3 +580,33 @@ def test_int8_half_scales_refused_by_torch_modules(rng):
     module = TorchBag(10, 8, "int8")
     with pytest.raises(TypeError, match="float32 scales"):
         module.set_table(quantize(_table(rng, 10, 8), "int8", scale_dtype="float16"))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_torch_module_table_view_follows_its_buffer(rng, scheme):
+    # the module reuses its table view between calls; every way of changing the buffer shows
+    torch = pytest.importorskip("torch")
+    import copy
+
+    from embtable.torch import quantized as tq
+
+    first, second = _table(rng, 20, 16), _table(rng, 20, 16) + 3
+    bag = tq.QuantizedEmbeddingBag.from_float(torch.from_numpy(first), scheme)
+    ids, offsets = torch.tensor([1, 2, 3, 19]), torch.tensor([0, 2])
+    expected = [
+        torch.from_numpy(quantize(w, scheme).embedding_bag(ids.numpy(), offsets.numpy()))
+        for w in (first, second)
+    ]
+    assert torch.equal(bag(ids, offsets), expected[0])
+    other = tq.QuantizedEmbeddingBag.from_float(torch.from_numpy(second), scheme)
+    bag.load_state_dict(other.state_dict())  # copied in place
+    assert torch.equal(bag(ids, offsets), expected[1])
+    bag.weight = torch.from_numpy(quantize(first, scheme).data)  # a new tensor
+    assert torch.equal(bag(ids, offsets), expected[0])
+    bag.weight.set_(other.weight.clone())  # the same tensor over new memory
+    assert torch.equal(bag(ids, offsets), expected[1])
+    clone = copy.deepcopy(bag)
+    assert clone._view == ()
+    clone.weight.copy_(torch.from_numpy(quantize(first, scheme).data))
+    assert torch.equal(clone(ids, offsets), expected[0])
+    assert torch.equal(bag(ids, offsets), expected[1])

@@ -13,9 +13,11 @@ the 65536-entry float16 → float32 table), so no row is ever dequantized into a
 
 A bag adds ``w * scale * q[d]`` per feature and ``w * bias`` once per row (then adds the summed
 bias to every feature): one multiply-add per feature. Modes are ``0`` sum, ``1`` mean, ``2`` max;
-``padding_idx = -1`` means none. Inputs are trusted (see :mod:`embtable.functional`); the NumPy
-twins are :func:`embtable.quantized.dequantize` followed by a float bag, which the tests compare
-against.
+``padding_idx = -1`` means none. Types are trusted (see :mod:`embtable.functional`); the bags'
+bounds and ids are checked inside the bag kernels, which return how many bags were invalid, so
+that a bag call needs no checking pass of its own (the caller then raises functional's error).
+The NumPy twins are :func:`embtable.quantized.dequantize` followed by a float bag, which the
+tests compare against.
 """
 
 from __future__ import annotations
@@ -33,8 +35,7 @@ from ._parallel import pick, twins
 __all__ = [
     "PREFETCH_DISTANCE",
     "SPECIALISED_WIDTHS",
-    "bag_reduce_int4",
-    "bag_reduce_int8",
+    "bag_reduce",
     "bag_sum_kernel",
     "gather_int4",
     "gather_int8",
@@ -83,7 +84,7 @@ def _prefetch_row(codes, ids, position):
     for a row that straddles one more line than its width needs (the line before its last is
     then left out); more requests, or a bounds branch instead of the clamp, measured slower
     (1M x 128 int8, 1M ids: 10 ms as written, 19 ms with a branch and a fourth request)."""
-    row = ids[min(position, ids.shape[0] - 1)]
+    row = np.int64(ids[min(position, ids.shape[0] - 1)])
     width = codes.shape[1]
     for line in range(0, width - _LINE, _LINE):
         prefetch_bytes(codes, row, line)
@@ -101,6 +102,23 @@ def _decode_impl(half_table, value):
     if isinstance(value, types.Float):
         return lambda half_table, value: value
     return lambda half_table, value: half_table[value]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bag_bounds(offsets, b, num_ids, include_last):
+    """Bag ``b``'s ids ``start .. stop`` from torch-style ``offsets`` and whether they are
+    valid. Bag ``b`` starts at ``offsets[b]`` and ends at ``offsets[b + 1]`` (the last bag
+    without ``include_last`` ends at ``num_ids``); with ``include_last`` a last offset below
+    ``num_ids`` that follows no decrease is raised to it, the rule of
+    :func:`embtable.functional.plan_bags` (pytorch#89677). Valid: bag 0 starts at 0, no bag
+    ends before it starts or after ``num_ids``. Every bag valid is exactly what ``plan_bags``
+    accepts, so a kernel that checks its bags needs no separate pass over the offsets."""
+    start = np.int64(offsets[b])
+    stop = np.int64(offsets[b + 1]) if b + 1 < offsets.shape[0] else np.int64(num_ids)
+    if include_last and b + 2 == offsets.shape[0] and start <= stop < num_ids:
+        stop = np.int64(num_ids)
+    valid = start <= stop <= num_ids and (b != 0 or start == 0)
+    return start, stop, valid
 
 
 @intrinsic
@@ -125,24 +143,36 @@ def _bag_sum_int8(parallel, dim):
     """Sum or mean bags of an int8 table ``dim`` features wide (``dim`` is a compile-time
     constant). Per id: prefetch the row ``PREFETCH_DISTANCE`` ids ahead, then
     ``acc += (w * scale) * q`` over the whole row (uint8 → float32 conversion, multiply, add:
-    vectorised), with ``w * bias`` summed apart and added once per bag, as FBGEMM does."""
+    vectorised), with ``w * bias`` summed apart and added once per bag, as FBGEMM does.
+
+    The bags come straight from torch-style ``offsets`` (:func:`_bag_bounds`) and every bag and
+    id is checked as it is read (one compare per id, no pass of its own); returns the number of
+    bags with a bad bound or id (their ``out`` rows are left unspecified), 0 when all are
+    valid."""
     width = dim  # a closure constant: literal to numba, part of the cache key
 
     def bag_sum_int8(
-        codes, scale_bias, half_table, ids, bag_starts, weights, use_weights, mean, padding_idx,
-        out, bag_size,
+        codes, scale_bias, half_table, ids, offsets, include_last, weights, use_weights, mean,
+        padding_idx, out, bag_size,
     ):  # fmt: skip
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
-        for b in nb.prange(bag_starts.shape[0] - 1):
+        num_rows = codes.shape[0]
+        num_ids = ids.shape[0]
+        bad = 0
+        for b in nb.prange(out.shape[0]):
+            start, stop, valid = _bag_bounds(offsets, b, num_ids, include_last)
             acc = nb.carray(_stack_float32(width), (width,))
             for d in range(width):
                 acc[d] = np.float32(0.0)
             bias_sum = np.float32(0.0)
             count = 0
-            for i in range(bag_starts[b], bag_starts[b + 1]):
+            for i in range(start, stop if valid else start):
                 _prefetch_row(codes, ids, i + PREFETCH_DISTANCE)
                 row = ids[i]
+                if row < 0 or row >= num_rows:  # before the padding test: -1 means none
+                    valid = False
+                    break
                 if row == padding_idx:
                     continue
                 scale = _decode(half_table, scale_bias[row, 0])
@@ -156,10 +186,13 @@ def _bag_sum_int8(parallel, dim):
                 for d in range(width):
                     acc[d] += scale * np.float32(codes_row[d])
             bag_size[b] = count
-            if count > 0:
+            if not valid:
+                bad += 1
+            elif count > 0:
                 inverse = np.float32(1.0) / np.float32(count) if mean else np.float32(1.0)
                 for d in range(width):
                     out[b, d] = (acc[d] + bias_sum) * inverse
+        return bad
 
     return bag_sum_int8
 
@@ -177,12 +210,16 @@ def _bag_sum_int4(parallel, dim):
     has_last = dim % 2 == 1
 
     def bag_sum_int4(
-        codes, scale_bias, half_table, ids, bag_starts, weights, use_weights, mean, padding_idx,
-        out, bag_size,
+        codes, scale_bias, half_table, ids, offsets, include_last, weights, use_weights, mean,
+        padding_idx, out, bag_size,
     ):  # fmt: skip
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
-        for b in nb.prange(bag_starts.shape[0] - 1):
+        num_rows = codes.shape[0]
+        num_ids = ids.shape[0]
+        bad = 0
+        for b in nb.prange(out.shape[0]):
+            start, stop, valid = _bag_bounds(offsets, b, num_ids, include_last)
             even = nb.carray(_stack_float32(evens), (evens,))
             odd = nb.carray(_stack_float32(pairs), (pairs,))
             for k in range(evens):
@@ -191,9 +228,12 @@ def _bag_sum_int4(parallel, dim):
                 odd[k] = np.float32(0.0)
             bias_sum = np.float32(0.0)
             count = 0
-            for i in range(bag_starts[b], bag_starts[b + 1]):
+            for i in range(start, stop if valid else start):
                 _prefetch_row(codes, ids, i + PREFETCH_DISTANCE)
                 row = ids[i]
+                if row < 0 or row >= num_rows:  # before the padding test: -1 means none
+                    valid = False
+                    break
                 if row == padding_idx:
                     continue
                 scale = half_table[scale_bias[row, 0]]
@@ -212,13 +252,16 @@ def _bag_sum_int4(parallel, dim):
                 if has_last:
                     even[pairs] += scale * np.float32(codes_row[pairs] & 15)
             bag_size[b] = count
-            if count > 0:
+            if not valid:
+                bad += 1
+            elif count > 0:
                 inverse = np.float32(1.0) / np.float32(count) if mean else np.float32(1.0)
                 for k in range(pairs):
                     out[b, 2 * k] = (even[k] + bias_sum) * inverse
                     out[b, 2 * k + 1] = (odd[k] + bias_sum) * inverse
                 if has_last:
                     out[b, width - 1] = (even[pairs] + bias_sum) * inverse
+        return bad
 
     return bag_sum_int4
 
@@ -330,17 +373,33 @@ def _sum_int8(codes, scale_bias, half_table, ids, start, stop, weights, use_weig
 
 
 def _bag_reduce_int8(parallel):
+    """Sum, mean or max bags of an int8 table of any width, from torch-style ``offsets``; the
+    ids of a bag are checked in a pass over them before it is pooled (callers pass ids they
+    own: the check and the reads are apart). Returns the number of bad bags, as
+    :func:`_bag_sum_int8`."""
+
     def bag_reduce_int8(
-        codes, scale_bias, half_table, ids, bag_starts, per_sample_weights, use_weights, mode,
-        padding_idx, out, bag_size,
+        codes, scale_bias, half_table, ids, offsets, include_last, per_sample_weights,
+        use_weights, mode, padding_idx, out, bag_size,
     ):  # fmt: skip
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
+        num_rows = codes.shape[0]
+        num_ids = ids.shape[0]
+        bad = 0
         dim = out.shape[1]
-        for b in nb.prange(bag_starts.shape[0] - 1):
+        for b in nb.prange(out.shape[0]):
+            start, stop, valid = _bag_bounds(offsets, b, num_ids, include_last)
+            for i in range(start, stop if valid else start):
+                row = ids[i]
+                if row < 0 or row >= num_rows:
+                    valid = False
+            if not valid:
+                bad += 1
+                start = stop = 0
             count = 0
             bias_sum = np.float32(0.0)
-            for i in range(bag_starts[b], bag_starts[b + 1] if mode == 2 else 0):
+            for i in range(start, stop if mode == 2 else start):
                 row = ids[i]
                 if row == padding_idx:
                     continue
@@ -357,7 +416,7 @@ def _bag_reduce_int8(parallel):
                 count += 1
             if mode != 2:
                 count, bias_sum = _sum_int8(
-                    codes, scale_bias, half_table, ids, bag_starts[b], bag_starts[b + 1],
+                    codes, scale_bias, half_table, ids, start, stop,
                     per_sample_weights, use_weights, padding_idx, out[b],
                 )  # fmt: skip
             bag_size[b] = count
@@ -369,6 +428,7 @@ def _bag_reduce_int8(parallel):
                 else:
                     for d in range(dim):
                         out[b, d] += bias_sum
+        return bad
 
     return bag_reduce_int8
 
@@ -434,19 +494,32 @@ def _sum_int4(codes, scale_bias, half_table, ids, start, stop, weights, use_weig
 
 
 def _bag_reduce_int4(parallel):
+    """The int4 twin of :func:`_bag_reduce_int8`."""
+
     def bag_reduce_int4(
-        codes, scale_bias, half_table, ids, bag_starts, per_sample_weights, use_weights, mode,
-        padding_idx, out, bag_size,
+        codes, scale_bias, half_table, ids, offsets, include_last, per_sample_weights,
+        use_weights, mode, padding_idx, out, bag_size,
     ):  # fmt: skip
         if parallel:  # the flag lives in the closure; see _parallel.twins
             pass
+        num_rows = codes.shape[0]
+        num_ids = ids.shape[0]
+        bad = 0
         dim = out.shape[1]
         pairs = dim // 2
         odd = dim % 2
-        for b in nb.prange(bag_starts.shape[0] - 1):
+        for b in nb.prange(out.shape[0]):
+            start, stop, valid = _bag_bounds(offsets, b, num_ids, include_last)
+            for i in range(start, stop if valid else start):
+                row = ids[i]
+                if row < 0 or row >= num_rows:
+                    valid = False
+            if not valid:
+                bad += 1
+                start = stop = 0
             count = 0
             bias_sum = np.float32(0.0)
-            for i in range(bag_starts[b], bag_starts[b + 1] if mode == 2 else 0):
+            for i in range(start, stop if mode == 2 else start):
                 row = ids[i]
                 if row == padding_idx:
                     continue
@@ -467,7 +540,7 @@ def _bag_reduce_int4(parallel):
                 count += 1
             if mode != 2:
                 count, bias_sum = _sum_int4(
-                    codes, scale_bias, half_table, ids, bag_starts[b], bag_starts[b + 1],
+                    codes, scale_bias, half_table, ids, start, stop,
                     per_sample_weights, use_weights, padding_idx, out[b],
                 )  # fmt: skip
             bag_size[b] = count
@@ -479,6 +552,7 @@ def _bag_reduce_int4(parallel):
                 else:
                     for d in range(dim):
                         out[b, d] += bias_sum
+        return bad
 
     return bag_reduce_int4
 
@@ -502,43 +576,31 @@ def gather_int4(codes, scale_bias, half_table, ids, out):
     pick(_GATHER_INT4, ids.shape[0] * out.shape[1])(codes, scale_bias, half_table, ids, out)
 
 
-def bag_reduce_int8(
-    codes, scale_bias, ids, bag_starts, per_sample_weights, use_weights, mode, padding_idx, out,
-    bag_size, half_table=None,
+def bag_reduce(
+    scheme, codes, scale_bias, half_table, ids, offsets, include_last, per_sample_weights,
+    use_weights, mode, padding_idx, out, bag_size, *, generic=False,
 ):  # fmt: skip
-    """Pool each bag of an int8 table into the zero-filled ``out[b]``; ``bag_size[b]`` receives
-    the number of non-padding ids (an empty or all-padding bag stays zero). ``scale_bias`` is
-    float32, or uint16 float16 bits decoded through ``half_table`` (FBGEMM's SBHalf rows). Sums
-    and means of a width in :data:`SPECIALISED_WIDTHS` run that width's own kernel."""
-    table = _NO_HALVES if half_table is None else half_table
-    work = ids.shape[0] * out.shape[1]
-    special = bag_sum_kernel("int8", out.shape[1]) if mode != 2 else None
-    if special is not None:
-        pick(special, work)(
-            codes, scale_bias, table, ids, bag_starts, per_sample_weights, use_weights,
-            mode == 1, padding_idx, out, bag_size,
-        )  # fmt: skip
-        return
-    pick(_BAG_REDUCE_INT8, work)(
-        codes, scale_bias, table, ids, bag_starts, per_sample_weights, use_weights, mode,
-        padding_idx, out, bag_size,
-    )  # fmt: skip
+    """Pool each bag of an ``"int8"`` or ``"int4"`` table into the zero-filled ``out[b]``
+    (``out.shape[0]`` bags, bounded by torch-style ``offsets``: see :func:`_bag_bounds`);
+    ``bag_size[b]`` receives the number of non-padding ids (an empty or all-padding bag stays
+    zero). ``scale_bias`` is float32, or uint16 float16 bits decoded through ``half_table``
+    (int4, and FBGEMM's SBHalf int8 rows; :data:`_NO_HALVES` otherwise). Sums and means of a
+    width in :data:`SPECIALISED_WIDTHS` run that width's own kernel unless ``generic``.
 
-
-def bag_reduce_int4(
-    codes, scale_bias, half_table, ids, bag_starts, per_sample_weights, use_weights, mode,
-    padding_idx, out, bag_size,
-):  # fmt: skip
-    """The int4 twin of :func:`bag_reduce_int8`."""
+    Returns the number of bags whose bounds or ids are invalid (0: ``out`` holds the result;
+    otherwise ``out`` is unspecified and the caller raises :mod:`embtable.functional`'s error).
+    Only the specialised kernels read each id once (a caller's ids may be passed as they are);
+    the generic ones check a bag's ids before reading their rows, so they must get ids that
+    nothing else can change (the frozen ids of a :class:`~embtable.functional.BagPlan`)."""
     work = ids.shape[0] * out.shape[1]
-    special = bag_sum_kernel("int4", out.shape[1]) if mode != 2 else None
+    special = None if generic or mode == 2 else bag_sum_kernel(scheme, out.shape[1])
     if special is not None:
-        pick(special, work)(
-            codes, scale_bias, half_table, ids, bag_starts, per_sample_weights, use_weights,
-            mode == 1, padding_idx, out, bag_size,
+        return pick(special, work)(
+            codes, scale_bias, half_table, ids, offsets, include_last, per_sample_weights,
+            use_weights, mode == 1, padding_idx, out, bag_size,
         )  # fmt: skip
-        return
-    pick(_BAG_REDUCE_INT4, ids.shape[0] * out.shape[1])(
-        codes, scale_bias, half_table, ids, bag_starts, per_sample_weights, use_weights, mode,
-        padding_idx, out, bag_size,
+    generic_kernel = _BAG_REDUCE_INT8 if scheme == "int8" else _BAG_REDUCE_INT4
+    return pick(generic_kernel, work)(
+        codes, scale_bias, half_table, ids, offsets, include_last, per_sample_weights,
+        use_weights, mode, padding_idx, out, bag_size,
     )  # fmt: skip

@@ -43,7 +43,7 @@ def _ids(tensor: Any, what: str) -> Any:
                 f"quantized tables run on the CPU; {what} is on {tensor.device} "
                 f"(move it with .cpu())"
             )
-        return tensor.detach().numpy()
+        return tensor.detach().numpy() if tensor.requires_grad else tensor.numpy()
     return tensor
 
 
@@ -66,10 +66,38 @@ class _Quantized(torch.nn.Module):
         self.scheme: Scheme = scheme
         width = row_bytes(scheme, self.embedding_dim)
         self.register_buffer("weight", torch.zeros(self.num_embeddings, width, dtype=torch.uint8))
+        self._view: tuple[Any, ...] = ()
 
     def table(self) -> QuantizedTable:
-        """The buffer as a :class:`~embtable.quantized.QuantizedTable` (sharing its memory)."""
-        return QuantizedTable(self.weight.numpy(), self.embedding_dim, self.scheme)
+        """The buffer as a :class:`~embtable.quantized.QuantizedTable` (sharing its memory).
+
+        The view is built (and the buffer validated) once, then reused while ``weight`` is the
+        same tensor over the same memory (``load_state_dict`` copies into it in place; assigning
+        a new tensor, ``.to()`` or ``set_()`` make a new view).
+
+        Example:
+            >>> import torch
+            >>> emb = QuantizedEmbedding.from_float(torch.eye(2), "int8")
+            >>> emb.table()
+            QuantizedTable(2, 2, scheme='int8')
+        """
+        weight = self._buffers["weight"]
+        view = self._view
+        if (
+            view
+            and view[0] is weight
+            and view[1] == (weight.data_ptr(), weight.shape, weight.stride())
+        ):
+            return view[2]
+        table = QuantizedTable(weight.numpy(), self.embedding_dim, self.scheme)
+        if weight.is_contiguous():  # else the table is a copy, which in-place writes miss
+            self._view = (weight, (weight.data_ptr(), weight.shape, weight.stride()), table)
+        return table
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_view"] = ()  # a cache: rebuilt, never stored
+        return state
 
     def set_table(self, table: QuantizedTable) -> None:
         """Copy ``table``'s rows into the buffer (same size and scheme)."""
