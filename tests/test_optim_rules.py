@@ -137,3 +137,58 @@ def test_rowwise_adagrad_matches_fbgemm():
         opt.step()
     theirs = tbe.split_embedding_weights()[0].detach().numpy()
     assert_allclose(p.data, theirs, rtol=1e-5, atol=1e-6)
+
+
+STATE_FACTORY_CASES = [
+    (
+        lambda p, f: optim.Adagrad([p], lr=0.1, initial_accumulator_value=0.5, state_factory=f),
+        ["sum"],
+    ),
+    (
+        lambda p, f: optim.Adam([p], lr=0.1, amsgrad=True, state_factory=f),
+        ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+    ),
+    (lambda p, f: optim.AdamW([p], lr=0.1, state_factory=f), ["exp_avg", "exp_avg_sq"]),
+    (lambda p, f: optim.SparseAdam([p], lr=0.1, state_factory=f), ["exp_avg", "exp_avg_sq"]),
+]
+
+
+@pytest.mark.parametrize(("make", "names"), STATE_FACTORY_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_state_factory_arrays_hold_the_same_state_as_memory(tmp_path, make, names, dtype):
+    """Each state array comes from the factory (here files), once, and steps as in memory."""
+    made = []
+
+    def factory(name, shape, array_dtype):
+        made.append((name, shape, np.dtype(array_dtype)))
+        path = tmp_path / f"{name}.bin"
+        return np.memmap(path, dtype=array_dtype, mode="w+", shape=shape)
+
+    rng = np.random.default_rng(3)
+    start = rng.standard_normal((6, 3)).astype(dtype)
+    on_disk, in_memory = Parameter(start.copy()), Parameter(start.copy())
+    opt_disk, opt_memory = make(on_disk, factory), make(in_memory, None)
+    for rows in ([1, 4], [0, 4, 5], [4]):
+        values = rng.standard_normal((len(rows), 3)).astype(dtype)
+        for p, opt in ((on_disk, opt_disk), (in_memory, opt_memory)):
+            p.grad = RowSparseGrad(np.array(rows), values.copy(), num_rows=6)
+            opt.step()
+    assert sorted(made) == sorted((name, (6, 3), np.dtype(dtype)) for name in names)
+    np.testing.assert_array_equal(on_disk.data, in_memory.data)
+    for name in names:
+        state = opt_disk.state[on_disk][name]
+        assert isinstance(state, np.memmap), name
+        np.testing.assert_array_equal(state, opt_memory.state[in_memory][name], err_msg=name)
+        state.flush()  # the file holds the state
+        on_file = np.fromfile(tmp_path / f"{name}.bin", dtype=dtype).reshape(6, 3)
+        np.testing.assert_array_equal(on_file, opt_memory.state[in_memory][name], err_msg=name)
+
+
+def test_a_state_factory_that_returns_the_wrong_array_is_named():
+    from embtable._errors import ShapeError
+
+    p = Parameter(np.zeros((4, 2), np.float32))
+    opt = optim.Adam([p], lr=0.1, state_factory=lambda name, shape, dtype: np.zeros(3, dtype))
+    p.grad = RowSparseGrad(np.array([1]), np.ones((1, 2), np.float32), num_rows=4)
+    with pytest.raises(ShapeError, match=r"state_factory\('exp_avg', \(4, 2\), float32\)"):
+        opt.step()

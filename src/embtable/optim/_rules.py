@@ -15,6 +15,7 @@ see :func:`run_rows`). Importing this module loads NumPy only; kernels load on f
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,14 +63,17 @@ _WHAT = {
 
 
 def _check_nonnegative(*names: str) -> Callable[[Mapping[str, Any]], None]:
-    """A check that each of ``names`` present in the hyper-parameters is a number >= 0."""
+    """A check that each of ``names`` present in the hyper-parameters is a number >= 0 (``betas``:
+    a pair in ``[0, 1)``), in the order given (torch's order, so the first bad value is named)."""
 
     def check(hyper: Mapping[str, Any]) -> None:
         for name in names:
-            if name in hyper:
+            if name not in hyper:
+                continue
+            if name == "betas":
+                _check_betas(hyper["betas"])
+            else:
                 _check_at_least(name, _WHAT[name], hyper[name], 0.0)
-        if "betas" in hyper:
-            _check_betas(hyper["betas"])
 
     return check
 
@@ -129,6 +133,10 @@ class RowRule:
         kernel: the function's name in :mod:`embtable.kernels.optim` and, for its NumPy twin, in
             :mod:`embtable.kernels._reference_optim`.
         optimizers: the :mod:`embtable.optim` classes whose sparse step runs this rule.
+        optional_state: state arrays the kernel takes after ``state`` that an optimizer may not
+            keep (Adam's ``max_exp_avg_sq`` without ``amsgrad``): passed empty ``(0, D)`` then.
+        positions: the kernel takes, before the gradient values, the position of each row's
+            gradient row (SGD's ``grad_pos``; :func:`run_rows` passes ``0 .. n - 1``).
 
     Example:
         >>> r = rule("rowwise_adagrad")
@@ -143,6 +151,25 @@ class RowRule:
     scalars: Callable[..., tuple[Any, ...]]
     kernel: str
     optimizers: tuple[str, ...]
+    optional_state: tuple[str, ...] = ()
+    positions: bool = False
+
+    def kernel_state(self, state: Mapping[str, Any], dim: int, dtype: Any) -> list[Any]:
+        """The state arrays in the kernel's order: ``state[name]`` for each :attr:`state` entry,
+        then each :attr:`optional_state` array, or an empty ``(0, dim)`` one where ``state`` has
+        none.
+
+        Example:
+            >>> arrays = rule("adam").kernel_state(
+            ...     {"exp_avg": np.zeros((4, 2)), "exp_avg_sq": np.zeros((4, 2))}, 2, np.float64)
+            >>> [a.shape for a in arrays]
+            [(4, 2), (4, 2), (0, 2)]
+        """
+        arrays = [state[spec.name] for spec in self.state]
+        for name in self.optional_state:
+            array = state.get(name)
+            arrays.append(np.empty((0, dim), dtype=dtype) if array is None else array)
+        return arrays
 
     def kernel_function(self, *, reference: bool = False) -> Callable[..., None]:
         """The numba kernel (imported on first use), or its NumPy twin with ``reference=True``.
@@ -205,7 +232,7 @@ def _adam_scalars(
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     if sparse_adam:  # torch's SparseAdam: no weight decay, the corrections in the step size
-        step_size = lr * bias_correction2**0.5 / bias_correction1
+        step_size = lr * math.sqrt(bias_correction2) / bias_correction1  # as torch's
         bias_correction2_sqrt = 1.0
         weight_decay = 0.0
     else:
@@ -237,6 +264,8 @@ RULES: dict[str, RowRule] = {
             check=_check_nonnegative("lr", "momentum", "weight_decay"),
             scalars=_sgd_scalars,
             kernel="sgd_rows_",
+            optional_state=("momentum_buffer",),
+            positions=True,
             optimizers=("SGD",),
         ),
         RowRule(
@@ -265,9 +294,10 @@ RULES: dict[str, RowRule] = {
             name="adam",
             state=(StateSpec("exp_avg", "element"), StateSpec("exp_avg_sq", "element")),
             hyper={"lr": None, "eps": 1e-8, "betas": (0.9, 0.999)},
-            check=_check_nonnegative("lr", "eps", "weight_decay"),
+            check=_check_nonnegative("lr", "eps", "betas", "weight_decay"),
             scalars=_adam_scalars,
             kernel="adam_rows_",
+            optional_state=("max_exp_avg_sq",),
             optimizers=("Adam", "AdamW", "SparseAdam"),
         ),
     )
@@ -304,10 +334,18 @@ def run_rows(
 ) -> None:
     """Run ``row_rule``'s kernel on ``weight[rows]`` and the rows of its ``state`` arrays.
 
-    ``state`` holds the rule's arrays in :attr:`RowRule.state` order (plus, for Adam, the
-    ``max_exp_avg_sq`` array or an empty one); numbers in ``scalars`` are cast to the compute
-    dtype. A float16 table has its touched rows (weight and state) upcast to float32, stepped
-    there and rounded back once.
+    ``state`` holds the rule's arrays in the kernel's order (:meth:`RowRule.kernel_state`; empty
+    optional arrays stay empty); numbers in ``scalars`` are cast to the compute dtype. A float16
+    table has its touched rows (weight and state) upcast to float32, stepped there and rounded
+    back once.
+
+    Example:
+        >>> weight, total = np.ones((3, 2)), np.zeros(3)
+        >>> r = rule("rowwise_adagrad")
+        >>> run_rows(r, weight, np.array([1]), np.array([[3.0, 4.0]]), [total],
+        ...          r.scalars(lr=0.5, step=1, eps=0.0))
+        >>> total, weight[1]
+        (array([ 0. , 12.5,  0. ]), array([0.5757..., 0.4343...]))
     """
     if len(rows) == 0:
         return
@@ -315,9 +353,11 @@ def run_rows(
     t = compute.type
     cast = tuple(v if isinstance(v, bool) else t(v) for v in scalars)
     values = values.astype(compute, copy=False)
+    # SGD's kernel takes each row's gradient position first: here the i-th gradient row
+    gradient = (np.arange(len(rows), dtype=np.int64), values) if row_rule.positions else (values,)
     kernel = row_rule.kernel_function()
     if compute == weight.dtype:
-        kernel(weight, rows, values, *state, *cast)
+        kernel(weight, rows, *gradient, *state, *cast)
         return
     weight_rows = weight[rows].astype(compute)
     used = [array.size > 0 for array in state]
@@ -325,7 +365,7 @@ def run_rows(
         array[rows].astype(compute) if use else array.astype(compute)
         for array, use in zip(state, used, strict=True)
     ]
-    kernel(weight_rows, np.arange(len(rows), dtype=np.int64), values, *state_rows, *cast)
+    kernel(weight_rows, np.arange(len(rows), dtype=np.int64), *gradient, *state_rows, *cast)
     weight[rows] = weight_rows
     for array, rows_of, use in zip(state, state_rows, used, strict=True):
         if use:

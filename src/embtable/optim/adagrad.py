@@ -13,9 +13,8 @@ from numpy.typing import NDArray
 
 from ..parameter import Parameter
 from ..sparse import RowSparseGrad
-from ._framework import Optimizer, _kernels
-from ._rules import _check_at_least
-from ._rules import compute_dtype as _compute_dtype
+from ._framework import Optimizer, StateFactory
+from ._rules import RULES, run_rows
 
 __all__ = ["Adagrad"]
 
@@ -35,6 +34,7 @@ class Adagrad(Optimizer):
         initial_accumulator_value: starting value of ``state["sum"]`` (>= 0).
         eps: added to the denominator (>= 0).
         maximize: maximize the objective instead of minimizing it.
+        state_factory: makes the state arrays (see :class:`Optimizer`), e.g. ``np.memmap``s.
     Raises:
         OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
             valid range); OptionTypeError: one that is not a number.
@@ -58,6 +58,7 @@ class Adagrad(Optimizer):
     """
 
     _required_state = ("step", "sum")
+    _rule = RULES["adagrad"]
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
+        state_factory: StateFactory | None = None,
     ) -> None:
         defaults = {
             "lr": lr,
@@ -79,28 +81,19 @@ class Adagrad(Optimizer):
             "maximize": maximize,
         }
         self._check_group(defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_factory=state_factory)
         for group in self.param_groups:
             for p in group["params"]:
                 self._init_state(p, group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        _check_at_least("lr", "learning rate", group["lr"], 0.0)
-        _check_at_least("lr_decay", "lr_decay value", group["lr_decay"], 0.0)
-        _check_at_least("weight_decay", "weight_decay value", group["weight_decay"], 0.0)
-        _check_at_least(
-            "initial_accumulator_value",
-            "initial_accumulator_value value",
-            group["initial_accumulator_value"],
-            0.0,
-        )
-        _check_at_least("eps", "epsilon value", group["eps"], 0.0)
+        self._rule.check(group)  # type: ignore[union-attr]
 
     def _init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         state = self.state[p]
         if not state:
             state["step"] = 0
-            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+            state["sum"] = self._new_state("sum", p, float(group["initial_accumulator_value"]))
         return state
 
     def _clr(self, p: Parameter, group: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -128,19 +121,6 @@ class Adagrad(Optimizer):
     def _sparse_update(
         self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
-        state, clr = self._clr(p, group)
-        if grad.nnz == 0:
-            return
-        compute = _compute_dtype(p.dtype)
-        t = compute.type
-        scalars = (t(clr), t(group["eps"]), t(group["weight_decay"]), bool(group["maximize"]))
-        kernel = _kernels().adagrad_rows_
-        values = grad.values.astype(compute, copy=False)
-        if compute == p.dtype:
-            kernel(p.data, grad.rows, values, state["sum"], *scalars)
-        else:
-            weight_rows = p.data[grad.rows].astype(compute)
-            sum_rows = state["sum"][grad.rows].astype(compute)
-            kernel(weight_rows, np.arange(grad.nnz, dtype=np.int64), values, sum_rows, *scalars)
-            p.data[grad.rows] = weight_rows
-            state["sum"][grad.rows] = sum_rows
+        state, _ = self._clr(p, group)
+        scalars = self._rule.scalars(step=state["step"], **group)  # type: ignore[union-attr]
+        run_rows(self._rule, p.data, grad.rows, grad.values, [state["sum"]], scalars)  # type: ignore[arg-type]

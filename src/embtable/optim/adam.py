@@ -5,7 +5,6 @@ Their sparse steps run the ``"adam"`` rule of :mod:`embtable.optim._rules`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,9 +14,8 @@ from numpy.typing import NDArray
 from .._errors import SparseGradientError
 from ..parameter import Parameter
 from ..sparse import RowSparseGrad
-from ._framework import Optimizer, _kernels
-from ._rules import _check_at_least, _check_betas
-from ._rules import compute_dtype as _compute_dtype
+from ._framework import Optimizer, StateFactory
+from ._rules import RULES, _check_at_least, _check_betas, run_rows
 
 __all__ = ["Adam", "AdamW", "SparseAdam"]
 
@@ -40,6 +38,7 @@ class Adam(Optimizer):
         weight_decay: L2 penalty (>= 0).
         amsgrad: use the maximum of past second moments.
         maximize: maximize the objective instead of minimizing it.
+        state_factory: makes the state arrays (see :class:`Optimizer`), e.g. ``np.memmap``s.
     Raises:
         OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
             valid range); OptionTypeError: one that is not a number.
@@ -63,6 +62,7 @@ class Adam(Optimizer):
 
     _decoupled = False
     _required_state = ("step", "exp_avg", "exp_avg_sq")
+    _rule = RULES["adam"]
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        state_factory: StateFactory | None = None,
     ) -> None:
         defaults = {
             "lr": lr,
@@ -84,22 +85,19 @@ class Adam(Optimizer):
             "maximize": maximize,
         }
         self._check_group(defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_factory=state_factory)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        _check_at_least("lr", "learning rate", group["lr"], 0.0)
-        _check_at_least("eps", "epsilon value", group["eps"], 0.0)
-        _check_betas(group["betas"])
-        _check_at_least("weight_decay", "weight_decay value", group["weight_decay"], 0.0)
+        self._rule.check(group)  # type: ignore[union-attr]
 
     def _begin(self, p: Parameter, group: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
         state = self.state[p]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["exp_avg"] = self._new_state("exp_avg", p)
+            state["exp_avg_sq"] = self._new_state("exp_avg_sq", p)
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = np.zeros_like(p.data)
+            state["max_exp_avg_sq"] = self._new_state("max_exp_avg_sq", p)
         state["step"] += 1
         beta1, beta2 = group["betas"]
         step_size = group["lr"] / (1 - beta1 ** state["step"])
@@ -147,80 +145,21 @@ class Adam(Optimizer):
     def _sparse_update(
         self, p: Parameter, grad: RowSparseGrad, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
-        state, step_size, bias_correction2_sqrt = self._begin(p, group)
-        beta1, beta2 = group["betas"]
-        _adam_rows(
-            p,
-            grad,
-            state,
-            group,
-            one_minus_beta1=1 - beta1,
-            beta2=beta2,
-            one_minus_beta2=1 - beta2,
-            weight_decay=group["weight_decay"],
-            decay_factor=1 - group["lr"] * group["weight_decay"],
-            step_size=step_size,
-            bias_correction2_sqrt=bias_correction2_sqrt,
-            decoupled=self._decoupled,
-            amsgrad=bool(group["amsgrad"]),
-            sparse_adam=False,
-        )
+        state, _, _ = self._begin(p, group)
+        _adam_rows(p, grad, state, {**group, "decoupled": self._decoupled, "sparse_adam": False})
 
 
 def _adam_rows(
-    p: Parameter,
-    grad: RowSparseGrad,
-    state: dict[str, Any],
-    group: dict[str, Any],
-    *,
-    one_minus_beta1: float,
-    beta2: float,
-    one_minus_beta2: float,
-    weight_decay: float,
-    decay_factor: float,
-    step_size: float,
-    bias_correction2_sqrt: float,
-    decoupled: bool,
-    amsgrad: bool,
-    sparse_adam: bool,
+    p: Parameter, grad: RowSparseGrad, state: dict[str, Any], hyper: dict[str, Any]
 ) -> None:
-    """Run the fused Adam-family kernel on the gradient's rows (float16: upcast those rows)."""
-    if grad.nnz == 0:
-        return
-    compute = _compute_dtype(p.dtype)
-    t = compute.type
-    scalars = (
-        t(one_minus_beta1),
-        t(beta2),
-        t(one_minus_beta2),
-        t(group["eps"]),
-        t(weight_decay),
-        t(decay_factor),
-        t(step_size),
-        t(bias_correction2_sqrt),
-        bool(decoupled),
-        bool(amsgrad),
-        bool(group["maximize"]),
-        bool(sparse_adam),
+    """Run the ``"adam"`` rule's kernel on the gradient's rows (float16: upcast those rows)."""
+    rule = RULES["adam"]
+    amsgrad = bool(hyper.get("amsgrad", False))
+    arrays = rule.kernel_state(
+        state if amsgrad else {**state, "max_exp_avg_sq": None}, p.shape[1], p.dtype
     )
-    rows = grad.rows
-    values = grad.values.astype(compute, copy=False)
-    names = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if amsgrad else [])
-    kernel = _kernels().adam_rows_
-    if compute == p.dtype:
-        arrays = [state[name] for name in names]
-        if not amsgrad:
-            arrays.append(np.empty((0, p.shape[1]), dtype=compute))
-        kernel(p.data, rows, values, *arrays, *scalars)
-        return
-    weight_rows = p.data[rows].astype(compute)
-    arrays = [state[name][rows].astype(compute) for name in names]
-    if not amsgrad:
-        arrays.append(np.empty((0, p.shape[1]), dtype=compute))
-    kernel(weight_rows, np.arange(len(rows), dtype=np.int64), values, *arrays, *scalars)
-    p.data[rows] = weight_rows
-    for name, array in zip(names, arrays[: len(names)], strict=True):
-        state[name][rows] = array
+    scalars = rule.scalars(step=state["step"], **hyper)
+    run_rows(rule, p.data, grad.rows, grad.values, arrays, scalars)
 
 
 class AdamW(Adam):
@@ -234,6 +173,7 @@ class AdamW(Adam):
         weight_decay: decoupled decay (>= 0), 1e-2 by default.
         amsgrad: use the maximum of past second moments.
         maximize: maximize the objective instead of minimizing it.
+        state_factory: makes the state arrays (see :class:`Optimizer`), e.g. ``np.memmap``s.
     Raises:
         OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
             valid range); OptionTypeError: one that is not a number.
@@ -265,8 +205,18 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        state_factory: StateFactory | None = None,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize=maximize,
+            state_factory=state_factory,
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -286,6 +236,7 @@ class SparseAdam(Optimizer):
         betas: decay rates of the moment estimates, each in ``[0, 1)``.
         eps: added to the denominator (> 0).
         maximize: maximize the objective instead of minimizing it.
+        state_factory: makes the state arrays (see :class:`Optimizer`), e.g. ``np.memmap``s.
     Raises:
         OptionError: an invalid hyper-parameter (a ``ValueError``; torch's message, then the
             valid range); OptionTypeError: one that is not a number.
@@ -305,6 +256,7 @@ class SparseAdam(Optimizer):
     """
 
     _required_state = ("step", "exp_avg", "exp_avg_sq")
+    _rule = RULES["adam"]
 
     def __init__(
         self,
@@ -313,10 +265,12 @@ class SparseAdam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         maximize: bool = False,
+        *,
+        state_factory: StateFactory | None = None,
     ) -> None:
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "maximize": maximize}
         self._check_group(defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_factory=state_factory)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_at_least("lr", "learning rate", group["lr"], 0.0, strict=True)
@@ -336,27 +290,7 @@ class SparseAdam(Optimizer):
     ) -> None:
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["exp_avg"] = self._new_state("exp_avg", p)
+            state["exp_avg_sq"] = self._new_state("exp_avg_sq", p)
         state["step"] += 1
-        beta1, beta2 = group["betas"]
-        step = state["step"]
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = group["lr"] * math.sqrt(bias_correction2) / bias_correction1
-        _adam_rows(
-            p,
-            grad,
-            state,
-            group,
-            one_minus_beta1=1 - beta1,
-            beta2=beta2,
-            one_minus_beta2=1 - beta2,
-            weight_decay=0.0,
-            decay_factor=1.0,
-            step_size=step_size,
-            bias_correction2_sqrt=1.0,
-            decoupled=False,
-            amsgrad=False,
-            sparse_adam=True,
-        )
+        _adam_rows(p, grad, state, {**group, "sparse_adam": True})
