@@ -131,7 +131,8 @@ def _copy_ids_checked(ids, num_rows, out):
 def copy_ids_checked(ids, num_rows, out):
     """Copy ``ids`` into ``out`` (same length and dtype; may be a fresh read-only array, see
     :func:`writable`) and return the position of the first copied id outside
-    ``0 .. num_rows - 1``, or -1: one pass over ``ids``.
+    ``0 .. num_rows - 1``, or -1: one pass over ``ids``. After a bad id the copy may be
+    incomplete (the caller then raises).
 
     Example:
         >>> out = np.empty(4, np.int64)
