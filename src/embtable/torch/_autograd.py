@@ -9,7 +9,9 @@ semantics: padding, ``max_norm``, bags, scaling by frequency and their errors ar
 Small lookups use torch's own gather (``torch.embedding``: the same values, less call overhead)
 and large ones the numba kernel; either way a bad id raises embtable's error, and the backward
 is embtable's (see :data:`TORCH_GATHER_MAX_ELEMENTS`), except for small training calls with a
-plain dense gradient, which are torch's own op from end to end (:data:`TORCH_NATIVE_MAX_IDS`).
+plain dense gradient, which are torch's own op from end to end (:data:`TORCH_NATIVE_MAX_IDS`;
+:mod:`embtable.torch.functional` dispatches those, and calls without a gradient, before any
+other check).
 
 Batched gradients (``torch.autograd.grad(..., is_grads_batched=True)``, ``gradcheck(...,
 check_batched_grad=True)``, ``torch.func.jacrev`` over the backward) reach the backward as
@@ -48,15 +50,19 @@ __all__: list[str] = []
 TORCH_GATHER_MAX_ELEMENTS = 1 << 20
 
 #: Training calls (a weight requiring grad) with at most this many ids, on a float32/float64
-#: table of at most :data:`TORCH_NATIVE_MAX_TABLE` elements, run torch's own op after embtable's
-#: checks, so that forward and backward both cost what torch's do: there the custom autograd node
-#: (several microseconds a call) outweighs the lookup, and torch's dense backward (serial up to
-#: 1000 ids, a zeroed table of at most 4 MiB) is as cheap as embtable's. Only calls whose
-#: gradient is the plain dense one qualify (no fused optimizer, ``sparse=False``, no
-#: ``scale_grad_by_freq``): float32 and float64 sums in id order give the same bits either way.
-TORCH_NATIVE_MAX_IDS = 1000
-TORCH_NATIVE_MAX_TABLE = 1 << 20
-_NATIVE_DTYPES = (torch.float32, torch.float64)
+#: table of at most :data:`TORCH_NATIVE_MAX_BYTES`, run torch's own op (forward and backward)
+#: without a custom node: there the node (about 5 us a call on a 2-core EPYC, a third of a
+#: 256-id lookup) outweighs the lookup, and torch's dense backward (a zeroed table, then a scatter)
+#: is no slower than embtable's. Above either bound embtable's node and backward win a training
+#: step (forward + backward, measured by ``bench/torch_adapter.py`` and the crossover at 2048-4096
+#: ids and 32-64 MiB). Only calls whose gradient is the plain dense one qualify (no fused
+#: optimizer, ``sparse=False``, no ``scale_grad_by_freq``): float32 and float64 sums in id order
+#: give the same bits either way. Failing calls (a bad id, an id dtype torch refuses) are decided
+#: again by embtable's general path, which raises embtable's error.
+TORCH_NATIVE_MAX_IDS = 2048
+#: See :data:`TORCH_NATIVE_MAX_IDS`.
+TORCH_NATIVE_MAX_BYTES = 32 << 20
+NATIVE_DTYPES = (torch.float32, torch.float64)
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
 _functorch = torch._C._functorch
@@ -290,7 +296,7 @@ def _raw_apply(function: type[torch.autograd.Function]) -> Any:
 
 
 class _LeanEmbeddingFunction(EmbeddingFunction):
-    """:class:`EmbeddingFunction` for :func:`embedding_fast`: the options come packed (fewer
+    """:class:`EmbeddingFunction` for :func:`embedding_node`: the options come packed (fewer
     arguments through ``apply``) and the caller has checked the ids' dtype and the table's
     rank; the backward is the same."""
 
@@ -317,9 +323,10 @@ class _LeanEmbeddingFunction(EmbeddingFunction):
 
 
 _LEAN_APPLY = _raw_apply(_LeanEmbeddingFunction)
+_are_transforms_active = torch._C._are_functorch_transforms_active
 
 
-def embedding_fast(
+def embedding_node(
     ids: torch.Tensor,
     weight: torch.Tensor,
     padding_idx: int | None,
@@ -327,29 +334,13 @@ def embedding_fast(
     sparse: bool,
     optimizer: RowOptimizer | None,
 ) -> torch.Tensor:
-    """:func:`embedding` without ``max_norm`` for plain CPU tensors (int32/int64 ids, a 2-D
-    table), with as little Python between the call and the gather as possible."""
-    if padding_idx is not None:
-        padding_idx = _F.check_padding_idx(padding_idx, weight.shape[0])
-    if torch.is_grad_enabled() and weight.requires_grad:
-        if (
-            optimizer is None
-            and not sparse
-            and not scale_grad_by_freq
-            and ids.numel() <= TORCH_NATIVE_MAX_IDS
-            and weight.numel() <= TORCH_NATIVE_MAX_TABLE
-            and weight.dtype in _NATIVE_DTYPES
-        ):  # small: torch's own op, forward and backward (see TORCH_NATIVE_MAX_IDS)
-            try:
-                return _torch_embedding(weight, ids, -1 if padding_idx is None else padding_idx)
-            except IndexError:
-                _F.check_ids(_numpy(ids), weight.shape[0])  # words and raises embtable's error
-                raise
-        options = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse, optimizer)
-        if torch._C._are_functorch_transforms_active():
-            return _LeanEmbeddingFunction.apply(weight, ids, options)  # type: ignore[no-any-return]
-        return _LEAN_APPLY(weight, ids, options)  # type: ignore[no-any-return]
-    return _gather(weight, ids)
+    """embtable's autograd node for a training call without ``max_norm`` on plain CPU tensors
+    (int32/int64 ids, a 2-D float16/32/64 table, ``padding_idx`` already checked and
+    non-negative), with as little Python between the call and the gather as possible."""
+    options = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse, optimizer)
+    if _are_transforms_active():
+        return _LeanEmbeddingFunction.apply(weight, ids, options)  # type: ignore[no-any-return]
+    return _LEAN_APPLY(weight, ids, options)  # type: ignore[no-any-return]
 
 
 def embedding(

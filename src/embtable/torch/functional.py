@@ -7,6 +7,16 @@ the same semantics (:mod:`embtable.torch._fallback`). Setting ``embtable.torch.f
 FORCE_TORCH_OPS = True`` sends everything down the torch-ops path (the tests use it to run the
 whole parity suite on both paths).
 
+``embedding`` without ``max_norm`` (nothing to mutate) on plain CPU tensors first tries torch's
+own op where it gives embtable's result and costs less: every call without a gradient up to
+:data:`~embtable.torch._autograd.TORCH_GATHER_MAX_ELEMENTS` output elements (a gather is exact),
+and training calls with a plain dense gradient up to
+:data:`~embtable.torch._autograd.TORCH_NATIVE_MAX_IDS` ids on a float32/float64 table of at most
+:data:`~embtable.torch._autograd.TORCH_NATIVE_MAX_BYTES` (the same bits). ``padding_idx`` is
+checked first; where torch's op refuses the call (a bad id, an id dtype other than int32/int64, a
+table that is not 2-D) nothing has changed, and the general path decides: it computes what
+embtable accepts (any integer dtype) or raises embtable's error.
+
 At the boundary, two things are added to what :mod:`embtable.functional` does:
 
 - Error messages keep embtable's wording (the bad value, its position, the valid range) and end
@@ -77,49 +87,35 @@ _FAST_IDS = (torch.int64, torch.int32)
 _forward_ad = torch.autograd.forward_ad
 _is_neg = torch.Tensor.is_neg
 _is_conj = torch.Tensor.is_conj
+_is_compiling = torch.compiler.is_compiling
+_is_tracing = torch._C._is_tracing
+_grad_enabled = torch.is_grad_enabled
+_torch_embedding = torch.embedding  # the ATen op, which no monkeypatching of torch.nn reaches
+_Tensor = torch.Tensor
+_strided = torch.strided
+#: What torch's op raises where embtable's general path decides instead: a bad id
+#: (``IndexError``), an id dtype torch refuses or a table that is not 2-D (``RuntimeError``).
+_TORCH_REFUSALS = (IndexError, RuntimeError, TypeError)
 
 
-def _fast_case(input: object, weight: object) -> bool:
-    """The common eager call, decided with the fewest checks: plain CPU strided tensors, a
-    float16/32/64 2-D table, int32/int64 ids, no transform, trace, compile or forward AD (the
-    same conditions as :func:`uses_kernels`, plus what the general path would check first)."""
+def _node_case(input: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether embtable's own autograd node (:func:`_autograd.embedding_node`) can take a
+    training call: plain CPU strided tensors, a float16/32/64 2-D table, int32/int64 ids, no
+    transform or forward AD (the same conditions as :func:`uses_kernels`, plus what the general
+    path would check first)."""
     return (
-        not torch.compiler.is_compiling()  # first: Dynamo cannot trace the checks below
-        and type(weight) in _PLAIN_TYPES
-        and type(input) is torch.Tensor
-        and not FORCE_TORCH_OPS
-        and input.dtype in _FAST_IDS  # type: ignore[attr-defined]
-        and weight.dtype in _KERNEL_DTYPES  # type: ignore[attr-defined]
-        and weight.is_cpu  # type: ignore[attr-defined]
-        and input.is_cpu  # type: ignore[attr-defined]
-        and weight.layout == torch.strided  # type: ignore[attr-defined]
-        and input.layout == torch.strided  # type: ignore[attr-defined]
-        and weight.dim() == 2  # type: ignore[attr-defined]
+        input.dtype in _FAST_IDS
+        and weight.dtype in _KERNEL_DTYPES
+        and input.is_cpu
+        and weight.layout == _strided
+        and input.layout == _strided
+        and weight.dim() == 2
         and not _is_wrapped(weight)
         and not _is_wrapped(input)
-        and not _is_neg(weight)  # type: ignore[arg-type]
-        and not _is_conj(weight)  # type: ignore[arg-type]
+        and not _is_neg(weight)
+        and not _is_conj(weight)
         and getattr(_forward_ad, "_current_level", -1) < 0
-        and not torch.jit.is_tracing()
     )
-
-
-def embedding_fast(
-    input: torch.Tensor,
-    weight: torch.Tensor,
-    padding_idx: int | None,
-    scale_grad_by_freq: bool,
-    sparse: bool,
-    optimizer: RowOptimizer | None,
-) -> torch.Tensor:
-    """:func:`embedding` without ``max_norm`` for a call that :func:`_fast_case` accepted."""
-    try:
-        return _autograd.embedding_fast(
-            input, weight, padding_idx, scale_grad_by_freq, sparse, optimizer
-        )
-    except EmbeddingIndexError as error:
-        add_torch_phrase(error, INDEX_PHRASE)
-        raise
 
 
 def _check_tensor(value: object, name: str, position: int, function: str) -> None:
@@ -224,8 +220,78 @@ def embedding(
                 [[2., 3.],
                  [2., 3.]]])
     """
-    if max_norm is None and _fast_case(input, weight):
-        return embedding_fast(input, weight, padding_idx, scale_grad_by_freq, sparse, optimizer)
+    # The common call, decided with as few checks as possible: without max_norm nothing is
+    # mutated, so torch's own op can run first; where it refuses (a bad id, an id dtype it does
+    # not take, a table that is not 2-D) the general path below words embtable's error or
+    # computes what embtable accepts. Training calls run torch's op only where its backward is
+    # embtable's to the bit and no slower (see _autograd.TORCH_NATIVE_MAX_IDS).
+    if (
+        max_norm is None
+        and not _is_compiling()  # first: Dynamo gets the general path's custom ops
+        and type(input) is _Tensor
+        and type(weight) in _PLAIN_TYPES
+        and weight.is_cpu
+        and not FORCE_TORCH_OPS
+        and not _is_tracing()
+    ):
+        if padding_idx is not None:
+            rows = weight.shape[0] if weight.dim() == 2 else 0
+            if type(padding_idx) is int and -rows <= padding_idx < rows:
+                if padding_idx < 0:
+                    padding_idx += rows
+            else:  # the general path raises embtable's error
+                return _embedding(
+                    input,
+                    weight,
+                    padding_idx,
+                    max_norm,
+                    norm_type,
+                    scale_grad_by_freq,
+                    sparse,
+                    optimizer,
+                )
+        if not (weight.requires_grad and _grad_enabled()):
+            try:
+                if input.numel() * weight.shape[1] <= _autograd.TORCH_GATHER_MAX_ELEMENTS:
+                    return _torch_embedding(weight, input)
+            except _TORCH_REFUSALS:
+                pass
+        elif (
+            optimizer is None
+            and not sparse
+            and not scale_grad_by_freq
+            and weight.dtype in _autograd.NATIVE_DTYPES
+            and input.numel() <= _autograd.TORCH_NATIVE_MAX_IDS
+            and weight.nbytes <= _autograd.TORCH_NATIVE_MAX_BYTES
+        ):
+            try:
+                return _torch_embedding(weight, input, -1 if padding_idx is None else padding_idx)
+            except _TORCH_REFUSALS:
+                pass
+        elif _node_case(input, weight):
+            try:
+                return _autograd.embedding_node(
+                    input, weight, padding_idx, scale_grad_by_freq, sparse, optimizer
+                )
+            except EmbeddingIndexError as error:
+                add_torch_phrase(error, INDEX_PHRASE)
+                raise
+    return _embedding(
+        input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, optimizer
+    )
+
+
+def _embedding(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    padding_idx: int | None,
+    max_norm: float | None,
+    norm_type: float,
+    scale_grad_by_freq: bool,
+    sparse: bool,
+    optimizer: RowOptimizer | None,
+) -> torch.Tensor:
+    """:func:`embedding`'s general path: every check, then the kernel, torch-ops or trace path."""
     _check_tensor(input, "indices", 2, "embedding")
     _check_tensor(weight, "weight", 1, "embedding")
     _check_index_dtype(input, "indices", 1, "embedding")

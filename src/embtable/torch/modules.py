@@ -125,19 +125,12 @@ class Embedding(torch.nn.Embedding):
                     [[2., 3.],
                      [2., 3.]]])
         """
-        weight = self.weight
-        if self.max_norm is None and F._fast_case(input, weight):  # the common call, lean
-            return F.embedding_fast(
-                input,
-                weight,
-                self.padding_idx,
-                self.scale_grad_by_freq,
-                self.sparse,
-                self.optimizer,
-            )
+        weight = self._parameters.get("weight")  # nn.Module's own lookup costs ~1 us
+        if weight is None:  # parametrized, swapped out or removed: the lookup decides
+            weight = self.weight
         return F.embedding(
             input,
-            self.weight,
+            weight,
             self.padding_idx,
             self.max_norm,
             self.norm_type,
