@@ -44,7 +44,12 @@ def assert_same_plan(fast, full):
         assert not got.flags.writeable and F._immutable(got)
         with pytest.raises(ValueError):
             got.setflags(write=True)
-    assert fast.per_sample_weights is None and full.per_sample_weights is None
+    if full.per_sample_weights is None:
+        assert fast.per_sample_weights is None
+    else:
+        got, want = fast.per_sample_weights, full.per_sample_weights
+        assert got.dtype == want.dtype and F._immutable(got)
+        assert_array_equal(got, want)
     assert (fast.mode, fast.padding_idx, fast.num_embeddings) == (
         full.mode,
         full.padding_idx,
@@ -78,12 +83,30 @@ def random_case(rng, trial):
 
 
 @pytest.mark.parametrize("include_last_offset", [False, True])
-@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
-def test_fast_plans_and_errors_equal_the_full_checks(rng, mode, include_last_offset):
+@pytest.mark.parametrize("mode", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("two_d", [False, True])
+def test_fast_plans_and_errors_equal_the_full_checks(rng, mode, include_last_offset, two_d):
     for trial in range(150):
         ids, num_rows, offsets = random_case(rng, trial)
+        if two_d:  # (B, N) ids, no offsets; sometimes offsets anyway, or non-contiguous ids
+            ids = np.resize(ids, (int(rng.integers(0, 5)), int(rng.integers(0, 6))))
+            ids = ids.T if trial % 7 == 0 else ids
+            offsets = offsets if trial % 11 == 0 else None
+        psw = None
+        if trial % 5 == 0:
+            psw = rng.standard_normal(ids.shape).astype((np.float32, np.float64)[trial % 2])
+            psw = psw[:-1] if trial % 15 == 0 else psw  # a wrong shape
+            psw = psw.astype(np.int64) if trial % 25 == 0 else psw  # a wrong dtype
         padding_idx = (None, 0, -1, num_rows)[trial % 4]
-        options = dict(mode=mode, include_last_offset=include_last_offset, padding_idx=padding_idx)
+        options = dict(
+            mode=mode,
+            include_last_offset=include_last_offset,
+            padding_idx=padding_idx,
+            per_sample_weights=psw,
+            sparse=trial % 6 == 1,
+            scale_grad_by_freq=trial % 8 == 3,
+            weight_dtype=(np.float32, np.float64, np.float16)[trial % 3],
+        )
         fast = outcome(F.plan_bags, ids, num_rows, offsets, **options)
         full = outcome(full_plan, ids, num_rows, offsets, **options)
         if isinstance(full, tuple):
@@ -98,6 +121,7 @@ def test_the_fast_plan_keeps_its_own_copies(rng):
     plan = F.plan_bags(ids, 6, offsets, mode="sum")
     assert type(plan.ids.base) is bytes  # the fast path's fresh buffer (the full path reshapes)
     assert type(full_plan(ids, 6, offsets, mode="sum").ids.base) is np.ndarray
+    assert type(F.plan_bags(ids.reshape(50, 100), 6, mode="sum").ids.base) is bytes
     expected = ids.copy()
     ids[:] = HUGE
     offsets[1] = HUGE

@@ -505,10 +505,10 @@ def _bag() -> Any:
     return _BAG[0]
 
 
-def _plan_kernel() -> Any:
-    """:func:`embtable.kernels.bounds.plan_offset_bags`, loaded once."""
+def _plan_kernels() -> Any:
+    """:func:`embtable.kernels.bounds.plan_offset_bags` and ``copy_ids_checked``, loaded once."""
     if not _PLAN_KERNEL:
-        _PLAN_KERNEL.append(_bounds().plan_offset_bags)
+        _PLAN_KERNEL.append((_bounds().plan_offset_bags, _bounds().copy_ids_checked))
     return _PLAN_KERNEL[0]
 
 
@@ -961,42 +961,61 @@ def plan_bags(
     """
     if (
         type(ids) is np.ndarray
-        and type(offsets) is np.ndarray
-        and per_sample_weights is None
-        and not sparse
-        and not scale_grad_by_freq
-        and type(mode) is str
-        and mode in _MODES
         and type(num_embeddings) is int
         and num_embeddings >= 0
-        and ids.ndim == 1
-        and offsets.ndim == 1
-        and offsets.size
         and ids.dtype in _KERNEL_ID_DTYPES
-        and offsets.dtype in _KERNEL_ID_DTYPES
+        and (
+            (
+                ids.ndim == 1
+                and type(offsets) is np.ndarray
+                and offsets.ndim == 1
+                and offsets.size
+                and offsets.dtype in _KERNEL_ID_DTYPES
+            )
+            or (ids.ndim == 2 and offsets is None and ids.flags.c_contiguous)
+        )
     ):
-        # The common call: one kernel copies the ids and offsets into fresh immutable arrays
-        # and checks the copies. When anything is wrong the checks below run from the start,
-        # in torch's order, to raise the right error.
-        include_last_offset = bool(include_last_offset)
+        # The common call: one kernel pass copies the ids (and offsets) into fresh immutable
+        # arrays and checks the copies. When it finds a bad id or offset, the full checks below
+        # run from the start, in torch's order, to raise the right error.
+        psw = None
+        if per_sample_weights is not None:
+            psw = np.asarray(per_sample_weights)
+            if psw.shape != ids.shape:
+                raise _psw_shape_error(psw, ids)
+            _check_psw_dtype(psw)
         frozen_ids = _fresh_frozen(ids.size, ids.dtype)
-        starts = _fresh_frozen(offsets.size + (not include_last_offset), _INT64)
-        plan_kernel = _plan_kernel()
-        if plan_kernel(ids, offsets, num_embeddings, include_last_offset, frozen_ids, starts) < 0:
-            pad = padding_idx
-            if pad is not None:
-                pad = check_padding_idx(pad, num_embeddings, wording="embedding_bag")
-            return BagPlan._checked(frozen_ids, starts, None, mode, pad, num_embeddings)  # type: ignore[arg-type]
+        if ids.ndim == 1:
+            include_last_offset = bool(include_last_offset)
+            starts = _fresh_frozen(offsets.size + (not include_last_offset), _INT64)
+            valid = (
+                _plan_kernels()[0](
+                    ids, offsets, num_embeddings, include_last_offset, frozen_ids, starts
+                )
+                < 0
+            )
+        else:
+            starts = _frozen(np.arange(ids.shape[0] + 1, dtype=np.int64) * ids.shape[1])
+            valid = _plan_kernels()[1](ids.reshape(-1), num_embeddings, frozen_ids) < 0
+        if valid:
+            checked_mode, pad = _check_bag_options(
+                mode, sparse, scale_grad_by_freq, psw, padding_idx, num_embeddings
+            )
+            return BagPlan._checked(
+                frozen_ids,
+                starts,
+                _freeze_psw(psw, weight_dtype),
+                checked_mode,
+                pad,
+                num_embeddings,
+            )
     num_embeddings = _check_num_embeddings(num_embeddings)
     array = _as_ids(ids)
     psw = None
     if per_sample_weights is not None:
         psw = np.asarray(per_sample_weights)
         if psw.shape != array.shape:
-            raise ShapeError(
-                f"embedding_bag: If per_sample_weights ({psw.shape}) is not None, then it must "
-                f"have the same shape as the input ({array.shape})"
-            )
+            raise _psw_shape_error(psw, array)
         _check_psw_dtype(psw)
     if array.ndim == 2:
         if offsets is not None:
@@ -1013,21 +1032,50 @@ def plan_bags(
         raise ShapeError(
             f"input has to be 1D or 2D Tensor, but got Tensor of dimension {array.ndim}"
         )
+    checked_mode, pad = _check_bag_options(
+        mode, sparse, scale_grad_by_freq, psw, padding_idx, num_embeddings
+    )
+    flat, _ = check_ids(_frozen(array), num_embeddings, error=BagIndexError)  # copied, checked
+    if not _immutable(flat):  # ids converted to int64 (uint8, big-endian, ...)
+        flat = _frozen(flat)
+    return BagPlan._checked(
+        flat, _frozen(starts), _freeze_psw(psw, weight_dtype), checked_mode, pad, num_embeddings
+    )
+
+
+def _psw_shape_error(psw: NDArray[Any], ids: NDArray[Any]) -> ShapeError:
+    return ShapeError(
+        f"embedding_bag: If per_sample_weights ({psw.shape}) is not None, then it must "
+        f"have the same shape as the input ({ids.shape})"
+    )
+
+
+def _check_bag_options(
+    mode: str,
+    sparse: bool,
+    scale_grad_by_freq: bool,
+    psw: NDArray[Any] | None,
+    padding_idx: int | None,
+    num_embeddings: int,
+) -> tuple[BagMode, int | None]:
+    """:func:`plan_bags`' checks between the offsets and the ids: the mode and its options, then
+    the padding row. Returns the mode and the non-negative padding row (or ``None``)."""
     checked_mode = check_mode(mode, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
     if psw is not None and checked_mode == "max":
         raise ModeError(
             "per_sample_weights is only supported for mode='sum' and mode='mean' (got mode='max')"
         )
-    pad = check_padding_idx(padding_idx, num_embeddings, wording="embedding_bag")
-    flat, _ = check_ids(_frozen(array), num_embeddings, error=BagIndexError)  # copied, checked
-    if not _immutable(flat):  # ids converted to int64 (uint8, big-endian, ...)
-        flat = _frozen(flat)
-    if psw is not None:
-        psw_dtype = (
-            np.float64 if np.dtype(weight_dtype).newbyteorder("=") == np.float64 else np.float32
-        )
-        psw = _frozen(np.ascontiguousarray(psw.reshape(-1), dtype=psw_dtype))
-    return BagPlan._checked(flat, _frozen(starts), psw, checked_mode, pad, num_embeddings)
+    return checked_mode, check_padding_idx(padding_idx, num_embeddings, wording="embedding_bag")
+
+
+def _freeze_psw(
+    psw: NDArray[Any] | None, weight_dtype: np.dtype[Any] | type
+) -> NDArray[np.floating] | None:
+    """Checked per-sample weights as a flat frozen float64 (for a float64 table) or float32."""
+    if psw is None:
+        return None
+    psw_dtype = np.float64 if np.dtype(weight_dtype).newbyteorder("=") == np.float64 else np.float32
+    return _frozen(np.ascontiguousarray(psw.reshape(-1), dtype=psw_dtype))
 
 
 def _local_table(
