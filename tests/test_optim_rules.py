@@ -15,14 +15,125 @@ from embtable.sparse import RowSparseGrad
 
 
 def test_the_table_is_the_single_source():
+    """Every rule is a RowOptimizer rule whose buffers are the table's state entries."""
+    import typing
+
     import embtable.torch as et
     from embtable.torch import _optim
 
-    assert _optim._RULES == tuple(RULES)
+    assert set(typing.get_args(_optim.Rule)) == set(RULES)
     named = {name for r in RULES.values() for name in r.optimizers}
     assert named <= set(optim.__all__)
-    for name in RULES:
-        et.RowOptimizer(name, lr=0.1)
+    torch = pytest.importorskip("torch")
+    for name, entry in RULES.items():
+        opt = et.RowOptimizer(name, lr=0.1, initial_accumulator_value=0.25).bind_(torch.zeros(5, 3))
+        buffers = {key: value for key, value in opt.named_buffers() if key != "step"}
+        assert {key: tuple(value.shape) for key, value in buffers.items()} == {
+            spec.name: spec.shape((5, 3)) for spec in entry.state
+        }
+        for spec in entry.state:
+            assert float(buffers[spec.name].flatten()[0]) == spec.initial(
+                {"initial_accumulator_value": 0.25}
+            )
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("adagrad", {"lr": -1.0}, "Invalid learning rate: -1.0 (expected lr >= 0.0)"),
+        ("rowwise_adagrad", {"lr": 0.1, "lr_decay": -2}, "Invalid lr_decay value: -2"),
+        ("adam", {"lr": 0.1, "betas": (0.9, 1.0)}, "Invalid beta parameter at index 1: 1.0"),
+        ("adam", {"lr": 0.1, "eps": float("nan")}, "Invalid epsilon value: nan"),
+        ("sgd", {"lr": 0.1, "betas": (2.0, 0.5)}, "Invalid beta parameter at index 0: 2.0"),
+    ],
+)
+def test_row_optimizer_checks_are_the_tables(name, options, message):
+    """RowOptimizer and embtable.optim raise the same errors for the same bad values."""
+    import re
+
+    import embtable.torch as et
+    from embtable._errors import OptionError
+
+    with pytest.raises(OptionError, match=re.escape(message)):
+        et.RowOptimizer(name, **options)
+    if name != "sgd":
+        with pytest.raises(OptionError, match=re.escape(message)):
+            RULES[name].check(options)
+
+
+def test_row_optimizer_refuses_a_learning_rate_that_is_not_a_number():
+    import embtable.torch as et
+    from embtable._errors import OptionTypeError
+
+    with pytest.raises(OptionTypeError, match=r"lr must be a real number, got str '0\.1'"):
+        et.RowOptimizer("adam", lr="0.1")
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_row_optimizer_follows_embtable_optim_step_by_step(name):
+    """The fused optimizer and embtable.optim's class for the same rule give the same weights
+    (lr_decay included: row-wise Adagrad applies it as Adagrad does)."""
+    torch = pytest.importorskip("torch")
+    import embtable.torch as et
+
+    options = {
+        "sgd": ({}, lambda p: optim.SGD([p], lr=0.3)),
+        "adagrad": (
+            {"lr_decay": 0.1, "initial_accumulator_value": 0.2},
+            lambda p: optim.Adagrad([p], lr=0.3, lr_decay=0.1, initial_accumulator_value=0.2),
+        ),
+        "rowwise_adagrad": (
+            {"lr_decay": 0.1, "initial_accumulator_value": 0.2},
+            lambda p: optim.RowwiseAdagrad(
+                [p], lr=0.3, lr_decay=0.1, initial_accumulator_value=0.2
+            ),
+        ),
+        "adam": ({}, lambda p: optim.SparseAdam([p], lr=0.3)),
+    }
+    extra, make = options[name]
+    rng = np.random.default_rng(5)
+    start = rng.standard_normal((8, 3)).astype(np.float32)
+    weight = torch.from_numpy(start.copy())
+    fused = et.RowOptimizer(name, lr=0.3, **extra).bind_(weight)
+    p = Parameter(start.copy())
+    reference = make(p)
+    for rows in ([1, 4], [0, 4, 7], [4]):
+        values = rng.standard_normal((len(rows), 3)).astype(np.float32)
+        fused.apply_rows_(weight, RowSparseGrad(np.array(rows), values.copy(), num_rows=8))
+        p.grad = RowSparseGrad(np.array(rows), values.copy(), num_rows=8)
+        reference.step()
+    np.testing.assert_array_equal(weight.numpy(), p.data)
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_row_optimizer_on_half_tables_runs_the_tables_kernel_on_copied_rows(name, dtype):
+    """A half table: its touched rows and their float32 state are stepped by the rule's kernel
+    on float32 copies and written back (the other rows untouched, bit for bit)."""
+    torch = pytest.importorskip("torch")
+    import embtable.torch as et
+
+    half = getattr(torch, dtype)
+    rng = np.random.default_rng(6)
+    start = torch.from_numpy(rng.standard_normal((8, 3)).astype(np.float32)).to(half)
+    weight, single = start.clone(), start.float()
+    opt_half = et.RowOptimizer(name, lr=0.3).bind_(weight)
+    opt_single = et.RowOptimizer(name, lr=0.3).bind_(single)
+    for rows in ([1, 4], [0, 4, 7]):
+        values = torch.from_numpy(rng.standard_normal((len(rows), 3)).astype(np.float32))
+        index = torch.tensor([rows])
+        opt_half.apply_rows_(
+            weight, torch.sparse_coo_tensor(index, values.to(half), (8, 3), check_invariants=True)
+        )
+        opt_single.apply_rows_(
+            single,
+            torch.sparse_coo_tensor(index, values.to(half).float(), (8, 3), check_invariants=True),
+        )
+        single.copy_(single.to(half).float())  # the half table rounds after each step
+    assert torch.equal(weight[[2, 3, 5, 6]], start[[2, 3, 5, 6]])
+    np.testing.assert_allclose(weight.float().numpy(), single.numpy(), rtol=1e-2, atol=1e-2)
+    for key, buffer in opt_half.named_buffers():
+        assert buffer.dtype == (torch.int64 if key == "step" else torch.float32), key
 
 
 def _args(name, rng, weight, rows, values):

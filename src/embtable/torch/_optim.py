@@ -8,29 +8,31 @@ the weight receives no gradient tensor (``weight.grad`` stays ``None``). The sta
 registered buffers of the optimizer, which is a submodule of the layer, so it is in the layer's
 ``state_dict`` (keys ``optimizer.*``), moves with ``.to()`` and survives ``deepcopy`` and pickling.
 
-On float32/float64 CPU tables the update runs in numba kernels (:mod:`embtable.kernels.optim`,
-and :mod:`embtable.torch._rowwise` for row-wise Adagrad); elsewhere (float16, CUDA, ...) it runs
-the same rules in torch ops.
+Every rule comes from the table of :mod:`embtable.optim._rules` (``RULES``): its state buffers,
+its hyper-parameter checks, its kernel scalars and its numba kernel (:mod:`embtable.kernels.optim`),
+the same entries :mod:`embtable.optim` uses, so a rule added there is a ``RowOptimizer`` rule too.
+On float32/float64 CPU tables the kernel updates the weight and the state in place; elsewhere
+(float16/bfloat16 tables, CUDA, ...) the touched rows of the weight and of the state are copied to
+CPU arrays (float32 for half tables, whose state is float32), stepped by the same kernel and copied
+back.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from .._errors import OptionError
-from ..kernels import load
-from ..optim._rules import RULES, run_rows
+from ..optim._rules import RowRule, _check_betas, run_rows
+from ..optim._rules import rule as _rule
 from ..sparse import RowSparseGrad
 from ._autograd import bump_version
 
 __all__ = ["RowOptimizer"]
 
 Rule = Literal["sgd", "adagrad", "rowwise_adagrad", "adam"]
-_RULES = tuple(RULES)  # the table of row-update rules, shared with embtable.optim
-_DEFAULT_EPS = {name: float(rule.hyper.get("eps", 0.0)) for name, rule in RULES.items()}
 
 
 class RowOptimizer(torch.nn.Module):
@@ -43,12 +45,14 @@ class RowOptimizer(torch.nn.Module):
     - ``"adagrad"``: torch's sparse ``Adagrad`` (``lr_decay``, ``initial_accumulator_value``,
       ``eps``); state ``sum`` ``(V, D)``.
     - ``"rowwise_adagrad"``: one accumulator per row, ``acc[r] += mean(g[r]**2)``,
-      ``w[r] -= lr * g[r] / (sqrt(acc[r]) + eps)``; state ``sum`` ``(V,)``.
+      ``w[r] -= clr * g[r] / (sqrt(acc[r]) + eps)`` (``clr`` with ``lr_decay`` as Adagrad's);
+      state ``sum`` ``(V,)``.
     - ``"adam"``: lazy Adam, i.e. torch's ``SparseAdam`` (``betas``, ``eps``); state
       ``exp_avg``, ``exp_avg_sq`` ``(V, D)``.
 
     Every rule also keeps ``step``, the number of steps taken. Hyperparameters are plain
-    attributes (``opt.lr = 0.01`` takes effect at the next backward).
+    attributes (``opt.lr = 0.01`` takes effect at the next backward); each rule checks (with
+    :mod:`embtable.optim`'s messages) and uses the ones it names, and ignores the others.
 
     Args:
         rule: one of ``"sgd"``, ``"adagrad"``, ``"rowwise_adagrad"``, ``"adam"``.
@@ -57,6 +61,10 @@ class RowOptimizer(torch.nn.Module):
         betas: Adam's ``(beta1, beta2)``.
         lr_decay: Adagrad's learning-rate decay.
         initial_accumulator_value: the Adagrads' starting accumulator.
+
+    Raises:
+        OptionError: an unknown rule or an invalid hyper-parameter; OptionTypeError: one that is
+            not a number.
 
     Note:
         One optimizer belongs to one table; pass a new instance to each layer. If one forward
@@ -88,23 +96,39 @@ class RowOptimizer(torch.nn.Module):
         initial_accumulator_value: float = 0.0,
     ) -> None:
         super().__init__()
-        if rule not in _RULES:
-            raise OptionError(f"unknown optimizer rule {rule!r}; expected one of {_RULES}")
-        if not lr >= 0:
-            raise OptionError(f"Invalid learning rate: {lr}")
-        eps = _DEFAULT_EPS[rule] if eps is None else eps
-        if not eps >= 0:
-            raise OptionError(f"Invalid epsilon value: {eps}")
-        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise OptionError(f"Invalid beta parameters: {betas}")
+        row_rule = _rule(rule)  # OptionError for an unknown rule, naming the rules
+        hyper = {
+            "lr": lr,
+            "eps": row_rule.hyper.get("eps", 0.0) if eps is None else eps,
+            "betas": tuple(betas) if isinstance(betas, (tuple, list)) else betas,
+            "lr_decay": lr_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+        }
+        row_rule.check(hyper)
+        if "betas" not in row_rule.hyper:  # unused by this rule, but kept as an attribute
+            _check_betas(hyper["betas"])
         self.rule: Rule = rule
         self.lr = float(lr)
-        self.eps = float(eps)
+        self.eps = float(hyper["eps"])
         self.betas = (float(betas[0]), float(betas[1]))
         self.lr_decay = float(lr_decay)
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
         self._shape: tuple[int, int] | None = None
+
+    @property
+    def _row_rule(self) -> RowRule:
+        return _rule(self.rule)
+
+    def _hyper(self) -> dict[str, Any]:
+        """The hyper-parameters as the rule table takes them (the attributes, as they are now)."""
+        return {
+            "lr": self.lr,
+            "eps": self.eps,
+            "betas": self.betas,
+            "lr_decay": self.lr_decay,
+            "initial_accumulator_value": self.initial_accumulator_value,
+        }
 
     def bind_(self, weight: torch.Tensor) -> RowOptimizer:
         """Create the state for ``weight``'s shape, dtype and device (once per optimizer).
@@ -131,14 +155,9 @@ class RowOptimizer(torch.nn.Module):
         shape = (int(weight.shape[0]), int(weight.shape[1]))
         self._shape = shape
         dtype = weight.dtype if weight.dtype in (torch.float32, torch.float64) else torch.float32
-        options = {"dtype": dtype, "device": weight.device}
-        if self.rule == "adagrad":
-            self.register_buffer("sum", torch.empty(shape, **options))  # type: ignore[arg-type]
-        elif self.rule == "rowwise_adagrad":
-            self.register_buffer("sum", torch.empty(shape[0], **options))  # type: ignore[arg-type]
-        elif self.rule == "adam":
-            self.register_buffer("exp_avg", torch.empty(shape, **options))  # type: ignore[arg-type]
-            self.register_buffer("exp_avg_sq", torch.empty(shape, **options))  # type: ignore[arg-type]
+        for spec in self._row_rule.state:
+            buffer = torch.empty(spec.shape(shape), dtype=dtype, device=weight.device)
+            self.register_buffer(spec.name, buffer)
         self.step = self.step.to(weight.device)
         self.reset_state()
 
@@ -147,14 +166,12 @@ class RowOptimizer(torch.nn.Module):
         ``weight``: shape and device."""
         if weight.dim() != 2:
             return False
-        expected = {
-            "sum": weight.shape if self.rule == "adagrad" else weight.shape[:1],
-            "exp_avg": weight.shape,
-            "exp_avg_sq": weight.shape,
-        }
-        for name, shape in expected.items():
-            buffer = self._buffers.get(name)
-            if buffer is not None and (buffer.shape != shape or buffer.device != weight.device):
+        for spec in self._row_rule.state:
+            buffer = self._buffers.get(spec.name)
+            shape = spec.shape(tuple(weight.shape))
+            if buffer is not None and (
+                tuple(buffer.shape) != shape or buffer.device != weight.device
+            ):
                 return False
         return True
 
@@ -184,11 +201,9 @@ class RowOptimizer(torch.nn.Module):
             (0, 0.0)
         """
         self.step.zero_()
-        if self.rule in ("adagrad", "rowwise_adagrad"):
-            self.sum.fill_(self.initial_accumulator_value)
-        elif self.rule == "adam":
-            self.exp_avg.zero_()
-            self.exp_avg_sq.zero_()
+        hyper = self._hyper()
+        for spec in self._row_rule.state:
+            self._buffers[spec.name].fill_(spec.initial(hyper))  # type: ignore[union-attr]
 
     def extra_repr(self) -> str:
         """The rule and its settings, inside ``repr(optimizer)``.
@@ -231,117 +246,58 @@ class RowOptimizer(torch.nn.Module):
         self.step.add_(1)
         if isinstance(grad, RowSparseGrad):
             rows_array, values_array = grad.rows, grad.values
-            if weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.float64):
-                if len(rows_array):
-                    self._apply_kernels(weight.detach().numpy(), rows_array, values_array)
-                bump_version(weight)
-                return
-            rows = torch.from_numpy(rows_array).to(weight.device)
-            values = torch.from_numpy(values_array).to(weight.device)
         else:
             grad = grad.coalesce()
-            rows, values = grad.indices()[0], grad.values()
-        if rows.numel():
-            self._apply_torch(weight.detach(), rows, values)
+            rows_array = grad.indices()[0].cpu().numpy()
+            values_array = grad.values()  # a tensor: NumPy has no bfloat16
+        if len(rows_array):
+            if weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.float64):
+                self._step_in_place(weight.detach().numpy(), rows_array, values_array)
+            else:
+                self._step_copied_rows(weight.detach(), rows_array, values_array)
         bump_version(weight)
 
-    def _scalars(self) -> dict[str, float]:
-        step = int(self.step)
-        beta1, beta2 = self.betas
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
+    def _state_arrays(self) -> dict[str, np.ndarray]:
         return {
-            "clr": self.lr / (1 + (step - 1) * self.lr_decay),
-            "step_size": self.lr * bias_correction2**0.5 / bias_correction1,
+            spec.name: self._buffers[spec.name].numpy()  # type: ignore[union-attr]
+            for spec in self._row_rule.state
         }
 
-    def _apply_kernels(self, weight: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
-        real = weight.dtype.type
+    def _step_in_place(self, weight: np.ndarray, rows: np.ndarray, values: Any) -> None:
+        """The rule's kernel on a float32/float64 CPU table and its state, in place."""
+        row_rule = self._row_rule
+        if isinstance(values, torch.Tensor):
+            values = values.detach().to("cpu", torch.from_numpy(weight[:0]).dtype).numpy()
         values = np.ascontiguousarray(values, dtype=weight.dtype)
-        scalars = self._scalars()
-        if self.rule == "rowwise_adagrad":
-            # the table's kernel; lr_decay is not applied here (nor in the torch-ops path)
-            rule = RULES["rowwise_adagrad"]
-            scalars_rw = rule.scalars(lr=self.lr, step=int(self.step), eps=self.eps)
-            run_rows(rule, weight, rows, values, [self.sum.numpy()], scalars_rw)
-            return
-        optim = load("optim")
-        if self.rule == "sgd":
-            optim.sgd_rows_(
-                weight,
-                rows,
-                np.arange(len(rows), dtype=np.int64),
-                values,
-                np.empty((0, weight.shape[1]), weight.dtype),
-                real(self.lr),
-                real(0),
-                real(1),
-                real(0),
-                False,
-                False,
-                False,
-            )
-        elif self.rule == "adagrad":
-            optim.adagrad_rows_(
-                weight,
-                rows,
-                values,
-                self.sum.numpy(),
-                real(scalars["clr"]),
-                real(self.eps),
-                real(0),
-                False,
-            )
-        else:
-            beta1, beta2 = self.betas
-            optim.adam_rows_(
-                weight,
-                rows,
-                values,
-                self.exp_avg.numpy(),
-                self.exp_avg_sq.numpy(),
-                np.empty((0, weight.shape[1]), weight.dtype),
-                real(1 - beta1),
-                real(beta2),
-                real(1 - beta2),
-                real(self.eps),
-                real(0),
-                real(1),
-                real(scalars["step_size"]),
-                real(1),
-                False,
-                False,
-                False,
-                True,
-            )
+        state = row_rule.kernel_state(self._state_arrays(), weight.shape[1], weight.dtype)
+        scalars = row_rule.scalars(step=int(self.step), **self._hyper())
+        run_rows(row_rule, weight, np.asarray(rows, dtype=np.int64), values, state, scalars)
 
-    def _apply_torch(self, weight: torch.Tensor, rows: torch.Tensor, values: torch.Tensor) -> None:
-        """The same rules in torch ops (any device and dtype); ``rows`` are unique."""
-        scalars = self._scalars()
-        if self.rule == "sgd":
-            weight.index_add_(0, rows, values.to(weight.dtype), alpha=-self.lr)
-            return
-        if self.rule == "adagrad":
-            g = values.to(self.sum.dtype)
-            total = self.sum.index_select(0, rows) + g * g
-            self.sum.index_copy_(0, rows, total)
-            update = g / (total.sqrt() + self.eps)
-            weight.index_add_(0, rows, update.to(weight.dtype), alpha=-scalars["clr"])
-            return
-        if self.rule == "rowwise_adagrad":
-            g = values.to(self.sum.dtype)
-            total = self.sum.index_select(0, rows) + (g * g).mean(dim=1)
-            self.sum.index_copy_(0, rows, total)
-            update = g * (self.lr / (total.sqrt() + self.eps)).unsqueeze(1)
-            weight.index_add_(0, rows, update.to(weight.dtype), alpha=-1)
-            return
-        beta1, beta2 = self.betas
-        g = values.to(self.exp_avg.dtype)
-        m = self.exp_avg.index_select(0, rows)
-        v = self.exp_avg_sq.index_select(0, rows)
-        m_update = (g - m) * (1 - beta1)
-        v_update = (g * g - v) * (1 - beta2)
-        self.exp_avg.index_copy_(0, rows, m + m_update)
-        self.exp_avg_sq.index_copy_(0, rows, v + v_update)
-        update = (m_update + m) / ((v_update + v).sqrt() + self.eps)
-        weight.index_add_(0, rows, update.to(weight.dtype), alpha=-scalars["step_size"])
+    def _step_copied_rows(self, weight: torch.Tensor, rows: np.ndarray, values: Any) -> None:
+        """Any other table (float16, bfloat16, CUDA, ...): the touched rows of the weight and of
+        the state go to CPU arrays in the state's dtype, the kernel steps them, and they are
+        written back (``rows`` are unique)."""
+        row_rule = self._row_rule
+        index = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(weight.device)
+        buffers = {spec.name: self._buffers[spec.name] for spec in row_rule.state}
+        compute = next(iter(buffers.values())).dtype if buffers else torch.float32
+        if not buffers and weight.dtype == torch.float64:
+            compute = torch.float64
+
+        def cpu_rows(tensor: torch.Tensor) -> np.ndarray:
+            return tensor.index_select(0, index).to("cpu", compute).contiguous().numpy()
+
+        weight_rows = cpu_rows(weight)
+        state_rows = {name: cpu_rows(buffer) for name, buffer in buffers.items()}  # type: ignore[arg-type]
+        if isinstance(values, torch.Tensor):
+            values = values.detach().to("cpu", compute).numpy()
+        values = np.ascontiguousarray(values, dtype=weight_rows.dtype)
+        dim = weight_rows.shape[1]
+        state = row_rule.kernel_state(state_rows, dim, weight_rows.dtype)
+        scalars = row_rule.scalars(step=int(self.step), **self._hyper())
+        compact = np.arange(len(rows), dtype=np.int64)
+        run_rows(row_rule, weight_rows, compact, values, state, scalars)
+        weight.index_copy_(0, index, torch.from_numpy(weight_rows).to(weight.device, weight.dtype))
+        for name, buffer in buffers.items():
+            updated = torch.from_numpy(state_rows[name]).to(buffer.device, buffer.dtype)  # type: ignore[union-attr]
+            buffer.index_copy_(0, index, updated)  # type: ignore[union-attr]
