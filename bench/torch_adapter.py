@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", default=None, help="comma-separated thread counts (default 1,2)"
     )
     parser.add_argument("--ops", default=None, help="comma-separated subset of the cases")
+    parser.add_argument(
+        "--tables", default=None, help="comma-separated VxD tables (default 1000000x128,...)"
+    )
+    parser.add_argument("--batches", default=None, help="comma-separated id counts")
     args = parser.parse_args(argv)
     torch.sparse.check_sparse_tensor_invariants.disable()  # torch's default, chosen explicitly
     if args.quick:
@@ -162,6 +166,10 @@ def main(argv: list[str] | None = None) -> None:
         rounds = args.rounds
     if args.threads is not None:
         thread_counts = tuple(int(t) for t in args.threads.split(","))
+    if args.tables is not None:
+        tables = [tuple(int(n) for n in t.split("x")) for t in args.tables.split(",")]  # type: ignore[misc]
+    if args.batches is not None:
+        batches = [int(n) for n in args.batches.split(",")]
     ops = ["forward", "fwd+bwd dense", "step SparseAdam", "step Adagrad"]
     if args.ops is not None:
         ops = [op for op in ops if op in args.ops.split(",")]
