@@ -4,7 +4,8 @@ A table on disk is a directory::
 
     table/
       weights.safetensors           the (V, D) table: safetensors, one tensor "weight"
-      optim.<name>.safetensors      one file per optimizer state array (same shape and dtype)
+      optim.<name>.safetensors      one file per optimizer state array (the table's dtype, its
+                                    shape or, for a per-row state, (V,))
       manifest.json                 sizes, layer options, checkpoint counter, optimizer step
       undo.log                      pre-images of the rows changed since the last checkpoint
 
@@ -14,8 +15,9 @@ returns a :class:`DiskEmbedding`, an :class:`embtable.Embedding` (``sparse=True`
 :mod:`embtable.optim` update the rows of a row-sparse gradient in place. A table larger than RAM
 trains as fast as its working set allows; the kernel writes dirty pages back on its own.
 :meth:`DiskEmbedding.attach` gives an optimizer its state as mapped files beside the table
-(SGD without momentum: none; Adagrad: ``sum``; Adam, AdamW: ``exp_avg``, ``exp_avg_sq``, and
-``max_exp_avg_sq`` with amsgrad; SparseAdam: ``exp_avg``, ``exp_avg_sq``).
+(SGD without momentum: none; Adagrad: ``sum``; RowwiseAdagrad: ``sum``, one value per row, a
+``(V,)`` file; Adam, AdamW: ``exp_avg``, ``exp_avg_sq``, and ``max_exp_avg_sq`` with amsgrad;
+SparseAdam: ``exp_avg``, ``exp_avg_sq``).
 
 Checkpoints and crashes
 -----------------------
@@ -71,6 +73,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import mmap
 import os
 import struct
 import zlib
@@ -254,7 +257,7 @@ def _check_dtype(dtype: DTypeLike) -> np.dtype[Any]:
 
 def _write_array_file(
     path: Path,
-    shape: tuple[int, int],
+    shape: tuple[int, ...],
     dtype: np.dtype[Any],
     fill: float | str | NDArray[Any],
     *,
@@ -272,8 +275,8 @@ def _write_array_file(
     header, offsets = _safetensors_header(
         {"weight": (dtype, shape)}, {"format": _FORMAT, "version": str(_VERSION)}
     )
-    rows, dim = shape
-    total = offsets["weight"] + rows * dim * dtype.itemsize
+    rows, tail = shape[0], shape[1:]
+    total = offsets["weight"] + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     little = dtype.newbyteorder("<")
     with atomic_file(path, compression="none") as out:
         out.write(header)
@@ -285,17 +288,17 @@ def _write_array_file(
             stop = min(start + _CHUNK_ROWS, rows)
             if isinstance(fill, str):
                 assert rng is not None
-                block = rng.standard_normal((stop - start, dim), dtype=draw).astype(little)
+                block = rng.standard_normal((stop - start, *tail), dtype=draw).astype(little)
                 if padding_idx is not None and start <= padding_idx < stop:
                     block[padding_idx - start] = 0
             elif isinstance(fill, np.ndarray):
                 block = np.ascontiguousarray(fill[start:stop], dtype=little)
             else:
-                block = np.full((stop - start, dim), fill, dtype=little)
+                block = np.full((stop - start, *tail), fill, dtype=little)
             out.write(block.data)
 
 
-def _map_file(path: Path, mode: str, expected: tuple[tuple[int, int], np.dtype[Any]]) -> Any:
+def _map_file(path: Path, mode: str, expected: tuple[tuple[int, ...], np.dtype[Any]]) -> Any:
     """Map the ``"weight"`` tensor of ``path`` (``"r+"``, or ``"c"`` copy-on-write)."""
     tensors, _ = _read_safetensors_header(path)
     info = tensors.get("weight")
@@ -306,7 +309,23 @@ def _map_file(path: Path, mode: str, expected: tuple[tuple[int, int], np.dtype[A
             f"{path.name}: expected a 'weight' tensor of {dtype} {list(shape)} (from "
             f"{MANIFEST_FILE}), found {found}"
         )
-    return _map_tensor(path, info, mode)
+    array = _map_tensor(path, info, mode)
+    _advise_random(array)
+    return array
+
+
+def _advise_random(array: Any) -> None:
+    """Tell the kernel that ``array``'s mapping is read at random (``MADV_RANDOM``).
+
+    A page fault on a file mapping otherwise reads the pages around it too (the device's
+    read-ahead window, 128 KiB to 8 MiB): for scattered rows of a table larger than RAM that
+    multiplies the bytes read from disk by up to 2048 and fills the page cache with rows nobody
+    asked for. Without ``madvise`` (not Linux or macOS) this does nothing.
+    """
+    mapping = getattr(array, "_mmap", None)  # numpy.memmap keeps its mmap.mmap there
+    advice = getattr(mmap, "MADV_RANDOM", None)
+    if mapping is not None and advice is not None:
+        mapping.madvise(advice)
 
 
 def _fsync_path(path: Path) -> None:
@@ -338,7 +357,7 @@ def _state_layout(optimizer: Any, group: Mapping[str, Any]) -> tuple[dict[str, f
                 f"touched, which cannot live on disk; use momentum=0, Adagrad or SparseAdam"
             )
         return {}, False
-    if isinstance(optimizer, optim.Adagrad):
+    if isinstance(optimizer, (optim.Adagrad, optim.RowwiseAdagrad)):
         return {"sum": float(group["initial_accumulator_value"])}, True
     if isinstance(optimizer, optim.SparseAdam):
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}, True
@@ -348,9 +367,18 @@ def _state_layout(optimizer: Any, group: Mapping[str, Any]) -> tuple[dict[str, f
             layout["max_exp_avg_sq"] = 0.0
         return layout, True
     raise OptionTypeError(
-        f"a table on disk trains with embtable.optim's SGD, Adagrad, Adam, AdamW or SparseAdam, "
-        f"got {type(optimizer).__name__}"
+        f"a table on disk trains with embtable.optim's SGD, Adagrad, RowwiseAdagrad, Adam, AdamW "
+        f"or SparseAdam, got {type(optimizer).__name__}"
     )
+
+
+# Optimizers whose state arrays hold one value per row, shape (V,), rather than the table's.
+_PER_ROW_STATE = ("RowwiseAdagrad",)
+
+
+def _state_shape(optimizer_class: str, table: tuple[int, int]) -> tuple[int, ...]:
+    """The shape of each state array of the optimizer named ``optimizer_class``."""
+    return table[:1] if optimizer_class in _PER_ROW_STATE else table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,18 +409,23 @@ def _read_undo(path: Path) -> tuple[int, list[str], Any] | None:
     return epoch, json.loads(listing), stream
 
 
+def _row_width(array: NDArray[Any]) -> int:
+    """How many values one row of ``array`` holds (1 for a per-row state array)."""
+    return int(np.prod(array.shape[1:], dtype=np.int64))
+
+
 def _replay_undo(stream: Any, arrays: list[NDArray[Any]]) -> int:
     """Write the pre-images of every complete record back into ``arrays``; return the number of
     rows restored. A record that is short or fails its checksum ends the log: it was being
     written when the process died, before any of its rows changed."""
     restored = 0
-    dim = arrays[0].shape[1]
+    widths = [_row_width(array) for array in arrays]
     while True:
         head = stream.read(_RECORD_HEAD.size)
         if len(head) < _RECORD_HEAD.size:
             return restored
         magic, count, checksum = _RECORD_HEAD.unpack(head)
-        sizes = [count * dim * array.dtype.itemsize for array in arrays]
+        sizes = [count * w * array.dtype.itemsize for array, w in zip(arrays, widths, strict=True)]
         payload = stream.read(count * 8 + sum(sizes))
         if magic != _RECORD_MAGIC or len(payload) < count * 8 + sum(sizes):
             return restored
@@ -400,9 +433,9 @@ def _replay_undo(stream: Any, arrays: list[NDArray[Any]]) -> int:
             return restored
         rows = np.frombuffer(payload, "<i8", count)
         position = count * 8
-        for array, size in zip(arrays, sizes, strict=True):
-            block = np.frombuffer(payload, array.dtype, count * dim, position)
-            array[rows] = block.reshape(count, dim)
+        for array, width, size in zip(arrays, widths, sizes, strict=True):
+            block = np.frombuffer(payload, array.dtype, count * width, position)
+            array[rows] = block.reshape((count, *array.shape[1:]))
             position += size
         restored += int(count)
 
@@ -633,9 +666,10 @@ class DiskEmbedding(Embedding):
         weight = _map_file(root / WEIGHTS_FILE, map_mode, (shape, dtype))
         states: dict[str, Any] = {}
         optimizer = manifest.get("optimizer")
+        state_shape = _state_shape((optimizer or {}).get("class", ""), shape)
         for name in (optimizer or {}).get("state", []):
             states[name] = _map_file(
-                root / f"{_STATE_PREFIX}{name}.safetensors", map_mode, (shape, dtype)
+                root / f"{_STATE_PREFIX}{name}.safetensors", map_mode, (state_shape, dtype)
             )
         self = cls.__new__(cls)
         Embedding.__init__(
@@ -811,7 +845,7 @@ class DiskEmbedding(Embedding):
                 "the optimizer already has state for this table (it stepped before attach); "
                 "attach right after building the optimizer"
             )
-        shape = (self.num_embeddings, self.embedding_dim)
+        shape = _state_shape(kind, (self.num_embeddings, self.embedding_dim))
         for name, start in layout.items():
             file = self.path / f"{_STATE_PREFIX}{name}.safetensors"
             if name not in self._maps:

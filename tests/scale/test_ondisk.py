@@ -26,6 +26,9 @@ ROWS, DIM = 64, 6
 OPTIMIZERS = {
     "sgd": lambda params: eo.SGD(params, lr=0.1, weight_decay=0.01),
     "adagrad": lambda params: eo.Adagrad(params, lr=0.1, initial_accumulator_value=0.5),
+    "rowwise-adagrad": lambda params: eo.RowwiseAdagrad(
+        params, lr=0.1, initial_accumulator_value=0.5
+    ),
     "adam": lambda params: eo.Adam(params, lr=0.01),
     "adamw-amsgrad": lambda params: eo.AdamW(params, lr=0.01, amsgrad=True),
     "sparse-adam": lambda params: eo.SparseAdam(params, lr=0.01),
@@ -120,7 +123,7 @@ def test_float16_table_trains_like_memory(tmp_path):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_state_layout_matches_the_optimizers_own(name):
     """Guards the table of state names in ondisk.py against drift in embtable.optim."""
-    from embtable.ondisk import _state_layout
+    from embtable.ondisk import _state_layout, _state_shape
 
     reference, opt = _reference(name, 2)
     group = opt.param_groups[0]
@@ -128,11 +131,14 @@ def test_state_layout_matches_the_optimizers_own(name):
     state = opt.state[reference.weight]
     assert sorted(layout) == sorted(_state_arrays(opt, reference.weight))
     assert ("step" in state) == stepped
+    for key in layout:  # the files have the state's own shape: (V, D), or (V,) per row
+        assert _state_shape(type(opt).__name__, (ROWS, DIM)) == state[key].shape
 
 
-def test_uncheckpointed_steps_roll_back_on_open(tmp_path):
+@pytest.mark.parametrize("name", ["adam", "rowwise-adagrad"])  # (V, D) and (V,) state
+def test_uncheckpointed_steps_roll_back_on_open(tmp_path, name):
     emb = create_table(tmp_path / "t", ROWS, DIM, rng=0)
-    opt = OPTIMIZERS["adam"](emb.parameters())
+    opt = OPTIMIZERS[name](emb.parameters())
     emb.attach(opt)
     _train(emb, opt, _batches(3))
     assert emb.checkpoint(metadata={"epoch": 1}) == 1
@@ -143,7 +149,7 @@ def test_uncheckpointed_steps_roll_back_on_open(tmp_path):
     assert not np.array_equal(emb.weight.data, weight)
     emb.close(checkpoint=False)
     again = open_table(tmp_path / "t")
-    opt = OPTIMIZERS["adam"](again.parameters())
+    opt = OPTIMIZERS[name](again.parameters())
     again.attach(opt)
     assert_array_equal(again.weight.data, weight)
     for key, value in state.items():
@@ -349,12 +355,17 @@ def test_disk_embedding_is_an_embedding(tmp_path):
         assert isinstance(emb, Embedding) and isinstance(emb, DiskEmbedding)
 
 
-@pytest.mark.parametrize("name", ["adagrad", "sparse-adam"])
+@pytest.mark.parametrize("name", ["adagrad", "rowwise-adagrad", "sparse-adam"])
 def test_make_optimizer_allocates_no_state_in_memory(tmp_path, name):
     emb = create_table(tmp_path / "t", ROWS, DIM, rng=0)
-    kind = {"adagrad": eo.Adagrad, "sparse-adam": eo.SparseAdam}[name]
+    kind = {
+        "adagrad": eo.Adagrad,
+        "rowwise-adagrad": eo.RowwiseAdagrad,
+        "sparse-adam": eo.SparseAdam,
+    }[name]
     options = {
         "adagrad": {"lr": 0.1, "initial_accumulator_value": 0.5},
+        "rowwise-adagrad": {"lr": 0.1, "initial_accumulator_value": 0.5},
         "sparse-adam": {"lr": 0.01},
     }
     opt = emb.make_optimizer(kind, **options[name])
