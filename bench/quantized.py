@@ -73,7 +73,9 @@ def vectorisation_report(dim: int) -> None:
         table = quantize(weight, scheme)
         # a fresh, uncached compile of the serial kernel: numba cannot inspect cached code
         factory = kernels._bag_sum_int8 if scheme == "int8" else kernels._bag_sum_int4
-        kernel = numba.njit(nogil=True, fastmath={"contract"})(factory(False, dim))
+        kernel = numba.njit(nogil=True, fastmath={"contract"})(
+            factory(False, dim, table.data.shape[1])
+        )
         halves = kernels._NO_HALVES if scheme == "int8" else _halves()
         head = (table.data, table._scale_bias(), halves)
         out = np.zeros((len(starts) - 1, dim), np.float32)

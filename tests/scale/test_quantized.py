@@ -610,3 +610,20 @@ def test_torch_module_table_view_follows_its_buffer(rng, scheme):
     clone.weight.copy_(torch.from_numpy(quantize(first, scheme).data))
     assert torch.equal(clone(ids, offsets), expected[0])
     assert torch.equal(bag(ids, offsets), expected[1])
+
+
+def test_prefetched_offsets_reach_every_line_of_a_row():
+    # the width kernels prefetch a row's lines at constant offsets: for rows of any size starting
+    # where a table of such rows puts them (multiples of gcd(size, 64) within a line), each line
+    # the row touches holds one of them, and there is at most one more than the lines of a row
+    import math
+
+    from embtable.kernels.quantized import _line_offsets
+
+    for size in range(1, 1100):
+        offsets = _line_offsets(size)
+        for start in range(0, 64, math.gcd(size, 64)):
+            lines = set(range(start // 64, (start + size - 1) // 64 + 1))
+            hit = [(start + offset) // 64 for offset in offsets]
+            assert set(hit) == lines, (size, start)
+        assert len(offsets) <= -(-size // 64) + 1
