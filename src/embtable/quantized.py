@@ -721,6 +721,15 @@ class QuantizedTable:
         Raises:
             VectorFormatError: not a quantized table file, or a corrupt one (naming the file).
             OutputError: ``path`` is not a regular file.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "table.safetensors"
+            >>> rows = np.array([[0.0, 5.0, 15.0], [1.0, 2.0, 16.0]], np.float32)
+            >>> quantize(rows, "int4").save(path)
+            >>> table = QuantizedTable.load(path, mmap=True)
+            >>> table, table.embedding([1])
+            (QuantizedTable(2, 3, scheme='int4'), array([[ 1.,  2., 16.]], dtype=float32))
         """
         from .io._atomic import check_input_file
         from .ondisk import _map_tensor, _read_safetensors_header
@@ -838,8 +847,18 @@ def load_quantized_table(
 ) -> tuple[QuantizedTable, list[str], dict[str, Any]]:
     """Read a directory written by :func:`save_quantized_table`: ``(table, tokens, config)``.
 
+    ``mmap=True`` maps the rows read-only instead of reading them.
+
     Raises:
         VectorFormatError: a file is malformed, or the tokens and rows disagree.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp()) / "int8-table"
+        >>> save_quantized_table(folder, quantize(np.eye(2, dtype=np.float32)), ["yes", "no"])
+        >>> table, tokens, config = load_quantized_table(folder, mmap=True)
+        >>> table, tokens, config
+        (QuantizedTable(2, 2, scheme='int8'), ['yes', 'no'], {})
     """
     from .io.tables import CONFIG_FILE, VOCAB_FILE, read_vocab_json
 
@@ -1005,7 +1024,13 @@ class QuantizedEmbedding:
         cls, weight: Any, scheme: Scheme = "int8", *, padding_idx: int | None = None
     ) -> QuantizedEmbedding:
         """Quantize a float table (an array, a ``Parameter`` or an ``Embedding``); a layer's
-        own ``padding_idx`` is kept unless one is given."""
+        own ``padding_idx`` is kept unless one is given.
+
+        Example:
+            >>> from embtable import Embedding
+            >>> QuantizedEmbedding.from_float(Embedding(5, 2, padding_idx=0, rng=0), "int4")
+            QuantizedEmbedding(5, 2, scheme='int4', padding_idx=0)
+        """
         if padding_idx is None:
             padding_idx = getattr(weight, "padding_idx", None)
         return cls(_table_of(weight, scheme), padding_idx)
@@ -1019,11 +1044,24 @@ class QuantizedEmbedding:
         return self.table.embedding_dim
 
     def parameters(self) -> Iterator[Parameter]:
-        """No trainable parameters (an optimizer over them refuses an empty list)."""
+        """No trainable parameters (an optimizer over them refuses an empty list).
+
+        Example:
+            >>> list(QuantizedEmbedding.from_float(np.eye(2)).parameters())
+            []
+        """
         return iter(())
 
     def forward(self, ids: ArrayLike) -> NDArray[np.float32]:
-        """Look up ``ids``; see :meth:`QuantizedTable.embedding`."""
+        """Look up ``ids``; see :meth:`QuantizedTable.embedding`.
+
+        Example:
+            >>> emb = QuantizedEmbedding.from_float(np.arange(6.0).reshape(3, 2))
+            >>> emb.forward([[2], [0]])
+            array([[[4., 5.]],
+            <BLANKLINE>
+                   [[0., 1.]]], dtype=float32)
+        """
         return self.table.embedding(ids, self.padding_idx)
 
     __call__ = forward
@@ -1033,6 +1071,13 @@ class QuantizedEmbedding:
 
         Raises:
             FrozenWeightError: always.
+
+        Example:
+            >>> emb = QuantizedEmbedding.from_float(np.eye(2))
+            >>> emb.backward([0], np.ones((1, 2)))  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            embtable._errors.FrozenWeightError: QuantizedEmbedding is inference-only: ...
         """
         raise _inference_only(self)
 
@@ -1092,7 +1137,16 @@ class QuantizedEmbeddingBag:
         padding_idx: int | None = None,
     ) -> QuantizedEmbeddingBag:
         """Quantize a float table (an array, a ``Parameter`` or an ``EmbeddingBag``, whose mode,
-        ``include_last_offset`` and ``padding_idx`` are kept unless given)."""
+        ``include_last_offset`` and ``padding_idx`` are kept unless given).
+
+        Example:
+            >>> from embtable import EmbeddingBag
+            >>> float_bag = EmbeddingBag(6, 3, mode="max", padding_idx=1, rng=0)
+            >>> QuantizedEmbeddingBag.from_float(float_bag, "int8")
+            QuantizedEmbeddingBag(6, 3, scheme='int8', mode='max', padding_idx=1)
+            >>> QuantizedEmbeddingBag.from_float(float_bag, "int4", mode="sum")
+            QuantizedEmbeddingBag(6, 3, scheme='int4', mode='sum', padding_idx=1)
+        """
         return cls(
             _table_of(weight, scheme),
             mode if mode is not None else getattr(weight, "mode", "sum"),
@@ -1115,7 +1169,12 @@ class QuantizedEmbeddingBag:
         return self.table.embedding_dim
 
     def parameters(self) -> Iterator[Parameter]:
-        """No trainable parameters."""
+        """No trainable parameters.
+
+        Example:
+            >>> list(QuantizedEmbeddingBag.from_float(np.eye(2)).parameters())
+            []
+        """
         return iter(())
 
     def forward(
@@ -1124,7 +1183,14 @@ class QuantizedEmbeddingBag:
         offsets: ArrayLike | None = None,
         per_sample_weights: ArrayLike | None = None,
     ) -> NDArray[np.float32]:
-        """Pool the bags; see :meth:`QuantizedTable.embedding_bag`."""
+        """Pool the bags; see :meth:`QuantizedTable.embedding_bag`.
+
+        Example:
+            >>> bag = QuantizedEmbeddingBag.from_float(np.arange(8.0).reshape(4, 2), mode="mean")
+            >>> bag.forward([0, 2, 3, 1], [0, 3], per_sample_weights=[1.0, 1.0, 1.0, 2.0])
+            array([[3.3333335, 4.3333335],
+                   [4.       , 6.       ]], dtype=float32)
+        """
         return self.table.embedding_bag(
             ids,
             offsets,
@@ -1141,6 +1207,13 @@ class QuantizedEmbeddingBag:
 
         Raises:
             FrozenWeightError: always.
+
+        Example:
+            >>> bag = QuantizedEmbeddingBag.from_float(np.eye(2))
+            >>> bag.backward([0, 1], [0], np.ones((1, 2)))  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            embtable._errors.FrozenWeightError: QuantizedEmbeddingBag is inference-only: ...
         """
         raise _inference_only(self)
 

@@ -161,7 +161,14 @@ class QuantizedEmbedding(_Quantized):
         cls, module: Any, scheme: Scheme = "int8", *, padding_idx: int | None = None
     ) -> QuantizedEmbedding:
         """Quantize a float ``torch.nn.Embedding`` (or any module with a ``weight``, or a 2-D
-        tensor or array); a module's ``padding_idx`` is kept unless one is given."""
+        tensor or array); a module's ``padding_idx`` is kept unless one is given.
+
+        Example:
+            >>> import torch
+            >>> _ = torch.manual_seed(0)
+            >>> QuantizedEmbedding.from_float(torch.nn.Embedding(10, 4, padding_idx=2), "int4")
+            QuantizedEmbedding(10, 4, scheme='int4', padding_idx=2)
+        """
         table = quantize(_float_source(module), scheme)
         if padding_idx is None and isinstance(module, torch.nn.Module):
             padding_idx = getattr(module, "padding_idx", None)
@@ -170,10 +177,28 @@ class QuantizedEmbedding(_Quantized):
         return quantized
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Look up and dequantize the rows named by ``input`` (any shape), as float32.
+
+        Example:
+            >>> import torch
+            >>> emb = QuantizedEmbedding.from_float(torch.arange(6.0).reshape(3, 2), "int8")
+            >>> emb.forward(torch.tensor([[2, 2], [0, 1]]))
+            tensor([[[4., 5.],
+                     [4., 5.]],
+            <BLANKLINE>
+                    [[0., 1.],
+                     [2., 3.]]])
+        """
         out = self.table().embedding(_ids(input, "input"), self.padding_idx)
         return torch.from_numpy(out)
 
     def extra_repr(self) -> str:
+        """The constructor's arguments, as the module's ``repr`` shows them.
+
+        Example:
+            >>> QuantizedEmbedding(8, 3, "int4", padding_idx=0).extra_repr()
+            "8, 3, scheme='int4', padding_idx=0"
+        """
         text = self._extra()
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
@@ -231,7 +256,15 @@ class QuantizedEmbeddingBag(_Quantized):
     ) -> QuantizedEmbeddingBag:
         """Quantize a float ``torch.nn.EmbeddingBag`` (or a module with a ``weight``, or a 2-D
         tensor or array), keeping its mode, ``include_last_offset`` and ``padding_idx`` unless
-        given."""
+        given.
+
+        Example:
+            >>> import torch
+            >>> _ = torch.manual_seed(0)
+            >>> float_bag = torch.nn.EmbeddingBag(10, 4, mode="mean", include_last_offset=True)
+            >>> QuantizedEmbeddingBag.from_float(float_bag, "int4")
+            QuantizedEmbeddingBag(10, 4, scheme='int4', mode='mean', include_last_offset=True)
+        """
         table = quantize(_float_source(module), scheme)
         settings = module if isinstance(module, torch.nn.Module) else None
         quantized = cls(
@@ -253,6 +286,20 @@ class QuantizedEmbeddingBag(_Quantized):
         offsets: torch.Tensor | None = None,
         per_sample_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """Pool the bags of ``input`` (1-D with ``offsets``, or 2-D), dequantizing each row
+        inside the pooling kernel; checks and errors as :func:`embtable.functional.plan_bags`.
+
+        Raises:
+            FrozenWeightError: ``per_sample_weights`` requires a gradient.
+
+        Example:
+            >>> import torch
+            >>> bag = QuantizedEmbeddingBag.from_float(torch.arange(8.0).reshape(4, 2), "int8")
+            >>> weights = torch.tensor([1.0, 2.0, 0.5])
+            >>> bag.forward(torch.tensor([0, 1, 3]), torch.tensor([0, 2]), weights)
+            tensor([[4.0000, 7.0000],
+                    [3.0000, 3.5000]])
+        """
         if isinstance(per_sample_weights, torch.Tensor) and per_sample_weights.requires_grad:
             raise FrozenWeightError(
                 "QuantizedEmbeddingBag is inference-only: it computes no gradient for "
@@ -269,6 +316,12 @@ class QuantizedEmbeddingBag(_Quantized):
         return torch.from_numpy(out)
 
     def extra_repr(self) -> str:
+        """The constructor's arguments, as the module's ``repr`` shows them.
+
+        Example:
+            >>> QuantizedEmbeddingBag(8, 3, "int8", mode="max", padding_idx=1).extra_repr()
+            "8, 3, scheme='int8', mode='max', padding_idx=1"
+        """
         text = self._extra() + f", mode={self.mode!r}"
         if self.include_last_offset:
             text += ", include_last_offset=True"
