@@ -140,3 +140,22 @@ def test_the_environment_variable_turns_the_adaptive_choice_off(value, expected)
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not os.path.exists("/proc/stat"), reason="no fork")
+def test_a_forked_child_measures_its_own_load():
+    """The child opens its own /proc/stat and does not compare its CPU time with its parent's."""
+    _parallel.free_cores()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's cleanup
+        fresh = _parallel._stat_fd == -1 and _parallel._load_sample is None
+        _parallel.free_cores()
+        measured = _parallel._stat_fd >= 0 and _parallel._load_sample is not None
+        os.write(write, b"ok" if fresh and measured else b"stale")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 16)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"ok"

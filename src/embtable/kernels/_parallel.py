@@ -9,8 +9,8 @@ Threading layer: embtable leaves numba's choice alone (OpenMP where it is availa
 ``NUMBA_THREADING_LAYER`` overrides it). Measured on 2 idle cores next to torch in one process,
 a 4096 x 32 gather took 9.5 us on OpenMP, 18 us serially and 93 us on ``workqueue``. OpenMP
 threads wait actively, like torch's: on an oversubscribed machine (more busy threads than cores)
-a launch can stall for milliseconds; there, set ``NUMBA_NUM_THREADS=1`` or
-``NUMBA_THREADING_LAYER=workqueue``.
+a launch can stall for milliseconds, which is why :func:`pick` runs serially while other
+processes keep the cores busy (see Load below).
 
 Both twins come from one Python function built by a factory whose closure holds the ``parallel``
 flag: numba's on-disk cache keys compiled code by the bytecode and the closure, so the flag keeps
@@ -82,9 +82,16 @@ def _launched_layer() -> str:
 
 
 def _after_fork_in_child() -> None:
-    global _serial_only
+    global _serial_only, _stat_fd, _load_sample, _load_checked
     if _parallel_launched and _launched_layer() not in FORK_SAFE_LAYERS:
         _serial_only = True
+    # the child's CPU time starts afresh, and it opens its own /proc/stat
+    if _stat_fd >= 0:
+        try:
+            os.close(_stat_fd)
+        except OSError:
+            pass
+    _stat_fd, _load_sample, _load_checked = -1, None, -1.0
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -100,7 +107,7 @@ _TICK = 1.0 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
 _load_checked = -1.0  # time.monotonic() of the last look, -1 before the first
 _load_sample: tuple[float, float, float] | None = None  # (wall, busy CPU s of our cores, own CPU s)
 _free = float("inf")  # free cores at the last look
-_stat_fd = -1  # /proc/stat, opened at the first look
+_stat_fd = -1  # /proc/stat, opened at the first look (and again in a forked child)
 
 
 def _our_cores() -> frozenset[int]:
@@ -118,19 +125,20 @@ def _busy_seconds(cores: frozenset[int]) -> float | None:
             _stat_fd = os.open("/proc/stat", os.O_RDONLY)
         # the per-core lines come first; pread regenerates the file at offset 0 (no seek state)
         text = os.pread(_stat_fd, 4096 + 128 * (max(cores) + 1), 0)
-    except OSError:
+        busy = 0
+        for line in text.split(b"\n"):
+            if not line.startswith(b"cpu"):
+                break
+            if line.startswith(b"cpu "):
+                continue
+            name, *fields = line.split()
+            if int(name[3:]) in cores:
+                # user nice system idle iowait irq softirq steal: all but idle and iowait
+                values = [int(field) for field in fields[:8]]
+                busy += sum(values) - values[3] - values[4]
+    except (OSError, ValueError, IndexError):  # no /proc/stat, or not the format above
+        _stat_fd = -1
         return None
-    busy = 0
-    for line in text.split(b"\n"):
-        if not line.startswith(b"cpu"):
-            break
-        if line.startswith(b"cpu "):
-            continue
-        name, *fields = line.split()
-        if int(name[3:]) in cores:
-            # user nice system idle iowait irq softirq steal: all but idle and iowait
-            values = [int(field) for field in fields[:8]]
-            busy += sum(values) - values[3] - values[4]
     return busy * _TICK
 
 
