@@ -192,3 +192,18 @@ def test_forced_torch_ops_path_is_not_skipped(monkeypatch):
     ids = torch.tensor([1, 2])
     assert torch.equal(ours(ids), theirs(ids))
     assert calls == [1]
+
+
+def test_bag_modules_look_up_swapped_and_parametrized_weights():
+    bag = et.EmbeddingBag(10, 3, mode="sum")
+    ids, offsets = torch.tensor([1, 2, 3]), torch.tensor([0, 2])
+    out = torch.func.functional_call(bag, {"weight": torch.ones(10, 3)}, (ids, offsets))
+    assert torch.equal(out, torch.tensor([[2.0] * 3, [1.0] * 3]))
+
+    class Double(torch.nn.Module):
+        def forward(self, weight: torch.Tensor) -> torch.Tensor:
+            return 2 * weight
+
+    expected = 2 * bag(ids, offsets).detach()
+    torch.nn.utils.parametrize.register_parametrization(bag, "weight", Double())
+    assert torch.equal(bag(ids, offsets).detach(), expected)

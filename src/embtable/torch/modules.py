@@ -320,9 +320,12 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
             tensor([[ 2.,  4.],
                     [12., 14.]])
         """
+        weight = self._parameters.get("weight")  # as in Embedding.forward
+        if weight is None:
+            weight = self.weight
         return F.embedding_bag(
             input,
-            self.weight,
+            weight,
             offsets,
             self.max_norm,
             self.norm_type,
