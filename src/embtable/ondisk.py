@@ -694,6 +694,7 @@ class DiskEmbedding(Embedding):
         self._undo_fd = -1
         self._undo_names = ["weight"]
         self._saved = np.zeros(shape[0], dtype=bool)
+        self._fds: dict[str, int] = {}  # read-only descriptors for prefetch, opened on first use
         self._recover()
         return self
 
@@ -769,6 +770,57 @@ class DiskEmbedding(Embedding):
             flat, _ = check_ids(ids, self.num_embeddings)
             self._journal(flat)
         return super().forward(ids)
+
+    def prefetch(self, ids: ArrayLike) -> int:
+        """Ask the kernel to start reading the rows ``ids`` of the table and of its optimizer
+        state from disk, and return at once (``posix_fadvise(WILLNEED)`` on their pages).
+
+        For a table larger than RAM a lookup waits for each row that is not in the page cache,
+        one disk read after another. Prefetching the next batch's ids before working on the
+        current one lets the device read them all at the same time, while this process
+        computes. The result never changes; rows already in memory cost a look-up each.
+
+        Returns:
+            The number of pages asked for (a row that straddles two pages counts both).
+
+        Raises:
+            IndexError: an id outside ``[0, num_embeddings)`` (as a lookup raises it).
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "t"
+            >>> with create_table(path, 100_000, 128, init="zeros") as emb:
+            ...     emb.prefetch(np.array([[5, 99_990], [5, 6]]))  # rows 5 and 6 share a page
+            ...     emb.prefetch(np.array([99_999]))  # this row straddles two pages
+            2
+            2
+        """
+        from .functional import check_ids
+
+        flat, _ = check_ids(ids, self.num_embeddings)
+        advice = getattr(os, "POSIX_FADV_WILLNEED", None)
+        rows = np.unique(flat)
+        if advice is None or rows.size == 0:
+            return 0
+        page = mmap.PAGESIZE
+        asked = 0
+        for name, array in self._maps.items():
+            if not isinstance(array, np.memmap):
+                continue
+            width = _row_width(array) * array.dtype.itemsize
+            first = (array.offset + rows * width) // page
+            pages = np.union1d(first, (array.offset + (rows + 1) * width - 1) // page)
+            breaks = np.flatnonzero(np.diff(pages) != 1) + 1
+            starts = pages[np.r_[0, breaks]]
+            lengths = np.diff(np.r_[0, breaks, len(pages)])
+            descriptor = self._fds.get(name)
+            if descriptor is None:
+                descriptor = os.open(self.path / _file_name(name), os.O_RDONLY)
+                self._fds[name] = descriptor
+            for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
+                os.posix_fadvise(descriptor, start * page, length * page, advice)
+            asked += len(pages)
+        return asked
 
     def backward(self, ids: ArrayLike, grad_output: ArrayLike) -> None:
         """Accumulate the row-sparse gradient (as :meth:`Embedding.backward`), then journal
@@ -898,8 +950,7 @@ class DiskEmbedding(Embedding):
         for name, array in self._maps.items():
             if isinstance(array, np.memmap):
                 array.flush()
-            file = WEIGHTS_FILE if name == "weight" else f"{_STATE_PREFIX}{name}.safetensors"
-            _fsync_path(self.path / file)
+            _fsync_path(self.path / _file_name(name))
 
     def flush(self) -> None:
         """Write the changed pages of the weight and state back to their files (msync and
@@ -1030,6 +1081,9 @@ class DiskEmbedding(Embedding):
             if self._undo_fd >= 0:
                 os.close(self._undo_fd)
                 self._undo_fd = -1
+            for descriptor in self._fds.values():
+                os.close(descriptor)
+            self._fds = {}
             self._maps = {}
             self._optimizer = None
             os.close(self._lock)
@@ -1044,6 +1098,11 @@ class DiskEmbedding(Embedding):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path.name!r}, {self.extra_repr()})"
+
+
+def _file_name(array: str) -> str:
+    """The file of the array ``array`` ("weight" or a state name) in a table directory."""
+    return WEIGHTS_FILE if array == "weight" else f"{_STATE_PREFIX}{array}.safetensors"
 
 
 def _plain(group: Mapping[str, Any]) -> dict[str, Any]:

@@ -377,3 +377,32 @@ def test_make_optimizer_allocates_no_state_in_memory(tmp_path, name):
     reference, _ = _reference(name, 4)
     assert_array_equal(emb.weight.data, reference.weight.data)
     emb.close()
+
+
+def test_prefetch_asks_for_the_pages_of_the_rows_and_changes_nothing(tmp_path):
+    rows, dim = 4096, 128  # 512-byte rows: 8 to a page, one in 8 straddles two
+    emb = create_table(tmp_path / "t", rows, dim, rng=0)
+    opt = emb.make_optimizer(eo.RowwiseAdagrad, lr=0.1)  # a (V,) state: 1024 rows a page
+    offset = emb._maps["weight"].offset
+    ids = np.array([[7, 3000], [7, 4095]])
+    expected = set()
+    for row in (7, 3000, 4095):
+        expected |= {(offset + row * 512) // 4096, (offset + row * 512 + 511) // 4096}
+    state_offset = emb._maps["sum"].offset
+    state_pages = {(state_offset + row * 4) // 4096 for row in (7, 3000, 4095)}
+    state_pages |= {(state_offset + row * 4 + 3) // 4096 for row in (7, 3000, 4095)}
+    before = emb.weight.data.copy()
+    assert emb.prefetch(ids) == len(expected) + len(state_pages)
+    descriptors = len(os.listdir("/proc/self/fd"))  # with the two opened for prefetch
+    assert emb.prefetch([]) == 0
+    assert_array_equal(emb(ids), before[ids])
+    with pytest.raises(IndexError, match="4096"):
+        emb.prefetch([4096])
+    reference = Embedding(rows, dim, sparse=True, rng=0)
+    reference_opt = eo.RowwiseAdagrad(reference.parameters(), lr=0.1)
+    for table, optimizer in ((emb, opt), (reference, reference_opt)):
+        table.backward(ids, np.ones((2, 2, dim), np.float32))
+        optimizer.step()
+    assert_array_equal(emb.weight.data, reference.weight.data)
+    emb.close()  # closes the lock, the undo log and the two prefetch descriptors
+    assert len(os.listdir("/proc/self/fd")) == descriptors - 4
