@@ -92,6 +92,14 @@ def main() -> None:
     parser.add_argument("--init", choices=["zeros", "normal"], default="zeros")
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--no-journal", action="store_true", help="turn the undo log off")
+    parser.add_argument(
+        "--prefetch", action="store_true", help="emb.prefetch(the next batch) before each step"
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="evict the table's pages from the page cache before the timed steps",
+    )
     parser.add_argument("--dir", default=None, help="where to create the table (a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the table afterwards")
     parser.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
@@ -139,12 +147,21 @@ def main() -> None:
             emb.backward(ids, grad)
             opt.step()
             opt.zero_grad()
+        if args.cold:  # drop the table's unmapped pages from the page cache: a cold start
+            emb.flush()
+            for file in (workdir / "table").iterdir():
+                descriptor = os.open(file, os.O_RDONLY)
+                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+                os.close(descriptor)
         journal_time = 0.0
         checkpoint_times = []
         unique = []
+        upcoming = zipf_rows(rng, args.rows, args.batch, args.zipf)
         start = time.perf_counter()
         for step in range(1, args.steps + 1):
-            ids = zipf_rows(rng, args.rows, args.batch, args.zipf)
+            ids, upcoming = upcoming, zipf_rows(rng, args.rows, args.batch, args.zipf)
+            if args.prefetch:  # the next batch's rows are read while this one trains
+                emb.prefetch(upcoming)
             emb(ids)
             before = time.perf_counter()
             emb.backward(ids, grad)
@@ -156,6 +173,10 @@ def main() -> None:
                 before = time.perf_counter()
                 emb.checkpoint(metadata={"step": step})
                 checkpoint_times.append(time.perf_counter() - before)
+            if step % 10 == 0:  # progress, for runs that take minutes
+                print(
+                    f"step {step}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True
+                )
         elapsed = time.perf_counter() - start
         memory = process_memory()
         before = time.perf_counter()
@@ -163,15 +184,17 @@ def main() -> None:
         closed = time.perf_counter() - before
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print(
-            "\n| rows | dim | GiB on disk | optimizer | journal | steps | ids/step | "
+            "\n| rows | dim | GiB on disk | optimizer | journal | prefetch | cache | steps | "
+            "ids/step | "
             "unique rows/step | steps/s | backward+journal share | checkpoint s (mean) | "
             "peak RSS GiB |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         mean_checkpoint = np.mean(checkpoint_times) if checkpoint_times else float("nan")
         print(
             f"| {args.rows:,} | {args.dim} | {need / GiB:.2f} | {args.optimizer} | "
-            f"{'off' if args.no_journal else 'on'} | {args.steps} | {args.batch} | "
+            f"{'off' if args.no_journal else 'on'} | {'on' if args.prefetch else 'off'} | "
+            f"{'cold' if args.cold else 'warm'} | {args.steps} | {args.batch} | "
             f"{np.mean(unique):.0f} | {args.steps / elapsed:.1f} | "
             f"{journal_time / elapsed:.0%} | {mean_checkpoint:.2f} | {peak / GiB:.2f} |"
         )
