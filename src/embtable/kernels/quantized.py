@@ -163,12 +163,14 @@ def _bag_bounds(offsets, b, num_ids, include_last):
     ``num_ids`` that follows no decrease is raised to it, the rule of
     :func:`embtable.functional.plan_bags` (pytorch#89677). Valid: bag 0 starts at 0, no bag
     ends before it starts or after ``num_ids``. Every bag valid is exactly what ``plan_bags``
-    accepts, so a kernel that checks its bags needs no separate pass over the offsets."""
+    accepts, so a kernel that checks its bags needs no separate pass over the offsets. Each bag
+    is also checked to start at or after 0 on its own (implied by the others, unless another
+    thread writes the offsets meanwhile): the ids a bag reads stay within ``ids``."""
     start = np.int64(offsets[b])
     stop = np.int64(offsets[b + 1]) if b + 1 < offsets.shape[0] else np.int64(num_ids)
     if include_last and b + 2 == offsets.shape[0] and start <= stop < num_ids:
         stop = np.int64(num_ids)
-    valid = start <= stop <= num_ids and (b != 0 or start == 0)
+    valid = 0 <= start <= stop <= num_ids and (b != 0 or start == 0)
     return start, stop, valid
 
 
