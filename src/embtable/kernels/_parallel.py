@@ -181,9 +181,23 @@ def serial_only() -> bool:
     return _serial_only
 
 
+_SERIAL = 0
+"""The serial twin's flag: falsy like ``False`` but pickled differently, so that the serial twins
+compiled with NumPy's error model (below) have cache entries of their own, apart from those of
+earlier versions compiled with Python's."""
+
+
 def twins(factory: Callable[[bool], Callable[..., Any]]) -> tuple[Any, Any]:
-    """Compile ``factory(False)`` serially and ``factory(True)`` with ``parallel=True``."""
-    serial = nb.njit(cache=CACHE, nogil=True)(factory(False))
+    """Compile ``factory(_SERIAL)`` serially and ``factory(True)`` with ``parallel=True``.
+
+    The serial twin uses NumPy's error model (a float division by zero gives inf or nan, as in
+    the parallel twin's loops, instead of raising): Python's model checks each division, and the
+    check keeps LLVM from vectorising the loop (``adagrad_rows_`` on 40k x 64 rows, 1 thread,
+    thread CPU time: 12.8-13.7 ms with Python's model, 3.8-4.4 ms with NumPy's, the parallel twin
+    on one thread 3.5-5.3 ms; bitwise the same results). The kernels trust their inputs, so
+    neither twin ever divides by zero on valid ones.
+    """
+    serial = nb.njit(cache=CACHE, nogil=True, error_model="numpy")(factory(_SERIAL))
     parallel = nb.njit(cache=CACHE, nogil=True, parallel=True)(factory(True))
     return serial, parallel
 

@@ -78,6 +78,13 @@ def _check_nonnegative(*names: str) -> Callable[[Mapping[str, Any]], None]:
     return check
 
 
+def _check_sgd(hyper: Mapping[str, Any]) -> None:
+    _check_nonnegative("lr", "momentum", "weight_decay")(hyper)
+    nesterov, momentum = hyper.get("nesterov", False), hyper.get("momentum", 0.0)
+    if nesterov and (momentum <= 0 or hyper.get("dampening", 0.0) != 0):
+        raise OptionError("Nesterov momentum requires a momentum and zero dampening")
+
+
 @dataclass(frozen=True)
 class StateSpec:
     """One state array of a rule.
@@ -261,7 +268,7 @@ RULES: dict[str, RowRule] = {
             name="sgd",
             state=(),
             hyper={"lr": None},
-            check=_check_nonnegative("lr", "momentum", "weight_decay"),
+            check=_check_sgd,
             scalars=_sgd_scalars,
             kernel="sgd_rows_",
             optional_state=("momentum_buffer",),

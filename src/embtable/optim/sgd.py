@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._errors import OptionError
 from ..parameter import Parameter
 from ..sparse import RowSparseGrad
 from ._framework import Optimizer, _kernels
-from ._rules import _check_at_least
+from ._rules import RULES
 from ._rules import compute_dtype as _compute_dtype
 
 __all__ = ["SGD"]
@@ -83,11 +82,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        _check_at_least("lr", "learning rate", group["lr"], 0.0)
-        _check_at_least("momentum", "momentum value", group["momentum"], 0.0)
-        _check_at_least("weight_decay", "weight_decay value", group["weight_decay"], 0.0)
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise OptionError("Nesterov momentum requires a momentum and zero dampening")
+        RULES["sgd"].check(group)
 
     def _dense_update(
         self, p: Parameter, grad: NDArray[Any], group: dict[str, Any], state: dict[str, Any]
