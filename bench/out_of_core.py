@@ -4,18 +4,19 @@ Not a test: it writes ``rows x dim`` floats (plus the optimizer state: as large 
 array for Adagrad and Adam, one float per row for row-wise Adagrad, none for SGD) to disk. The
 table is made by :func:`embtable.ondisk.create_table` (``--init zeros``, the default, writes a
 sparse file instantly; ``--init normal`` streams N(0, 1) rows to disk in 65536-row chunks, the
-time reported as "create"), trained with
-a row-sparse optimizer for ``--steps`` steps of ``--batch`` ids drawn from Zipf(``--zipf``) over
-ranks scattered across the table (a multiplicative hash, so hot rows do not share pages), and
-checkpointed every ``--checkpoint-every`` steps. Prints steps/s, the checkpoint times, the undo
-log's share and the peak resident memory (``ru_maxrss``: includes the file pages mapped in;
-the anonymous part, the process's own memory, is printed beside it).
+time reported as "create"; either way the table starts out of the page cache, so rows come from
+disk), trained with a row-sparse optimizer for ``--steps`` steps of ``--batch`` ids drawn from
+Zipf(``--zipf``) over ranks scattered across the table (a multiplicative hash, so hot rows do
+not share pages), and checkpointed every ``--checkpoint-every`` steps. Prints steps/s, the
+checkpoint times, the undo log's share and the peak resident memory (``ru_maxrss``: includes
+the file pages mapped in; the anonymous part, the process's own memory, is printed beside it).
 
 The issue's case, a 64M x 128 float32 table (30.5 GiB; row-wise Adagrad adds 0.24 GiB of state)
 on a 23 GiB machine::
 
     nice -n 19 ionice -c3 python bench/out_of_core.py --rows 64000000 --dim 128 \
-        --optimizer rowwise-adagrad --init normal --steps 100 --checkpoint-every 50 \
+        --optimizer rowwise-adagrad --init normal --prefetch alternate --steps 100 \
+        --checkpoint-every 50 \
         --dir /work/tmp-ooc
 
 Quick (smoke) run: ``python bench/out_of_core.py --quick``.
@@ -93,13 +94,13 @@ def main() -> None:
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--no-journal", action="store_true", help="turn the undo log off")
     parser.add_argument(
-        "--prefetch", action="store_true", help="emb.prefetch(the next batch) before each step"
+        "--prefetch",
+        choices=["off", "on", "alternate"],
+        default="off",
+        help="emb.prefetch(the next batch) before each step; alternate: in blocks of 10 steps, "
+        "off and on in turn, timed apart",
     )
-    parser.add_argument(
-        "--cold",
-        action="store_true",
-        help="evict the table's pages from the page cache before the timed steps",
-    )
+
     parser.add_argument("--dir", default=None, help="where to create the table (a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the table afterwards")
     parser.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
@@ -147,20 +148,19 @@ def main() -> None:
             emb.backward(ids, grad)
             opt.step()
             opt.zero_grad()
-        if args.cold:  # drop the table's unmapped pages from the page cache: a cold start
-            emb.flush()
-            for file in (workdir / "table").iterdir():
-                descriptor = os.open(file, os.O_RDONLY)
-                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-                os.close(descriptor)
         journal_time = 0.0
         checkpoint_times = []
         unique = []
+        step_times: dict[bool, list[float]] = {False: [], True: []}
         upcoming = zipf_rows(rng, args.rows, args.batch, args.zipf)
         start = time.perf_counter()
         for step in range(1, args.steps + 1):
             ids, upcoming = upcoming, zipf_rows(rng, args.rows, args.batch, args.zipf)
-            if args.prefetch:  # the next batch's rows are read while this one trains
+            began = time.perf_counter()
+            prefetch = args.prefetch == "on" or (
+                args.prefetch == "alternate" and (step - 1) // 10 % 2 == 1
+            )
+            if prefetch:  # the next batch's rows are read while this one trains
                 emb.prefetch(upcoming)
             emb(ids)
             before = time.perf_counter()
@@ -169,6 +169,7 @@ def main() -> None:
             unique.append(len(emb.weight.grad.rows))
             opt.step()
             opt.zero_grad()
+            step_times[prefetch].append(time.perf_counter() - began)
             if step % args.checkpoint_every == 0:
                 before = time.perf_counter()
                 emb.checkpoint(metadata={"step": step})
@@ -184,17 +185,17 @@ def main() -> None:
         closed = time.perf_counter() - before
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print(
-            "\n| rows | dim | GiB on disk | optimizer | journal | prefetch | cache | steps | "
+            "\n| rows | dim | GiB on disk | optimizer | journal | prefetch | steps | "
             "ids/step | "
             "unique rows/step | steps/s | backward+journal share | checkpoint s (mean) | "
             "peak RSS GiB |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         mean_checkpoint = np.mean(checkpoint_times) if checkpoint_times else float("nan")
         print(
             f"| {args.rows:,} | {args.dim} | {need / GiB:.2f} | {args.optimizer} | "
-            f"{'off' if args.no_journal else 'on'} | {'on' if args.prefetch else 'off'} | "
-            f"{'cold' if args.cold else 'warm'} | {args.steps} | {args.batch} | "
+            f"{'off' if args.no_journal else 'on'} | {args.prefetch} | "
+            f"{args.steps} | {args.batch} | "
             f"{np.mean(unique):.0f} | {args.steps / elapsed:.1f} | "
             f"{journal_time / elapsed:.0%} | {mean_checkpoint:.2f} | {peak / GiB:.2f} |"
         )
@@ -202,6 +203,15 @@ def main() -> None:
             f"\ncreate ({args.init}): {created:.1f} s; attach: {attached:.1f} s; training loop "
             f"{elapsed:.1f} s; checkpoints {', '.join(f'{t:.1f}' for t in checkpoint_times)} s; "
             f"close (checkpoint) {closed:.1f} s"
+        )
+        print(
+            "steps/s, checkpoints left out: "
+            + ", ".join(
+                f"prefetch {'on' if key else 'off'} {len(times) / sum(times):.2f} "
+                f"({len(times)} steps; per step median {np.median(times):.3f} s)"
+                for key, times in step_times.items()
+                if times
+            )
         )
         print(
             "memory at the end of the loop: "
