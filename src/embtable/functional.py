@@ -493,9 +493,6 @@ _INT64 = np.dtype(np.int64)
 _GATHER: list[Any] = []
 _BAG: list[Any] = []
 _PLAN_KERNEL: list[Any] = []
-# placeholders for the bag kernel's unused arguments (never written), by the table's item size
-_NO_WEIGHTS = {4: np.empty(0, np.float32), 8: np.empty(0, np.float64)}
-_NO_ARGMAX = np.empty((0, 0), np.int64)
 
 
 def _bag() -> Any:
@@ -1149,17 +1146,14 @@ def bag_forward(weight: ArrayLike, plan: BagPlan) -> tuple[NDArray[np.floating],
         bag_size = np.empty(num_bags, dtype=np.int64)  # so is every bag's size
         if num_bags:
             pad = plan.padding_idx
-            _bag().bag_reduce(
+            _bag().pool_plain(
                 weight,
                 plan.ids,
                 starts,
-                _NO_WEIGHTS[weight.dtype.itemsize],
-                False,
-                _MODES[plan.mode],
+                plan.mode == "mean",
                 _NO_PADDING if pad is None else pad,
                 out,
                 bag_size,
-                _NO_ARGMAX,
             )
         return out, BagState(bag_size, None)
     if not isinstance(plan, BagPlan):

@@ -32,7 +32,14 @@ from ._parallel import launch_blocks, pick, twins
 from ._prefetch import PREFETCH_DISTANCE, prefetch_row
 from ._simd import contiguous_rows, pool_bag
 
-__all__ = ["WIDTHS", "bag_reduce", "per_sample_weights_grad", "pools_half", "scatter_max_grad"]
+__all__ = [
+    "WIDTHS",
+    "bag_reduce",
+    "per_sample_weights_grad",
+    "pool_plain",
+    "pools_half",
+    "scatter_max_grad",
+]
 
 WIDTHS = (8, 16, 32, 64, 128, 256)
 """Embedding widths with a kernel of their own (each compiled on first use, then cached)."""
@@ -269,6 +276,55 @@ def bag_reduce(
         bag_size,
         argmax,
     )
+
+
+_NO_WEIGHTS = {4: np.empty(0, np.float32), 8: np.empty(0, np.float64)}  # never read
+_NO_ARGMAX = np.empty((0, 0), np.int64)  # never written outside max mode
+
+
+def pool_plain(weight, ids, bag_starts, mean, padding_idx, out, bag_size):
+    """:func:`bag_reduce`'s common call with its dispatch cut short: sum (or mean) pooling of a
+    float32/float64 ``weight`` without per-sample weights into a fresh C-contiguous ``out`` of
+    the weight's dtype. Widths in :data:`WIDTHS` with contiguous rows go straight to their
+    register-pooling kernel; anything else to :func:`bag_reduce`.
+
+    Example:
+        >>> out, size = np.empty((2, 8), np.float32), np.empty(2, np.int64)
+        >>> table = np.arange(24, dtype=np.float32).reshape(3, 8)
+        >>> pool_plain(table, np.array([0, 2, 1]), np.array([0, 2, 3]), False, -1, out, size)
+        >>> out[:, 0], size
+        (array([16.,  8.], dtype=float32), array([2, 1]))
+    """
+    width = weight.shape[1]
+    if width in _PLAIN_WIDTHS and weight.strides[1] == weight.itemsize:
+        launch_blocks(
+            _pool_kernel(width, False, False),
+            ids.shape[0] * width,
+            weight,
+            ids,
+            bag_starts,
+            _NO_WEIGHTS[weight.itemsize],
+            mean,
+            padding_idx,
+            out,
+            bag_size,
+        )
+        return
+    bag_reduce(
+        weight,
+        ids,
+        bag_starts,
+        _NO_WEIGHTS[weight.itemsize],
+        False,
+        1 if mean else 0,
+        padding_idx,
+        out,
+        bag_size,
+        _NO_ARGMAX,
+    )
+
+
+_PLAIN_WIDTHS = frozenset(WIDTHS)
 
 
 def _scatter_max_grad(parallel):
