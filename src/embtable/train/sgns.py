@@ -676,7 +676,9 @@ class SkipGramModel:
             history,
             dict(meta.get("state") or {"complete": True}),
             counts=counts,
-            output_hs=None if output_hs is None else Embedding(*output_hs.shape, _weight=output_hs),
+            output_hs=None
+            if output_hs is None
+            else Embedding(len(output_hs), dim, _weight=output_hs),
         )
 
 
