@@ -23,8 +23,7 @@ output.safetensors (with --hs also output_hs.safetensors, the inner nodes), meta
 parameters, corpus statistics, time taken, the optimizer position), training.csv (loss, learning
 rate and words/s per interval) and, with matplotlib installed, training.png. It is written
 atomically at the end, every --checkpoint-every minutes and on Ctrl-C; --resume DIR continues an
-unfinished run. The summary goes to standard output,
-progress and status to standard error.
+unfinished run. The summary goes to standard output, progress and status to standard error.
 
 examples:
   embtable train                                     # the bundled corpus, into out/default
