@@ -19,11 +19,12 @@ Each line of a corpus file is a sentence; files may be plain text, .gz or .bz2, 
 standard input. Words are lower-cased and split by embtable.text.regex_tokenize (--tokenizer
 whitespace: the text is pre-tokenised, tokens separated by spaces). The output directory holds
 the table (weights.safetensors, vocab.json, config.json), the output (context) table
-output.safetensors (with --hs also output_hs.safetensors, the inner nodes), meta.json (hyper-
-parameters, corpus statistics, time taken, the optimizer position), training.csv (loss, learning
-rate and words/s per interval) and, with matplotlib installed, training.png. It is written
-atomically at the end, every --checkpoint-every minutes and on Ctrl-C; --resume DIR continues an
-unfinished run. The summary goes to standard output, progress and status to standard error.
+output.safetensors (with --hs also output_hs.safetensors, the inner nodes), meta.json
+(hyper-parameters, corpus statistics, time taken, the optimizer position), training.csv (loss,
+learning rate and words/s per interval) and, with matplotlib installed, training.png. It is
+written atomically at the end, every --checkpoint-every minutes and on Ctrl-C; --resume DIR
+continues an unfinished run. The summary goes to standard output, progress and status to
+standard error.
 
 examples:
   embtable train                                     # the bundled corpus, into out/default
