@@ -42,7 +42,7 @@ def work(seed):
 
 def _run(body: str, **env: str) -> subprocess.CompletedProcess[str]:
     script = textwrap.dedent(PRELUDE) + "\n" + textwrap.dedent(body)
-    environment = {**os.environ, "NUMBA_NUM_THREADS": "2", **env}
+    environment = {**os.environ, "NUMBA_NUM_THREADS": "2", "EMBTABLE_ADAPT_TO_LOAD": "0", **env}
     environment.pop("NUMBA_DISABLE_JIT", None)
     try:
         result = subprocess.run(
