@@ -4,12 +4,13 @@ Not a test: it writes ``rows x dim`` floats (plus the optimizer state: as large 
 array for Adagrad and Adam, one float per row for row-wise Adagrad, none for SGD) to disk. The
 table is made by :func:`embtable.ondisk.create_table` (``--init zeros``, the default, writes a
 sparse file instantly; ``--init normal`` streams N(0, 1) rows to disk in 65536-row chunks, the
-time reported as "create"; either way the table starts out of the page cache, so rows come from
-disk), trained with a row-sparse optimizer for ``--steps`` steps of ``--batch`` ids drawn from
-Zipf(``--zipf``) over ranks scattered across the table (a multiplicative hash, so hot rows do
-not share pages), and checkpointed every ``--checkpoint-every`` steps. Prints steps/s, the
-checkpoint times, the undo log's share and the peak resident memory (``ru_maxrss``: includes
-the file pages mapped in; the anonymous part, the process's own memory, is printed beside it).
+time reported as "create"; a table larger than a quarter of RAM starts out of the page cache,
+so its rows come from disk), trained with a row-sparse optimizer for ``--steps`` steps of
+``--batch`` ids drawn from Zipf(``--zipf``) over ranks scattered across the table (a
+multiplicative hash, so hot rows do not share pages), and checkpointed every
+``--checkpoint-every`` steps. Prints steps/s, the checkpoint times, the undo log's share and
+the peak resident memory (``ru_maxrss``: includes the file pages mapped in; the anonymous part,
+the process's own memory, is printed beside it).
 
 The issue's case, a 64M x 128 float32 table (30.5 GiB; row-wise Adagrad adds 0.24 GiB of state)
 on a 23 GiB machine::

@@ -300,16 +300,24 @@ def _write_array_file(
 
 
 def _drop_cached_pages(path: Path) -> None:
-    """Evict the (clean, just fsynced) pages of ``path`` from the page cache.
+    """Evict the (clean, just fsynced) pages of ``path`` from the page cache when the file is
+    larger than a quarter of this machine's memory.
 
     A file written sequentially sits in the page cache in large folios (up to 2 MiB on Linux
     6.x with ext4 or xfs). Writing one 512-byte row of such a folio through the mapping marks
-    the whole folio dirty, so a checkpoint after a step over 2000 scattered rows of a 0.5 GiB
-    table wrote the whole 484 MiB back; with the pages evicted, rows fault back in as single
-    pages and the same checkpoint writes 8.8 MiB. Without ``posix_fadvise`` this does nothing.
+    the whole folio dirty: a checkpoint after a step over 2000 scattered rows of a 0.5 GiB
+    table wrote all of its 484 MiB back, and for a table larger than RAM the dirty folios also
+    throttle the steps. With the pages evicted, rows fault back in as single pages and the same
+    checkpoint writes 8.8 MiB. A smaller table keeps its pages: reading it back row by row
+    would cost more than rewriting it whole at a checkpoint. Without ``posix_fadvise`` (or
+    ``sysconf``) this does nothing.
     """
     advice = getattr(os, "POSIX_FADV_DONTNEED", None)
-    if advice is None:
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    if advice is None or path.stat().st_size <= memory // 4:
         return
     descriptor = os.open(path, os.O_RDONLY)
     try:
