@@ -42,6 +42,15 @@ old log's epoch no longer matches and is discarded). Changes made to ``weight.da
 outside ``backward`` and lookups, are not journaled; :meth:`~DiskEmbedding.checkpoint` right
 after them. ``journal=False`` turns the log off (faster, but a kill leaves a mix of steps).
 
+Tables larger than RAM
+----------------------
+The maps are advised ``MADV_RANDOM``: a page fault reads its own page, not the read-ahead window
+around it (8 MiB on this machine's disk). A file that :func:`create_table` or
+:meth:`~DiskEmbedding.attach` writes and that is larger than a quarter of RAM leaves the page
+cache once written, so the rows written later dirty single pages rather than the 2 MiB folios
+of the sequential write. :meth:`DiskEmbedding.prefetch` starts the disk reads of a batch's rows
+(call it on the next batch before stepping the current one).
+
 One process opens a table read-write at a time (an advisory ``flock`` on the directory);
 ``mode="r"`` maps it read-only (copy-on-write, with a pending undo log applied in memory only).
 
