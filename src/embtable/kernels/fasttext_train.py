@@ -9,6 +9,15 @@ mean of all the rows of the window's context bags predicts the centre word. In b
 gradient of the mean goes whole, not divided, to every row of the bag (fastText normalises it
 only for supervised models).
 
+fastText's skip-gram recomputes the centre's bag mean from its rows before every context word
+and adds each context's gradient to every row at once. Here the mean is computed once per centre
+word and moved by each gradient as those row updates would move it (by the gradient times
+``sum(m_u^2) / L`` for a bag of ``L`` rows in which row ``u`` appears ``m_u`` times: 1 without
+repeated rows), and the rows receive the summed gradient once, after the window. In exact
+arithmetic both give the same tables on one thread; here they differ by float32 rounding, and
+a bag costs two passes over its rows per centre word instead of two per context word
+(``python bench/word2vec.py --fasttext``: the README has the figures).
+
 The sentence loop, sub-sampling, shrunk windows, per-lane generators and learning-rate schedule
 are those of :mod:`embtable.kernels.sgns` (same arguments, plus the bags), so a trainer calls
 either kernel the same way. Trusts its inputs and never raises.
@@ -77,6 +86,7 @@ def _train_fasttext_block(parallel):
             buffer = np.empty(max_length, dtype=np.int32)
             hidden_grad = np.empty(dim, dtype=weight_in.dtype)
             hidden = np.empty(dim, dtype=weight_in.dtype)
+            total_grad = np.empty(dim, dtype=weight_in.dtype)
             state = rng_state[t]
             thread_loss = 0.0
             thread_pairs = 0
@@ -99,16 +109,24 @@ def _train_fasttext_block(parallel):
                         first = bag_offsets[centre]
                         last = bag_offsets[centre + 1]
                         inverse = _ONE / np.float32(last - first)
+                        # The bag's mean once per centre word; each context's gradient moves
+                        # every row of the bag by the same amount, so the mean moves by it
+                        # times sum(m_u^2)/L for rows of multiplicity m_u (1 without repeats).
+                        repeats = 0
+                        for r in range(first, last):
+                            for q in range(first, r):
+                                if bag_rows[q] == bag_rows[r]:
+                                    repeats += 1
+                        shift = _ONE + np.float32(2 * repeats) * inverse
+                        hidden[:] = _ZERO
+                        for r in range(first, last):
+                            axpy_row(_ONE, weight_in[bag_rows[r]], hidden)
+                        for k in range(dim):
+                            hidden[k] *= inverse
+                        total_grad[:] = _ZERO
                         for j in range(lo, hi):
                             if j == i:
                                 continue
-                            # The bag's mean, from the rows as they are now (fastText
-                            # recomputes it for every context word).
-                            hidden[:] = _ZERO
-                            for r in range(first, last):
-                                axpy_row(_ONE, weight_in[bag_rows[r]], hidden)
-                            for k in range(dim):
-                                hidden[k] *= inverse
                             hidden_grad[:] = _ZERO
                             state, pair_loss = _update_targets(
                                 hidden,
@@ -122,10 +140,13 @@ def _train_fasttext_block(parallel):
                                 alias_index,
                                 lr,
                             )
-                            for r in range(first, last):
-                                axpy_row(_ONE, hidden_grad, weight_in[bag_rows[r]])
+                            for k in range(dim):
+                                total_grad[k] += hidden_grad[k]
+                                hidden[k] += shift * hidden_grad[k]
                             thread_loss += pair_loss
                             thread_pairs += 1
+                        for r in range(first, last):
+                            axpy_row(_ONE, total_grad, weight_in[bag_rows[r]])
                         continue
                     # CBOW: the mean of every row of the context words' bags.
                     hidden[:] = _ZERO
