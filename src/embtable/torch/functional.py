@@ -231,6 +231,8 @@ def embedding(
         and type(input) is _Tensor
         and type(weight) in _PLAIN_TYPES
         and weight.is_cpu
+        and weight.layout == _strided  # torch's sparse index_select wraps negative ids
+        and input.layout == _strided
         and not FORCE_TORCH_OPS
         and not _is_tracing()
     ):
