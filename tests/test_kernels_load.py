@@ -86,6 +86,21 @@ def test_pick_ignores_the_load_when_told_to(machine, monkeypatch):
     assert _parallel.pick(TWINS, _parallel.PARALLEL_MIN_WORK) == "parallel"
 
 
+def test_the_trainers_keep_their_threads_on_a_loaded_machine(machine, monkeypatch):
+    """The trainer kernels ask for ``adapt=False``: their lanes are taken one at a time, so the
+    caller's ``threads`` stays an explicit request however busy the machine is."""
+    from embtable.kernels import fasttext_train, sgns
+
+    _parallel.free_cores()
+    machine.run(0.5, own_cores=0.0, other_cores=2.0)
+    assert _parallel.pick(TWINS, _parallel.PARALLEL_MIN_WORK) == "serial"
+    assert _parallel.pick(TWINS, _parallel.PARALLEL_MIN_WORK, adapt=False) == "parallel"
+    for module, twins in ((sgns, "_TRAIN_SGNS_BLOCK"), (fasttext_train, "_TRAIN_FASTTEXT_BLOCK")):
+        monkeypatch.setattr(module, twins, (lambda *a: "serial", lambda *a: "parallel"))
+    assert sgns.train_sgns_block() == "parallel"
+    assert fasttext_train.train_fasttext_block() == "parallel"
+
+
 def test_pick_stays_serial_off_the_main_thread_whatever_the_load(machine):
     chosen = []
     thread = threading.Thread(target=lambda: chosen.append(_parallel.pick(TWINS, 1 << 30)))

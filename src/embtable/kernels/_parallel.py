@@ -202,10 +202,12 @@ def twins(factory: Callable[[bool], Callable[..., Any]]) -> tuple[Any, Any]:
     return serial, parallel
 
 
-def pick(kernel: tuple[Any, Any], work: int) -> Any:
+def pick(kernel: tuple[Any, Any], work: int, *, adapt: bool = True) -> Any:
     """The parallel twin for large work on the main thread with more than one numba thread and
     at least two cores free, except in a forked child that must stay serial (see the module's
-    docstring)."""
+    docstring). ``adapt=False`` skips the free-core test: for kernels whose threads take small
+    lanes of work dynamically and run long (the trainers), where the caller's thread count is an
+    explicit request and a descheduled thread holds up no other."""
     global _parallel_launched
     serial, parallel = kernel
     if (
@@ -213,7 +215,7 @@ def pick(kernel: tuple[Any, Any], work: int) -> Any:
         and not _serial_only
         and threading.current_thread() is threading.main_thread()
         and nb.get_num_threads() > 1
-        and (not ADAPT_TO_LOAD or free_cores() >= 1.5)  # a free core per thread, 2 at least
+        and (not (adapt and ADAPT_TO_LOAD) or free_cores() >= 1.5)  # a core per thread
     ):
         _parallel_launched = True
         return parallel

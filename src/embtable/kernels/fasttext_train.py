@@ -199,4 +199,4 @@ _TRAIN_FASTTEXT_BLOCK = twins(_train_fasttext_block)
 def train_fasttext_block(*args):
     """Run the parallel or the serial twin, as :func:`embtable.kernels.sgns.train_sgns_block`
     does; both give the same result."""
-    return pick(_TRAIN_FASTTEXT_BLOCK, PARALLEL_MIN_WORK)(*args)
+    return pick(_TRAIN_FASTTEXT_BLOCK, PARALLEL_MIN_WORK, adapt=False)(*args)

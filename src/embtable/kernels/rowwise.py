@@ -7,14 +7,15 @@ mean of the squared gradient over the row's features) and updates only the rows 
     state[r] += mean(g * g)
     weight[r] -= lr / (sqrt(state[r]) + eps) * g
 
-The positions are grouped by row first (:func:`embtable.kernels.scatter.group_rows`, a counting
-sort for small tables, else an 11-bit LSD radix sort); then each unique row's gradient is summed,
-in input order, into a small per-thread buffer and the rule is applied while the buffer is in
-cache. Threads take blocks of 64 groups from a shared counter (:mod:`~._atomic`). One row is
-written by one thread only, so the step is race-free and deterministic for any thread count. As in :mod:`embtable.kernels.bag`, each common width (:data:`~.bag.WIDTHS`) has
-a kernel of its own (the width a closure constant), and the kernel prefetches the weight and
-state rows :data:`~._prefetch.PREFETCH_DISTANCE` groups ahead and the first gradient row of the
-group ``_GRAD_AHEAD`` ahead.
+The positions are grouped by row first (:func:`embtable.kernels.scatter.group_rows`, a counting sort
+for small tables, else an 11-bit LSD radix sort); then each unique row's gradient is summed, in
+input order, into a small per-thread buffer and the rule is applied while the buffer is in cache.
+Threads take blocks of 64 groups from a shared counter (:mod:`~._atomic`). One row is written by one
+thread only, so the step is race-free and deterministic for any thread count. As in
+:mod:`embtable.kernels.bag`, each common width (:data:`~.bag.WIDTHS`) has a kernel of its own (the
+width a closure constant), and the kernel prefetches the weight and state rows
+:data:`~._prefetch.PREFETCH_DISTANCE` groups ahead and the first gradient row of the group
+``_GRAD_AHEAD`` ahead.
 
 Arithmetic: the weight's dtype throughout (float32 for a float32 table, as FBGEMM; float64 stays
 float64 for a float64 table). The squared gradient is summed in 8 partial sums, then those

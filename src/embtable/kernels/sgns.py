@@ -520,5 +520,7 @@ def train_sgns_block(*args):
     """Run the parallel twin (one ``prange`` iteration per thread of the block) when numba has
     more than one thread, or the serial twin: outside the main thread, where numba's workqueue
     layer must not be entered, and in a forked child that must stay serial
-    (:func:`embtable.kernels._parallel.pick`). Both twins give the same result."""
-    return pick(_TRAIN_SGNS_BLOCK, PARALLEL_MIN_WORK)(*args)
+    (:func:`embtable.kernels._parallel.pick`), whatever the machine's load (the lanes are
+    taken one at a time, so a descheduled thread holds up no other). Both twins give the same
+    result."""
+    return pick(_TRAIN_SGNS_BLOCK, PARALLEL_MIN_WORK, adapt=False)(*args)
