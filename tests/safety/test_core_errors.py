@@ -33,7 +33,10 @@ from embtable.sparse import RowSparseGrad
 
 SRC = Path(embtable.__file__).parent
 CORE_FILES = [
-    "functional.py",
+    *sorted(
+        str(path.relative_to(Path(embtable.__file__).parent))
+        for path in (Path(embtable.__file__).parent / "functional").glob("*.py")
+    ),
     "layers.py",
     *sorted(
         str(path.relative_to(Path(embtable.__file__).parent))

@@ -1,45 +1,59 @@
-"""Embedding semantics on NumPy arrays: every check, then a kernel.
-
-This module is where torch's behaviour is decided: argument checks and their errors, padding,
-``max_norm``, bags and their offsets. The layers (:mod:`embtable.layers`) and the PyTorch adapter
-(:mod:`embtable.torch`) both call it, so an error has the same type and text on every path. The
-loops themselves live in :mod:`embtable.kernels`, which validates nothing.
-
-Every function validates all of its inputs before it writes anything, so a call that raises
-mutates nothing (torch's ``max_norm`` renormalises before some of its checks; embtable does not).
-
-Ownership: what a kernel trusts is checked on arrays the caller cannot change. Ids are copied
-before they are checked wherever they feed a kernel that does not bound-check them (backward,
-``max_norm``, bags); a :class:`BagPlan` keeps read-only copies of its ids, bag bounds and
-per-sample weights, backed by immutable memory; :func:`bag_backward` checks the
-:class:`BagState` it is given. Weights are never copied.
-"""
+# ruff: noqa: E501  (doctest outputs and error texts are longer than a line; as functional.py had)
+"""Bags of :mod:`embtable.functional`: plans, the pooled forward and its backward, the fused
+row-wise Adagrad step."""
 
 from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import kernels
-from ._errors import (
+from .. import kernels
+from .._errors import (
     BagIndexError,
-    EmbeddingIndexError,
     FrozenWeightError,
     IdsTypeError,
     ModeError,
     OffsetsError,
     OptionError,
     OptionTypeError,
-    PaddingIndexError,
     ShapeError,
     WeightDTypeError,
 )
-from .parameter import Parameter
-from .sparse import RowSparseGrad
+from ..sparse import RowSparseGrad
+from ._checks import (
+    _FLOAT_DTYPES,
+    _INT64,
+    _KERNEL_ID_DTYPES,
+    _MODES,
+    _NATIVE_KERNEL_DTYPES,
+    _NO_PADDING,
+    BagMode,
+    _as_ids,
+    _as_weight,
+    _bounds,
+    _check_grad_output,
+    _check_num_embeddings,
+    _check_psw_dtype,
+    _compute_dtype,
+    _fresh_frozen,
+    _frozen,
+    _immutable,
+    _kernel_ids,
+    check_float_weight,
+    check_ids,
+    check_max_norm,
+    check_mode,
+    check_padding_idx,
+    check_renormalisable,
+)
+from ._lookup import (
+    _renorm_validated_,
+    _scatter,
+)
 
 __all__ = [
     "BagPlan",
@@ -47,451 +61,16 @@ __all__ = [
     "bag_backward",
     "bag_forward",
     "bag_sizes",
-    "check_float_weight",
-    "check_ids",
-    "check_max_norm",
-    "check_mode",
-    "check_padding_idx",
-    "check_renormalisable",
-    "embedding",
-    "embedding_backward",
     "embedding_bag",
     "embedding_bag_backward",
     "embedding_bag_rowwise_adagrad_",
-    "embedding_renorm_",
     "plan_bags",
 ]
 
-BagMode = Literal["sum", "mean", "max"]
-_MODES: dict[str, int] = {"sum": 0, "mean": 1, "max": 2}
-_NO_PADDING = -1
 
-# torch's three wordings of the padding_idx range error, kept so that messages match.
-PADDING_MESSAGES = {
-    "embedding": "Padding_idx must be within num_embeddings",
-    "module_bag": "padding_idx must be within num_embeddings",
-    "embedding_bag": "padding_idx must be within the number of embeddings",
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Checks: one function per condition, shared by every path.
-
-
-def check_padding_idx(
-    padding_idx: int | None, num_embeddings: int, *, wording: str = "embedding"
-) -> int | None:
-    """Validate ``padding_idx`` and wrap a negative value; ``None`` stays ``None``.
-
-    Args:
-        padding_idx: ``None`` or an integer in ``-num_embeddings .. num_embeddings - 1``.
-        num_embeddings: the table's row count ``V``.
-        wording: which of torch's messages to start the error with (``"embedding"``,
-            ``"module_bag"`` or ``"embedding_bag"``).
-
-    Returns:
-        ``None`` or the non-negative index.
-
-    Raises:
-        OptionTypeError: ``padding_idx`` is not an integer (also a ``TypeError``).
-        PaddingIndexError: it lies outside ``-V .. V - 1`` (also an ``AssertionError``, as in
-            torch, and a ``ValueError``).
-
-    Example:
-        >>> check_padding_idx(-1, 10)
-        9
-        >>> check_padding_idx(10, 10)
-        Traceback (most recent call last):
-        ...
-        embtable._errors.PaddingIndexError: Padding_idx must be within num_embeddings: got 10, valid -10..9
-    """
-    if padding_idx is None:
-        return None
-    if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
-        raise OptionTypeError(
-            f"padding_idx must be an integer or None, got {type(padding_idx).__name__} "
-            f"{padding_idx!r}"
-        )
-    padding_idx = int(padding_idx)
-    if not -num_embeddings <= padding_idx < num_embeddings:
-        valid = (
-            f"valid -{num_embeddings}..{num_embeddings - 1}"
-            if num_embeddings
-            else "the table has no rows"
-        )
-        raise PaddingIndexError(f"{PADDING_MESSAGES[wording]}: got {padding_idx}, {valid}")
-    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
-
-
-def _as_ids(ids: ArrayLike, what: str = "ids") -> NDArray[np.integer]:
-    """``ids`` as an integer ndarray (no copy when it already is one)."""
-    if isinstance(ids, np.ndarray):
-        array = ids
-    else:
-        if hasattr(ids, "__array__") and not isinstance(ids, (list, tuple)):
-            array = np.asarray(ids)
-        else:
-            array = np.asarray(ids)
-            if array.size == 0 and array.dtype == np.float64:
-                array = array.astype(np.int64)  # [] and [[], []] are empty id lists
-    if array.dtype.kind not in "iu":
-        raise IdsTypeError(
-            f"{what} must be an integer array, got {array.dtype}; "
-            f"convert with {what}.astype(np.int64)"
-        )
-    return array
-
-
-def _frozen(array: NDArray[Any]) -> NDArray[Any]:
-    """A read-only copy of ``array`` backed by an immutable ``bytes`` object, so that neither
-    the caller nor ``setflags(write=True)`` can change it after it was checked."""
-    return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
-
-
-_NEW_BYTES: list[Any] = []
-
-
-def _fresh_frozen(count: int, dtype: np.dtype[Any]) -> NDArray[Any]:
-    """A read-only array of ``count`` uninitialised elements backed by a new ``bytes`` object,
-    for one kernel to fill before anything else can see it (:func:`embtable.kernels.bounds.
-    writable`): the copy and the check of :func:`plan_bags` in one pass, where :func:`_frozen`
-    would copy once more. Afterwards it is as immutable as :func:`_frozen`'s arrays."""
-    nbytes = count * dtype.itemsize
-    if nbytes < 2:  # CPython shares its 0- and 1-byte bytes objects: never fill those
-        return np.frombuffer(bytes(nbytes), dtype=dtype)
-    if not _NEW_BYTES:
-        import ctypes  # imported on first use: `import embtable` stays light
-
-        new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
-        new_bytes.restype = ctypes.py_object
-        new_bytes.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
-        _NEW_BYTES.append(new_bytes)
-    return np.frombuffer(_NEW_BYTES[0](None, nbytes), dtype=dtype)
-
-
-def _immutable(array: NDArray[Any]) -> bool:
-    """Whether ``array``'s memory is an immutable ``bytes`` object (made by :func:`_frozen`)."""
-    base: Any = array
-    while isinstance(base, np.ndarray):
-        base = base.base
-    return isinstance(base, bytes)
-
-
-def _bounds() -> Any:
-    """The vectorised bound-check kernels (:mod:`embtable.kernels.bounds`)."""
-    return kernels.load("bounds")
-
-
-def _kernel_ids(flat: NDArray[np.integer]) -> NDArray[np.integer]:
-    """Ids in a dtype the kernels are compiled for: int32 or int64, contiguous."""
-    if flat.dtype in (np.int32, np.int64):
-        return np.ascontiguousarray(flat)
-    return flat.astype(np.int64)
-
-
-def check_ids(
-    ids: ArrayLike, num_embeddings: int, *, error: type[EmbeddingIndexError] = EmbeddingIndexError
-) -> tuple[NDArray[np.integer], tuple[int, ...]]:
-    """Validate ids against a table of ``num_embeddings`` rows.
-
-    Returns:
-        The flat ids (int32 or int64, contiguous) and the original shape. The ids are a copy,
-        made before the check, so changing ``ids`` afterwards cannot change what was checked.
-
-    Raises:
-        IdsTypeError: the ids are not integers (also a ``TypeError`` and a ``RuntimeError``).
-        EmbeddingIndexError: an id is negative or ``>= num_embeddings``; the message names the
-            id, its position and the row count.
-
-    Example:
-        >>> check_ids([[1, 2], [3, 12]], 10)
-        Traceback (most recent call last):
-        ...
-        embtable._errors.EmbeddingIndexError: index 12 at position (1, 1) is out of range for an embedding table of 10 rows (valid: 0..9)
-    """
-    array = _as_ids(ids)
-    shape = array.shape
-    flat = array.reshape(-1)
-    if flat.dtype.kind == "u" and flat.dtype.itemsize >= 8 and flat.size:
-        if not _immutable(flat):
-            flat = flat.copy()
-        bad = np.flatnonzero(flat >= num_embeddings)
-        position = int(bad[0]) if len(bad) else -1
-    else:
-        flat = _kernel_ids(flat)
-        if np.may_share_memory(flat, array) and not _immutable(flat):
-            flat = flat.copy()
-        position = int(_bounds().find_out_of_range(flat, num_embeddings)) if flat.size else -1
-    if position >= 0:
-        raise _index_error(flat.reshape(shape), position, num_embeddings, error)
-    return _kernel_ids(flat), shape
-
-
-def _index_error(
-    ids: NDArray[np.integer], position: int, num_embeddings: int, error: type[EmbeddingIndexError]
-) -> EmbeddingIndexError:
-    """The error for the out-of-range id at flat ``position`` of ``ids``."""
-    value = int(ids.reshape(-1)[position])
-    where = tuple(int(i) for i in np.unravel_index(position, ids.shape)) if ids.shape else ()
-    valid = f"valid: 0..{num_embeddings - 1}" if num_embeddings else "the table has no rows"
-    return error(
-        f"index {value} at position {where} is out of range for an embedding table of "
-        f"{num_embeddings} rows ({valid})"
-    )
-
-
-def _as_weight(weight: ArrayLike) -> NDArray[Any]:
-    """The weight as a 2-D ndarray, without copying (a ``Parameter`` gives its ``data``)."""
-    array = np.asarray(weight.data if isinstance(weight, Parameter) else weight)
-    if array.ndim != 2:
-        raise ShapeError(f"'weight' must be 2-D, got an array of shape {array.shape}")
-    return array
-
-
-_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-
-
-def check_float_weight(weight: NDArray[Any], what: str) -> None:
-    """Raise ``WeightDTypeError`` unless ``weight`` is float16, float32 or float64 in native byte
-    order (``what`` names the use).
-
-    Example:
-        >>> check_float_weight(np.zeros((2, 2), dtype=np.longdouble), "embedding_bag")
-        Traceback (most recent call last):
-        ...
-        embtable._errors.WeightDTypeError: embedding_bag needs a floating-point weight (float16, float32 or float64), got float128
-    """
-    if weight.dtype.kind == "f" and not weight.dtype.isnative:
-        raise WeightDTypeError(
-            f"{what} needs a weight in native byte order, got {weight.dtype.str}; convert with "
-            f"weight.astype(weight.dtype.newbyteorder('='))"
-        )
-    if weight.dtype not in _FLOAT_DTYPES:
-        raise WeightDTypeError(
-            f"{what} needs a floating-point weight (float16, float32 or float64), "
-            f"got {weight.dtype}"
-        )
-
-
-def _compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
-    """Kernels compute in float32 or float64; float16 storage computes in float32."""
-    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
-
-
-def check_renormalisable(weight: NDArray[Any]) -> None:
-    """``max_norm`` writes rows in place: the weight must be floating-point and writable.
-
-    Raises:
-        WeightDTypeError: the weight is not float16, float32 or float64 in native byte order.
-        OptionError: the weight is read-only (also a ``ValueError``).
-
-    Example:
-        >>> weight = np.zeros((2, 2), np.float32)
-        >>> weight.flags.writeable = False
-        >>> check_renormalisable(weight)
-        Traceback (most recent call last):
-        ...
-        embtable._errors.OptionError: max_norm renormalises rows in place, but the weight is read-only (memory-mapped?); load it with mmap=False or set max_norm=None
-    """
-    check_float_weight(weight, "max_norm")
-    if not weight.flags.writeable:
-        raise OptionError(
-            "max_norm renormalises rows in place, but the weight is read-only (memory-mapped?); "
-            "load it with mmap=False or set max_norm=None"
-        )
-
-
-def check_max_norm(max_norm: float, norm_type: float) -> tuple[float, float]:
-    """Validate ``max_norm`` (a real number >= 0) and ``norm_type``; return them as floats.
-
-    Raises:
-        OptionTypeError: either is not a real number (also a ``TypeError``).
-        OptionError: ``max_norm`` is negative or NaN (also a ``ValueError``).
-
-    Example:
-        >>> check_max_norm(-1, 2)
-        Traceback (most recent call last):
-        ...
-        embtable._errors.OptionError: max_norm must be >= 0, got -1.0; a negative bound would flip the rows' signs
-    """
-    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
-        raise OptionTypeError(
-            f"max_norm must be a real number >= 0 or None, got {type(max_norm).__name__} "
-            f"{max_norm!r}"
-        )
-    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
-        raise OptionTypeError(
-            f"norm_type must be a real number, got {type(norm_type).__name__} {norm_type!r}"
-        )
-    if not max_norm >= 0:
-        raise OptionError(
-            f"max_norm must be >= 0, got {float(max_norm)}; a negative bound would flip the "
-            f"rows' signs"
-        )
-    return float(max_norm), float(norm_type)
-
-
-def _check_num_embeddings(num_embeddings: Any) -> int:
-    """``num_embeddings`` as an int >= 0 (``OptionTypeError`` / ``ShapeError`` otherwise)."""
-    if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral):
-        raise OptionTypeError(
-            f"num_embeddings must be an integer >= 0, got {type(num_embeddings).__name__} "
-            f"{num_embeddings!r}"
-        )
-    if num_embeddings < 0:
-        raise ShapeError(f"num_embeddings must be >= 0, got {num_embeddings}")
-    return int(num_embeddings)
-
-
-# ---------------------------------------------------------------------------------------------
-# Embedding
-
-
-def _renorm_validated_(
-    weight: NDArray[Any], flat_ids: NDArray[np.integer], max_norm: float, norm_type: float
-) -> None:
-    """:func:`embedding_renorm_` without its checks: the ids, bound and weight are valid."""
-    if flat_ids.size == 0:
-        return
-    rows = np.unique(flat_ids).astype(np.int64)
-    renorm = kernels.load("renorm").renorm_rows_
-    if weight.dtype == np.float16:
-        block = weight[rows].astype(np.float32)
-        renorm(block, np.arange(len(rows), dtype=np.int64), max_norm, norm_type)
-        weight[rows] = block
-    else:
-        renorm(weight, rows, max_norm, norm_type)
-
-
-def embedding_renorm_(
-    weight: NDArray[Any], ids: ArrayLike, max_norm: float, norm_type: float = 2.0
-) -> None:
-    """Rescale, in place, each distinct row named by ``ids`` whose norm exceeds ``max_norm``.
-
-    A row whose ``norm_type``-norm is strictly greater than ``max_norm`` is multiplied by
-    ``max_norm / (norm + 1e-7)``; each row is rescaled once however often it appears.
-
-    Raises:
-        EmbeddingIndexError: an id is out of range (negative ids are not wrapped).
-        OptionError: ``max_norm`` is negative, or the weight is read-only.
-        WeightDTypeError: the weight is not float16, float32 or float64.
-
-    Example:
-        >>> w = np.array([[3.0, 4.0], [0.3, 0.4]])
-        >>> embedding_renorm_(w, [0, 1, 0], 1.0)
-        >>> w.round(6)
-        array([[0.6, 0.8],
-               [0.3, 0.4]])
-    """
-    weight = _as_weight(weight)
-    max_norm, norm_type = check_max_norm(max_norm, norm_type)
-    check_renormalisable(weight)
-    flat, _ = check_ids(ids, weight.shape[0])
-    _renorm_validated_(weight, flat, max_norm, norm_type)
-
-
-def embedding(
-    ids: ArrayLike,
-    weight: ArrayLike,
-    padding_idx: int | None = None,
-    max_norm: float | None = None,
-    norm_type: float = 2.0,
-    scale_grad_by_freq: bool = False,
-    sparse: bool = False,
-) -> NDArray[Any]:
-    """Look up the rows of ``weight`` named by ``ids``.
-
-    This equals ``one_hot(ids, V) @ weight``. ``scale_grad_by_freq`` and ``sparse`` only matter
-    in :func:`embedding_backward`; they are accepted here for torch's signature.
-
-    Args:
-        ids: integer ids of any shape, each in ``0 .. V - 1``.
-        weight: the ``(V, D)`` table.
-        padding_idx: validated (and wrapped when negative) but does not change the lookup: the
-            padding row is returned as it is, as in torch.
-        max_norm: if set, each distinct referenced row whose ``norm_type``-norm exceeds it is
-            rescaled in place before the lookup.
-        norm_type: the p of the p-norm for ``max_norm``.
-
-    Returns:
-        A new array of shape ``(*ids.shape, D)`` and ``weight``'s dtype.
-
-    Shape:
-        ids ``(*)``, weight ``(V, D)`` → ``(*, D)``.
-
-    Raises:
-        IdsTypeError: the ids are not integers.
-        EmbeddingIndexError: an id is out of range.
-        PaddingIndexError: ``padding_idx`` is out of range.
-        ShapeError: ``weight`` is not 2-D.
-
-    Note:
-        With ``max_norm`` the weight is modified in place, after all checks have passed.
-
-    Example:
-        >>> w = np.arange(8.0).reshape(4, 2)
-        >>> embedding([[0, 3], [1, 1]], w)
-        array([[[0., 1.],
-                [6., 7.]],
-        <BLANKLINE>
-               [[2., 3.],
-                [2., 3.]]])
-    """
-    if (
-        max_norm is None
-        and padding_idx is None
-        and type(weight) is np.ndarray
-        and type(ids) is np.ndarray
-        and weight.ndim == 2
-        and ids.dtype in _KERNEL_ID_DTYPES
-        and weight.dtype in _NATIVE_KERNEL_DTYPES
-        and ids.size
-        and weight.shape[1]
-    ):
-        # the common call, with nothing to check up front: a typical training batch is a few
-        # thousand ids, where the Python work around the kernel is a fifth of the call
-        out = np.empty((ids.size, weight.shape[1]), dtype=weight.dtype)
-        flat = ids if ids.ndim == 1 and ids.flags.c_contiguous else ids.reshape(-1)
-        position = _gather().gather_rows(weight, np.ascontiguousarray(flat), out)
-        if position >= 0:
-            raise _index_error(ids, position, weight.shape[0], EmbeddingIndexError)
-        return out if ids.ndim == 1 else out.reshape(*ids.shape, weight.shape[1])
-    weight = _as_weight(weight)
-    num_rows, dim = weight.shape
-    check_padding_idx(padding_idx, num_rows)
-    array = _as_ids(ids)
-    bits = _gather_dtype(weight.dtype)
-    if (
-        max_norm is not None
-        or not dim
-        or bits is None
-        or (array.dtype.kind == "u" and array.dtype.itemsize >= 8)
-    ):
-        flat, shape = check_ids(array, num_rows)  # check first: the renorm writes the table
-        if max_norm is not None:
-            max_norm, norm_type = check_max_norm(max_norm, norm_type)
-            check_renormalisable(weight)
-            _renorm_validated_(weight, flat, max_norm, norm_type)
-    else:  # the gather checks the ids as it goes; it writes only its fresh output
-        flat, shape = _kernel_ids(array.reshape(-1)), array.shape
-    if bits is None:  # a dtype no kernel moves (float128, objects, ...): NumPy's checked take
-        return weight.take(flat, axis=0).reshape(*shape, dim)
-    out = np.empty((flat.size, dim), dtype=weight.dtype)
-    if flat.size and dim:
-        source, target = weight, out
-        if bits != weight.dtype:
-            source, target = weight.view(bits), out.view(bits)
-        position = kernels.load("gather").gather_rows(source, flat, target)
-        if position >= 0:
-            raise _index_error(array, position, num_rows, EmbeddingIndexError)
-    return out.reshape(*shape, dim)
-
-
-_KERNEL_ID_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
-_NATIVE_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_INT64 = np.dtype(np.int64)
-_GATHER: list[Any] = []
 _BAG: list[Any] = []
+
+
 _PLAN_KERNEL: list[Any] = []
 
 
@@ -507,143 +86,6 @@ def _plan_kernels() -> Any:
     if not _PLAN_KERNEL:
         _PLAN_KERNEL.append((_bounds().plan_offset_bags, _bounds().copy_ids_checked))
     return _PLAN_KERNEL[0]
-
-
-def _gather() -> Any:
-    """The gather kernel module, loaded once (numba is imported on first use only)."""
-    if not _GATHER:
-        _GATHER.append(kernels.load("gather"))
-    return _GATHER[0]
-
-
-def _gather_dtype(dtype: np.dtype[Any]) -> np.dtype[Any] | None:
-    """The dtype the gather kernel moves a table of ``dtype`` in: the table's own for native
-    float32/float64 and integers, unsigned ints of the same size for other plain bits (float16,
-    a foreign byte order, complex64, bool, ...), or ``None`` (objects, float128, odd sizes)."""
-    if dtype.isnative and (dtype in _FLOAT_DTYPES[1:] or dtype.kind in "iu"):
-        return dtype
-    if not dtype.hasobject and dtype.itemsize in (1, 2, 4, 8):
-        return np.dtype(f"u{dtype.itemsize}")
-    return None
-
-
-def _check_grad_output(
-    grad_output: ArrayLike, expected: tuple[int, ...], what: str = "grad_output"
-) -> NDArray[np.floating]:
-    """``grad_output`` checked: float16/32/64 (a foreign byte order is converted) of shape
-    ``expected``."""
-    grad = np.asarray(grad_output)
-    if grad.dtype.kind != "f" or grad.dtype.newbyteorder("=") not in _FLOAT_DTYPES:
-        raise WeightDTypeError(
-            f"{what} must be a floating-point array, got {grad.dtype} "
-            f"(valid: float16, float32 or float64)"
-        )
-    if grad.shape != expected:
-        raise ShapeError(f"{what} must have shape {expected}, got {grad.shape}")
-    if not grad.dtype.isnative:
-        grad = grad.astype(grad.dtype.newbyteorder("="))
-    return grad
-
-
-def _scatter(
-    flat: NDArray[np.integer],
-    src: NDArray[np.floating],
-    src_index: NDArray[np.int64] | None,
-    scale: NDArray[np.floating] | None,
-    *,
-    num_rows: int,
-    padding_idx: int | None,
-    scale_grad_by_freq: bool,
-    sparse: bool,
-    out_dtype: np.dtype[Any],
-) -> NDArray[np.floating] | RowSparseGrad:
-    """Sum ``scale[i] * src[src_index[i]]`` into row ``flat[i]``: dense or row-sparse."""
-    pad = _NO_PADDING if padding_idx is None else padding_idx
-    dim = src.shape[1]
-    compute = _compute_dtype(out_dtype)
-    src = np.ascontiguousarray(src, dtype=compute)
-    if scale is not None:
-        scale = np.ascontiguousarray(scale, dtype=compute)
-    scatter = kernels.load("scatter")
-    if sparse or scale_grad_by_freq:
-        order, rows, bounds = scatter.group_rows(flat, num_rows, pad)
-        values = np.zeros((len(rows), dim), dtype=compute)
-        if len(rows) and dim:
-            scatter.segment_sum_rows(
-                order, bounds, src, src_index, scale, scale_grad_by_freq, values
-            )
-        if sparse:
-            return RowSparseGrad._from_owned(
-                rows.astype(np.int64, copy=False), values.astype(out_dtype, copy=False), num_rows
-            )
-        dense = np.zeros((num_rows, dim), dtype=out_dtype)
-        dense[rows] = values
-        return dense
-    dense = np.zeros((num_rows, dim), dtype=compute)
-    if flat.size and dim:
-        scatter.scatter_add_rows(flat, src, src_index, scale, pad, dense)
-    return dense.astype(out_dtype, copy=False)
-
-
-def embedding_backward(
-    ids: ArrayLike,
-    grad_output: ArrayLike,
-    num_embeddings: int,
-    padding_idx: int | None = None,
-    scale_grad_by_freq: bool = False,
-    sparse: bool = False,
-) -> NDArray[np.floating] | RowSparseGrad:
-    """The gradient of :func:`embedding` with respect to the weight.
-
-    Row ``k`` receives the sum of ``grad_output`` over the positions where ``ids == k``, divided
-    by the number of such positions when ``scale_grad_by_freq`` is set (torch rejects that
-    combination with ``sparse=True``; embtable supports it). The padding row receives nothing.
-
-    Args:
-        ids: the ids the forward looked up.
-        grad_output: ``(*ids.shape, D)``, the gradient of the loss with respect to the output.
-        num_embeddings: ``V``.
-        padding_idx: a row that never receives gradient (negative values wrap).
-        scale_grad_by_freq: divide each row's gradient by the id's count in ``ids``.
-        sparse: return a :class:`RowSparseGrad` instead of a dense ``(V, D)`` array.
-
-    Returns:
-        A dense ``(V, D)`` array of ``grad_output``'s dtype, or a coalesced
-        :class:`RowSparseGrad` (sorted unique rows, no padding row).
-
-    Example:
-        >>> g = embedding_backward([0, 2, 0], np.ones((3, 2)), 3, scale_grad_by_freq=True)
-        >>> g
-        array([[1., 1.],
-               [0., 0.],
-               [1., 1.]])
-        >>> embedding_backward([0, 2, 0], np.ones((3, 2)), 3, padding_idx=0, sparse=True).rows
-        array([2])
-    """
-    num_embeddings = _check_num_embeddings(num_embeddings)
-    padding_idx = check_padding_idx(padding_idx, num_embeddings)
-    flat, shape = check_ids(ids, num_embeddings)
-    grad = np.asarray(grad_output)
-    if grad.ndim != len(shape) + 1:
-        raise ShapeError(
-            f"grad_output must have shape (*ids.shape, D) = {(*shape, 'D')}, got {grad.shape}"
-        )
-    grad = _check_grad_output(grad, (*shape, grad.shape[-1]))
-    return _scatter(
-        flat,
-        grad.reshape(flat.size, grad.shape[-1]),
-        None,
-        None,
-        num_rows=int(num_embeddings),
-        padding_idx=padding_idx,
-        scale_grad_by_freq=scale_grad_by_freq,
-        sparse=sparse,
-        out_dtype=grad.dtype,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# EmbeddingBag
 
 
 @dataclass(frozen=True)
@@ -847,37 +289,6 @@ def _check_state(
             f"state.max_indices holds row {bad}, outside -1 .. {plan.num_embeddings - 1}"
         )
     return bag_size, winners
-
-
-def _check_psw_dtype(psw: NDArray[Any]) -> NDArray[Any]:
-    """Per-sample weights must be float16/32/64 (a foreign byte order is fine: it is copied)."""
-    if psw.dtype.kind != "f" or psw.dtype.newbyteorder("=") not in _FLOAT_DTYPES:
-        raise WeightDTypeError(
-            f"per_sample_weights must be floating-point (float16, float32 or float64), "
-            f"got {psw.dtype}"
-        )
-    return psw
-
-
-def check_mode(mode: str, *, sparse: bool, scale_grad_by_freq: bool) -> BagMode:
-    """Validate a bag mode and the options it cannot take (max: no sparse, no scaling).
-
-    Raises:
-        ModeError: an unknown mode, or max with ``sparse`` or ``scale_grad_by_freq``.
-
-    Example:
-        >>> check_mode("max", sparse=True, scale_grad_by_freq=False)
-        Traceback (most recent call last):
-        ...
-        embtable._errors.ModeError: max mode does not support sparse weights
-    """
-    if not isinstance(mode, str) or mode not in _MODES:
-        raise ModeError(f"mode has to be one of sum, mean or max, got {mode!r}")
-    if mode == "max" and sparse:
-        raise ModeError("max mode does not support sparse weights")
-    if mode == "max" and scale_grad_by_freq:
-        raise ModeError("max mode does not support scaling the gradient by the frequency")
-    return mode  # type: ignore[return-value]
 
 
 def _check_offsets(
