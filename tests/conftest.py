@@ -4,6 +4,14 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _parallel_whatever_the_load(monkeypatch):
+    """Every test chooses kernel twins by size and thread alone, not by the machine's load (a
+    loaded CI machine would otherwise turn parallel twins serial at random);
+    ``tests/test_kernels_load.py`` tests the load-adaptive choice itself by turning it back on."""
+    monkeypatch.setattr("embtable.kernels._parallel.ADAPT_TO_LOAD", False)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

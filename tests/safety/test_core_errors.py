@@ -395,6 +395,7 @@ def _call(name, ids, weight, offsets, psw, opts, grad_dim):
     if name == "embedding_bag_backward":
         num_bags = np.shape(ids)[0] if np.ndim(ids) == 2 else np.size(offsets)
         num_bags -= bool(opts["include_last_offset"] and np.ndim(ids) == 1)
+        num_bags = max(num_bags, 0)  # include_last_offset with empty offsets: no bag
         return F.embedding_bag_backward(
             ids, np.ones((num_bags, grad_dim)), weight, offsets, **kwargs
         )

@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (doctest outputs and error texts are longer than a line; as functional.py had)
 """Bags of :mod:`embtable.functional`: plans, the pooled forward and its backward, the fused
 row-wise Adagrad step."""
 

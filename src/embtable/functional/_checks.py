@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (doctest outputs and error texts are longer than a line; as functional.py had)
 """The checks of :mod:`embtable.functional`: one function per condition, shared by every path,
 and the ownership helpers (frozen copies of what a kernel trusts)."""
 
