@@ -622,7 +622,7 @@ class QuantizedTable:
             return None
         flat, bounds, last, weights = arrays
         num_bags = bounds.shape[0] - int(last)
-        out = np.zeros((num_bags, dim), dtype=np.float32)
+        out = np.empty((num_bags, dim), dtype=np.float32)  # the width kernels write every bag
         bag_size = np.empty(num_bags, dtype=np.int64)
         half = _halves() if self._scale_dtype == "float16" else kernels._NO_HALVES
         bad = kernels.bag_reduce(

@@ -244,8 +244,9 @@ def _bag_sum_int8(parallel, dim, row_bytes):
             bag_size[b] = count
             if not valid:
                 bad += 1
-            elif count > 0:
-                inverse = np.float32(1.0) / np.float32(count) if mean else np.float32(1.0)
+            else:  # every valid bag is written, an empty one as zeros: out may be uninitialised
+                use_mean = mean and count > 0
+                inverse = np.float32(1.0) / np.float32(count) if use_mean else np.float32(1.0)
                 for d in range(width):
                     out[b, d] = (acc[d] + bias_sum) * inverse
         return bad
@@ -312,8 +313,9 @@ def _bag_sum_int4(parallel, dim, row_bytes):
             bag_size[b] = count
             if not valid:
                 bad += 1
-            elif count > 0:
-                inverse = np.float32(1.0) / np.float32(count) if mean else np.float32(1.0)
+            else:  # as in _bag_sum_int8: empty bags written as zeros
+                use_mean = mean and count > 0
+                inverse = np.float32(1.0) / np.float32(count) if use_mean else np.float32(1.0)
                 for k in range(pairs):
                     out[b, 2 * k] = (even[k] + bias_sum) * inverse
                     out[b, 2 * k + 1] = (odd[k] + bias_sum) * inverse
@@ -647,6 +649,9 @@ def bag_reduce(
     zero). ``scale_bias`` is float32, or uint16 float16 bits decoded through ``half_table``
     (int4, and FBGEMM's SBHalf int8 rows; :data:`_NO_HALVES` otherwise). Sums and means of a
     width in :data:`SPECIALISED_WIDTHS` run that width's own kernel unless ``generic``.
+
+    ``out`` must be zero-filled for the generic kernels; the specialised ones write every valid
+    bag (an empty one as zeros), so it may be uninitialised there.
 
     Returns the number of bags whose bounds or ids are invalid (0: ``out`` holds the result;
     otherwise ``out`` is unspecified and the caller raises :mod:`embtable.functional`'s error).
