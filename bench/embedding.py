@@ -381,8 +381,13 @@ def run(args: argparse.Namespace) -> int:
     global CLOCK
     if args.threads == 1:
         CLOCK = time.thread_time
-    torch.set_num_threads(args.threads)
+    # numba first: starting its OpenMP layer can reset the process's OpenMP thread count, which
+    # torch uses (bench/quantized.py saw torch on 2 threads in its 1-thread table); checked at
+    # the end too
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    torch.set_num_threads(args.threads)
+    if torch.get_num_threads() != args.threads:
+        sys.exit(f"torch runs on {torch.get_num_threads()} threads, not {args.threads}")
     if args.quick:
         global WARMUP_SECONDS
         WARMUP_SECONDS = 0.02
@@ -495,6 +500,13 @@ def run(args: argparse.Namespace) -> int:
     print("\n| op | median torch/embtable | min | max |\n|---|---|---|---|")
     for op, ratios in results.items():
         print(f"| {op} | {statistics.median(ratios):.2f} | {min(ratios):.2f} | {max(ratios):.2f} |")
+    if torch.get_num_threads() != args.threads:
+        print(
+            f"torch ended on {torch.get_num_threads()} threads, not {args.threads}: the figures "
+            "above are void",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -183,8 +183,9 @@ def main(argv: list[str] | None = None) -> None:
         f"per round, {rounds} rounds); memory: peak RSS above the pre-call level (MiB)"
     )
     for threads in thread_counts:
-        torch.set_num_threads(threads)
+        # numba first: starting its OpenMP layer can reset the OpenMP thread count torch uses
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        torch.set_num_threads(threads)
         clock = "time.thread_time" if threads == 1 else "time.perf_counter"
         print(
             f"\n{threads} thread(s): torch threads {torch.get_num_threads()}, numba threads "
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> None:
                             flush=True,
                         )
                         del theirs, ours
+                        if torch.get_num_threads() != threads:
+                            sys.exit(f"torch now runs on {torch.get_num_threads()} threads")
 
 
 if __name__ == "__main__":
