@@ -87,6 +87,7 @@ def _train_fasttext_block(parallel):
             hidden_grad = np.empty(dim, dtype=weight_in.dtype)
             hidden = np.empty(dim, dtype=weight_in.dtype)
             total_grad = np.empty(dim, dtype=weight_in.dtype)
+            targets = np.empty(negative + 1, dtype=np.int32)
             state = rng_state[t]
             thread_loss = 0.0
             thread_pairs = 0
@@ -139,6 +140,7 @@ def _train_fasttext_block(parallel):
                                 alias_threshold,
                                 alias_index,
                                 lr,
+                                targets,
                             )
                             for k in range(dim):
                                 total_grad[k] += hidden_grad[k]
@@ -175,6 +177,7 @@ def _train_fasttext_block(parallel):
                         alias_threshold,
                         alias_index,
                         lr,
+                        targets,
                     )
                     for j in range(lo, hi):
                         if j == i:

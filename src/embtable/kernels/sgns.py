@@ -37,6 +37,7 @@ from numba import njit, prange
 
 from ._cache import CACHE
 from ._parallel import PARALLEL_MIN_WORK, pick, twins
+from ._prefetch import prefetch_row
 from .rows import axpy_row, dot_rows
 
 __all__ = ["lcg_next", "train_sgns_block"]
@@ -112,26 +113,36 @@ def _update_targets(
     alias_threshold,
     alias_index,
     lr,
+    targets,
 ):  # pragma: no cover - compiled
     """One positive and ``negative`` noise updates of ``weight_out`` rows against ``source``.
 
-    Adds the gradient for ``source`` into ``hidden_grad``; returns ``(state, loss)``.
+    Adds the gradient for ``source`` into ``hidden_grad``; returns ``(state, loss)``. The noise
+    words are drawn first, into ``targets`` (``int32 (negative + 1,)``, scratch; ``-1`` marks a
+    draw of the centre word, which is skipped), and their rows prefetched, so that their cache
+    misses overlap; the updates then run in the order of the draws, as word2vec's do.
     """
+    targets[0] = centre
+    row_bytes = weight_out.shape[1] * weight_out.itemsize
+    for d in range(1, negative + 1):
+        state, bits = lcg_next(state)
+        target = np.int32((bits * vocab_size) >> _SHIFT_32)
+        state, bits = lcg_next(state)
+        if bits >= alias_threshold[target]:
+            target = alias_index[target]
+        if target == centre:
+            targets[d] = -1
+            continue
+        targets[d] = target
+        prefetch_row(weight_out, targets, d, row_bytes)
     # The example's loss is sum log(1 + odds) = log prod (1 + odds): one log per example
     # instead of one per score. Each factor is below exp(30).
     loss = 0.0
     loss_product = 1.0
     for d in range(negative + 1):
-        if d == 0:
-            target = centre
-        else:
-            state, bits = lcg_next(state)
-            target = np.int32((bits * vocab_size) >> _SHIFT_32)
-            state, bits = lcg_next(state)
-            if bits >= alias_threshold[target]:
-                target = alias_index[target]
-            if target == centre:
-                continue
+        target = targets[d]
+        if target < 0:
+            continue
         target_row = weight_out[target]
         score = dot_rows(source, target_row)
         # Clipping changes sigmoid(score) by under 1e-13 and keeps exp finite.
@@ -450,6 +461,7 @@ def _train_sgns_block(parallel):
                                     alias_threshold,
                                     alias_index,
                                     lr,
+                                    targets,
                                 )
                                 pair_loss += noise_loss
                             axpy_row(_ONE, hidden_grad, context_row)
@@ -494,6 +506,7 @@ def _train_sgns_block(parallel):
                             alias_threshold,
                             alias_index,
                             lr,
+                            targets,
                         )
                         pair_loss += noise_loss
                     if not cbow_mean:  # gensim: a summed input shares its error among the rows
