@@ -197,7 +197,10 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        """Validate one group's hyper-parameters (torch's messages)."""
+        """Validate one group's hyper-parameters (torch's messages): the rule's table entry's
+        checks, when the optimizer has one."""
+        if self._rule is not None:
+            self._rule.check(group)
 
     # -- state --------------------------------------------------------------------------------
     def _state_shape(self, name: str, p: Parameter) -> tuple[int, ...]:

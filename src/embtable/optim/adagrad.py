@@ -86,9 +86,6 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self._init_state(p, group)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        self._rule.check(group)  # type: ignore[union-attr]
-
     def _init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         state = self.state[p]
         if not state:

@@ -87,9 +87,6 @@ class Adam(Optimizer):
         self._check_group(defaults)
         super().__init__(params, defaults, state_factory=state_factory)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        self._rule.check(group)  # type: ignore[union-attr]
-
     def _begin(self, p: Parameter, group: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
         state = self.state[p]
         if not state:

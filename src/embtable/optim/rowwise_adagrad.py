@@ -78,9 +78,6 @@ class RowwiseAdagrad(Optimizer):
         self._check_group(defaults)
         super().__init__(params, defaults, state_factory=state_factory)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        self._rule.check(group)  # type: ignore[union-attr]
-
     def _step_rows(
         self, p: Parameter, rows: NDArray[Any], values: NDArray[Any], group: dict[str, Any]
     ) -> None:
