@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 
 
 def cpu_model() -> str:
@@ -15,3 +16,17 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def set_threads(threads: int) -> None:
+    """Give numba and torch ``threads`` threads each, numba first: starting numba's OpenMP layer
+    can reset the process's OpenMP thread count, which torch uses (torch then ran on 2 threads
+    in 1-thread tables, and ``thread_time`` counted only the calling thread's share). Exits if
+    torch does not end up on ``threads``."""
+    import numba
+    import torch
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    torch.set_num_threads(threads)
+    if torch.get_num_threads() != threads:
+        sys.exit(f"torch runs on {torch.get_num_threads()} threads, not {threads}")

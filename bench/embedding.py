@@ -46,7 +46,7 @@ import numba
 from _memory import peak_extra
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
-from _machine import cpu_model
+from _machine import cpu_model, set_threads
 
 WARMUP_SECONDS = 0.5  # --quick: 0.02
 CLOCK = time.perf_counter  # --threads 1: time.thread_time (stable on a shared machine)
@@ -381,13 +381,7 @@ def run(args: argparse.Namespace) -> int:
     global CLOCK
     if args.threads == 1:
         CLOCK = time.thread_time
-    # numba first: starting its OpenMP layer can reset the process's OpenMP thread count, which
-    # torch uses (bench/quantized.py saw torch on 2 threads in its 1-thread table); checked at
-    # the end too
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    torch.set_num_threads(args.threads)
-    if torch.get_num_threads() != args.threads:
-        sys.exit(f"torch runs on {torch.get_num_threads()} threads, not {args.threads}")
+    set_threads(args.threads)  # checked at the end too
     if args.quick:
         global WARMUP_SECONDS
         WARMUP_SECONDS = 0.02

@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - the bench extra installs torch
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
-from _machine import cpu_model
+from _machine import cpu_model, set_threads
 
 
 def vectorisation_report(dim: int) -> None:
@@ -174,13 +174,7 @@ def speed_tables(
             if threads == 1
             else (time.perf_counter, "perf_counter")
         )
-        # numba first: starting its OpenMP layer resets the process's OpenMP thread count,
-        # which torch.get_num_threads() reports, to numba's (torch then ran on 2 threads in
-        # the 1-thread table, and thread_time counted only the calling thread's share)
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        torch.set_num_threads(threads)
-        if torch.get_num_threads() != threads:
-            sys.exit(f"torch runs on {torch.get_num_threads()} threads, not {threads}")
+        set_threads(threads)
         print(
             f"\n### Bag-sum forward, {threads} thread(s), min over {rounds} rounds ({clock_name})\n"
         )

@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import MiB, reset_peak, status_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this script
-from _machine import cpu_model
+from _machine import cpu_model, set_threads
 
 THREADS = (1, 2)
 MIN_SAMPLE_SECONDS = 0.002
@@ -183,9 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         f"per round, {rounds} rounds); memory: peak RSS above the pre-call level (MiB)"
     )
     for threads in thread_counts:
-        # numba first: starting its OpenMP layer can reset the OpenMP thread count torch uses
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        torch.set_num_threads(threads)
+        set_threads(threads)
         clock = "time.thread_time" if threads == 1 else "time.perf_counter"
         print(
             f"\n{threads} thread(s): torch threads {torch.get_num_threads()}, numba threads "
